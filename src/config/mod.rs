@@ -1,0 +1,281 @@
+//! `kaden.yaml`: YAML → [`raw::RawConfig`] → validated [`Config`], in one conversion that
+//! reports every problem at once with the file, the key path and the line.
+
+mod raw;
+mod secret;
+mod validate;
+mod yaml;
+
+pub use secret::{SecretSource, SystemSecrets};
+
+use crate::domain::{CallSettingId, PhoneNumber, ScheduleId, Severity, Source, UserId};
+use regex::Regex;
+use secrecy::SecretString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub locale: LocaleConfig,
+    pub telephony: TelephonyConfig,
+    pub users: Vec<User>,
+    pub schedules: Vec<Schedule>,
+    pub call_settings: Vec<CallSetting>,
+    pub routes: Vec<Route>,
+    pub sources: SourcesConfig,
+    pub pronunciation: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Where Twilio reaches the webhooks; signatures are computed over it.
+    pub public_url: Option<String>,
+    /// Bearer tokens for the webhooks and the API; none means no token is asked for.
+    pub api_tokens: Vec<SecretString>,
+}
+
+#[derive(Debug)]
+pub struct StorageConfig {
+    pub sqlite: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct LocaleConfig {
+    pub timezone: jiff::tz::TimeZone,
+    pub language: Language,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    JaJp,
+    EnUs,
+}
+
+#[derive(Debug)]
+pub struct TelephonyConfig {
+    pub provider: Provider,
+    pub max_calls_per_hour: u32,
+}
+
+#[derive(Debug)]
+pub enum Provider {
+    /// The built-in stand-in for Twilio: no account, nobody's phone rings.
+    Simulator,
+    Twilio(TwilioConfig),
+}
+
+#[derive(Debug)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub from: PhoneNumber,
+    pub api_base: String,
+    pub machine_detection: bool,
+    pub calls_per_second: u32,
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub phone: PhoneNumber,
+    pub greeting: Option<String>,
+    pub closing: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    pub timezone: jiff::tz::TimeZone,
+    pub rotation: Rotation,
+}
+
+#[derive(Debug)]
+pub struct Rotation {
+    pub every: Duration,
+    pub handoff: jiff::civil::DateTime,
+    pub members: Vec<UserId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallMode {
+    /// 一斉通知: everyone at once.
+    Broadcast,
+    /// 輪番通知: one at a time, in order.
+    RoundRobin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    User(UserId),
+    Schedule(ScheduleId),
+}
+
+#[derive(Debug)]
+pub struct CallSetting {
+    pub id: CallSettingId,
+    pub mode: CallMode,
+    pub targets: Vec<Target>,
+    pub ring_timeout: Duration,
+    pub retry_after: Duration,
+    pub max_callbacks: u32,
+    pub rounds: u32,
+    pub notify_recovery: bool,
+    pub keypad_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub when: RouteMatch,
+    pub call: CallSettingId,
+}
+
+/// Every condition given must hold; a list matches any of its values. An empty match
+/// matches every alert (a default route).
+#[derive(Debug, Default)]
+pub struct RouteMatch {
+    pub sources: Vec<Source>,
+    pub hosts: Vec<String>,
+    pub services: Vec<String>,
+    pub severities: Vec<Severity>,
+    pub host_regex: Option<Regex>,
+    pub service_regex: Option<Regex>,
+}
+
+#[derive(Debug, Default)]
+pub struct SourcesConfig {
+    pub zabbix: Option<ZabbixConfig>,
+    pub nagios: Option<NagiosConfig>,
+    pub icinga2: Option<Icinga2Config>,
+    pub mackerel: Option<MackerelConfig>,
+}
+
+#[derive(Debug)]
+pub enum ZabbixAuth {
+    Token(SecretString),
+    Password {
+        username: String,
+        password: SecretString,
+    },
+}
+
+#[derive(Debug)]
+pub struct ZabbixConfig {
+    pub api_url: String,
+    pub auth: ZabbixAuth,
+}
+
+#[derive(Debug)]
+pub struct NagiosConfig {
+    pub command_file: PathBuf,
+    pub status_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Icinga2Config {
+    pub api_url: String,
+    pub username: String,
+    pub password: SecretString,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+#[derive(Debug)]
+pub struct MackerelConfig {
+    pub api_key: SecretString,
+    pub api_base: String,
+    pub close_on_ack: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// One finding about the config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub level: Level,
+    /// Key path such as `call_settings[0].targets[1]`.
+    pub path: String,
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+/// Every problem found in one file, in file order.
+#[derive(Debug)]
+pub struct Report {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.level == Level::Error)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.problems {
+            let level = match p.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+            };
+            let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let path = if p.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", p.path)
+            };
+            writeln!(
+                f,
+                "{}{line}: {level}: {path}{}",
+                self.file.display(),
+                p.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file has errors:\n{0}")]
+    Invalid(Report),
+}
+
+/// Loads and validates a config file. On success the report holds only warnings.
+pub fn load(path: &Path, secrets: &dyn SecretSource) -> Result<(Config, Report), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let (config, problems) = validate::validate_text(&text, base_dir, secrets);
+    let report = Report {
+        file: path.to_owned(),
+        problems,
+    };
+    match config {
+        Some(config) if !report.has_errors() => Ok((config, report)),
+        _ => Err(ConfigError::Invalid(report)),
+    }
+}
+
+impl Config {
+    pub fn call_setting(&self, id: &CallSettingId) -> Option<&CallSetting> {
+        self.call_settings.iter().find(|c| &c.id == id)
+    }
+}

@@ -1,0 +1,175 @@
+//! A serde mirror of `kaden.yaml`, as written. Values that need parsing (durations, phone
+//! numbers, targets, secrets) stay strings here so validation can report each one with
+//! its key path and line, all at once.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub locale: RawLocale,
+    #[serde(default)]
+    pub telephony: RawTelephony,
+    #[serde(default)]
+    pub users: Vec<RawUser>,
+    #[serde(default)]
+    pub schedules: Vec<RawSchedule>,
+    #[serde(default)]
+    pub call_settings: Vec<RawCallSetting>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    #[serde(default)]
+    pub sources: RawSources,
+    #[serde(default)]
+    pub pronunciation: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub api_tokens: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStorage {
+    pub sqlite: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLocale {
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelephony {
+    pub provider: Option<String>,
+    pub twilio: Option<RawTwilio>,
+    pub max_calls_per_hour: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawTwilio {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub from: Option<String>,
+    pub api_base: Option<String>,
+    pub machine_detection: Option<bool>,
+    pub calls_per_second: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub phone: String,
+    pub greeting: Option<String>,
+    pub closing: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSchedule {
+    pub id: String,
+    pub timezone: Option<String>,
+    pub rotation: RawRotation,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRotation {
+    pub every: String,
+    pub handoff: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCallSetting {
+    pub id: String,
+    pub mode: Option<String>,
+    pub targets: Vec<String>,
+    pub ring_timeout: Option<String>,
+    pub retry_after: Option<String>,
+    pub max_callbacks: Option<u32>,
+    pub rounds: Option<u32>,
+    pub notify_recovery: Option<bool>,
+    pub keypad_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawRoute {
+    #[serde(default)]
+    pub when: RawMatch,
+    pub call: String,
+}
+
+/// One value or a list of values (`severity: high` or `severity: [high, disaster]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMatch {
+    pub source: Option<OneOrMany>,
+    pub host: Option<OneOrMany>,
+    pub service: Option<OneOrMany>,
+    pub severity: Option<OneOrMany>,
+    pub host_regex: Option<String>,
+    pub service_regex: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSources {
+    pub zabbix: Option<RawZabbix>,
+    pub nagios: Option<RawNagios>,
+    pub icinga2: Option<RawIcinga2>,
+    pub mackerel: Option<RawMackerel>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawZabbix {
+    pub api_url: String,
+    pub api_token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawNagios {
+    pub command_file: String,
+    pub status_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawIcinga2 {
+    pub api_url: String,
+    pub username: String,
+    pub password: String,
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawMackerel {
+    pub api_key: String,
+    pub api_base: Option<String>,
+    #[serde(default)]
+    pub close_on_ack: bool,
+}

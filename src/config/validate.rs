@@ -1,0 +1,679 @@
+//! RawConfig → Config. Every check pushes a [`Problem`] and carries on with a placeholder,
+//! so one run reports everything that is wrong.
+
+use super::raw::{OneOrMany, RawCallSetting, RawConfig, RawMatch, RawSources, RawTelephony};
+use super::secret::{self, SecretSource};
+use super::yaml::{self, LineIndex, child_index, child_key};
+use super::*;
+use std::collections::HashSet;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
+const DEFAULT_SQLITE: &str = "data/kaden.db";
+const DEFAULT_TIMEZONE: &str = "Asia/Tokyo";
+const DEFAULT_TWILIO_API: &str = "https://api.twilio.com";
+const DEFAULT_MACKEREL_API: &str = "https://api.mackerelio.com";
+/// Below Japanese carriers' usual voicemail pickup (design.md rule 4).
+const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(20);
+const VOICEMAIL_RISK: Duration = Duration::from_secs(25);
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+const DEFAULT_KEYPAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn validate_text(
+    text: &str,
+    base_dir: &Path,
+    secrets: &dyn SecretSource,
+) -> (Option<Config>, Vec<Problem>) {
+    let (value, index) = match yaml::parse(text) {
+        Ok(parsed) => parsed,
+        Err((line, message)) => {
+            let problem = Problem {
+                level: Level::Error,
+                path: String::new(),
+                line,
+                message: format!("not valid YAML: {message}"),
+            };
+            return (None, vec![problem]);
+        }
+    };
+    let mut v = Validator {
+        index: &index,
+        problems: Vec::new(),
+        base_dir,
+        secrets,
+    };
+    let mut unknown = Vec::new();
+    let raw: Result<RawConfig, _> =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut |path| {
+            unknown.push(ignored_path(&path))
+        }));
+    for path in unknown {
+        v.error(
+            &path,
+            "unknown key (check its spelling against examples/kaden.yaml)",
+        );
+    }
+    let config = match raw {
+        Ok(raw) => Some(v.config(raw)),
+        Err(e) => {
+            v.error(&e.path().to_string(), e.inner().to_string());
+            None
+        }
+    };
+    let mut problems = v.problems;
+    problems.sort_by_key(|p| p.line);
+    (config, problems)
+}
+
+/// serde_ignored's path, written the way the rest of kaden writes key paths.
+fn ignored_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => child_index(&ignored_path(parent), *index),
+        P::Map { parent, key } => child_key(&ignored_path(parent), key),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            ignored_path(parent)
+        }
+    }
+}
+
+struct Validator<'a> {
+    index: &'a LineIndex,
+    problems: Vec<Problem>,
+    base_dir: &'a Path,
+    secrets: &'a dyn SecretSource,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, level: Level, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            level,
+            path: path.to_owned(),
+            line: self.index.line_of(path),
+            message: message.into(),
+        });
+    }
+
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.push(Level::Error, path, message);
+    }
+
+    fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.push(Level::Warning, path, message);
+    }
+
+    fn duration(&mut self, path: &str, raw: Option<&str>, default: Duration) -> Duration {
+        let Some(raw) = raw else { return default };
+        humantime::parse_duration(raw).unwrap_or_else(|e| {
+            self.error(
+                path,
+                format!("{raw:?} is not a duration ({e}); write e.g. 20s, 5m, 1h"),
+            );
+            default
+        })
+    }
+
+    fn secret(&mut self, path: &str, raw: &str) -> SecretString {
+        secret::resolve(raw, self.base_dir, self.secrets).unwrap_or_else(|e| {
+            self.error(path, e);
+            SecretString::from(String::new())
+        })
+    }
+
+    fn timezone(&mut self, path: &str, name: Option<&str>) -> jiff::tz::TimeZone {
+        let name = name.unwrap_or(DEFAULT_TIMEZONE);
+        jiff::tz::TimeZone::get(name).unwrap_or_else(|_| {
+            self.error(
+                path,
+                format!("unknown time zone {name:?}; use an IANA name such as Asia/Tokyo"),
+            );
+            jiff::tz::TimeZone::UTC
+        })
+    }
+
+    fn phone(&mut self, path: &str, raw: &str) -> PhoneNumber {
+        PhoneNumber::parse(raw).unwrap_or_else(|e| {
+            self.error(path, e.to_string());
+            PhoneNumber::parse("+10000000000").expect("placeholder is valid E.164")
+        })
+    }
+
+    fn http_url(&mut self, path: &str, raw: &str) -> String {
+        if !(raw.starts_with("http://") || raw.starts_with("https://")) {
+            self.error(path, format!("{raw:?} is not an http:// or https:// URL"));
+        }
+        raw.trim_end_matches('/').to_owned()
+    }
+
+    /// Reports ids seen twice in one list.
+    fn unique_ids<'i>(&mut self, list: &str, ids: impl Iterator<Item = &'i str>) {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.enumerate() {
+            if !seen.insert(id) {
+                let path = child_key(&child_index(list, i), "id");
+                self.error(&path, format!("duplicate id {id:?} in {list}"));
+            }
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let server = self.server(raw.server);
+        let storage = StorageConfig {
+            sqlite: secret::resolve_path(
+                self.base_dir,
+                raw.storage.sqlite.as_deref().unwrap_or(DEFAULT_SQLITE),
+            ),
+        };
+        let locale = self.locale(raw.locale);
+        let telephony = self.telephony(raw.telephony, server.public_url.is_some());
+        let users = self.users(raw.users);
+        let user_ids: HashSet<&UserId> = users.iter().map(|u| &u.id).collect();
+        let schedules = self.schedules(raw.schedules, &user_ids);
+        let schedule_ids: HashSet<&ScheduleId> = schedules.iter().map(|s| &s.id).collect();
+        let call_settings = self.call_settings(raw.call_settings, &user_ids, &schedule_ids);
+        let setting_ids: HashSet<&CallSettingId> = call_settings.iter().map(|c| &c.id).collect();
+        let routes = self.routes(raw.routes, &setting_ids);
+        let sources = self.sources(raw.sources);
+        let pronunciation = self.pronunciation(raw.pronunciation);
+        Config {
+            server,
+            storage,
+            locale,
+            telephony,
+            users,
+            schedules,
+            call_settings,
+            routes,
+            sources,
+            pronunciation,
+        }
+    }
+
+    fn server(&mut self, raw: super::raw::RawServer) -> ServerConfig {
+        let listen_raw = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen_raw.parse().unwrap_or_else(|_| {
+            self.error(
+                "server.listen",
+                format!("{listen_raw:?} is not an address:port such as 127.0.0.1:8480"),
+            );
+            DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses")
+        });
+        let public_url = raw
+            .public_url
+            .map(|url| self.http_url("server.public_url", &url));
+        let api_tokens = raw
+            .api_tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.secret(&child_index("server.api_tokens", i), t))
+            .collect();
+        ServerConfig {
+            listen,
+            public_url,
+            api_tokens,
+        }
+    }
+
+    fn locale(&mut self, raw: super::raw::RawLocale) -> LocaleConfig {
+        let timezone = self.timezone("locale.timezone", raw.timezone.as_deref());
+        let language = match raw.language.as_deref() {
+            None | Some("ja-JP") => Language::JaJp,
+            Some("en-US") => Language::EnUs,
+            Some(other) => {
+                self.error(
+                    "locale.language",
+                    format!("unsupported language {other:?}; use ja-JP or en-US"),
+                );
+                Language::JaJp
+            }
+        };
+        LocaleConfig { timezone, language }
+    }
+
+    fn telephony(&mut self, raw: RawTelephony, has_public_url: bool) -> TelephonyConfig {
+        let max_calls_per_hour = raw.max_calls_per_hour.unwrap_or(60);
+        if max_calls_per_hour == 0 {
+            self.error(
+                "telephony.max_calls_per_hour",
+                "must be at least 1, or kaden could never call anyone",
+            );
+        }
+        let provider = match (raw.provider.as_deref(), raw.twilio) {
+            (None | Some("simulator"), _) => Provider::Simulator,
+            (Some("twilio"), Some(t)) => {
+                if !has_public_url {
+                    self.error(
+                        "server.public_url",
+                        "telephony.provider is twilio, so server.public_url must say where Twilio reaches kaden's webhooks",
+                    );
+                }
+                Provider::Twilio(self.twilio(t))
+            }
+            (Some("twilio"), None) => {
+                self.error(
+                    "telephony.provider",
+                    "provider twilio needs a telephony.twilio section (account_sid, auth_token, from)",
+                );
+                Provider::Simulator
+            }
+            (Some(other), _) => {
+                self.error(
+                    "telephony.provider",
+                    format!("unknown provider {other:?}; use twilio or simulator"),
+                );
+                Provider::Simulator
+            }
+        };
+        TelephonyConfig {
+            provider,
+            max_calls_per_hour,
+        }
+    }
+
+    fn twilio(&mut self, raw: super::raw::RawTwilio) -> TwilioConfig {
+        let sid_path = "telephony.twilio.account_sid";
+        let account_sid = raw.account_sid.unwrap_or_default();
+        if !(account_sid.len() == 34 && account_sid.starts_with("AC")) {
+            self.error(sid_path, "an account SID is AC followed by 32 hex digits");
+        }
+        let auth_token = match raw.auth_token {
+            Some(t) => self.secret("telephony.twilio.auth_token", &t),
+            None => {
+                self.error("telephony.twilio", "auth_token is missing");
+                SecretString::from(String::new())
+            }
+        };
+        let from = match raw.from {
+            Some(f) => self.phone("telephony.twilio.from", &f),
+            None => {
+                self.error(
+                    "telephony.twilio",
+                    "from (the caller number, E.164) is missing",
+                );
+                self.phone("telephony.twilio", "+10000000000")
+            }
+        };
+        let api_base = self.http_url(
+            "telephony.twilio.api_base",
+            raw.api_base.as_deref().unwrap_or(DEFAULT_TWILIO_API),
+        );
+        let calls_per_second = raw.calls_per_second.unwrap_or(1);
+        if calls_per_second == 0 {
+            self.error("telephony.twilio.calls_per_second", "must be at least 1");
+        }
+        TwilioConfig {
+            account_sid,
+            auth_token,
+            from,
+            api_base,
+            machine_detection: raw.machine_detection.unwrap_or(true),
+            calls_per_second,
+        }
+    }
+
+    fn users(&mut self, raw: Vec<super::raw::RawUser>) -> Vec<User> {
+        self.unique_ids("users", raw.iter().map(|u| u.id.as_str()));
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let path = child_index("users", i);
+                User {
+                    phone: self.phone(&child_key(&path, "phone"), &u.phone),
+                    name: u.name.unwrap_or_else(|| u.id.clone()),
+                    id: UserId::new(u.id),
+                    greeting: u.greeting,
+                    closing: u.closing,
+                }
+            })
+            .collect()
+    }
+
+    fn schedules(
+        &mut self,
+        raw: Vec<super::raw::RawSchedule>,
+        users: &HashSet<&UserId>,
+    ) -> Vec<Schedule> {
+        self.unique_ids("schedules", raw.iter().map(|s| s.id.as_str()));
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let path = child_index("schedules", i);
+                let rot = child_key(&path, "rotation");
+                let timezone = self.timezone(&child_key(&path, "timezone"), s.timezone.as_deref());
+                let every = self.duration(
+                    &child_key(&rot, "every"),
+                    Some(&s.rotation.every),
+                    Duration::from_secs(7 * 86400),
+                );
+                if every.is_zero() {
+                    self.error(
+                        &child_key(&rot, "every"),
+                        "a shift must be longer than zero",
+                    );
+                }
+                let handoff = s.rotation.handoff.parse().unwrap_or_else(|_| {
+                    self.error(
+                        &child_key(&rot, "handoff"),
+                        format!(
+                            "{:?} is not a local date and time such as 2026-11-02T10:00",
+                            s.rotation.handoff
+                        ),
+                    );
+                    jiff::civil::DateTime::default()
+                });
+                if s.rotation.members.is_empty() {
+                    self.error(
+                        &child_key(&rot, "members"),
+                        "a rotation needs at least one member",
+                    );
+                }
+                let members = s
+                    .rotation
+                    .members
+                    .into_iter()
+                    .enumerate()
+                    .map(|(m, id)| {
+                        let id = UserId::new(id);
+                        if !users.contains(&id) {
+                            let member_path = child_index(&child_key(&rot, "members"), m);
+                            self.error(
+                                &member_path,
+                                format!("unknown user {id:?}; add it under users:"),
+                            );
+                        }
+                        id
+                    })
+                    .collect();
+                Schedule {
+                    id: ScheduleId::new(s.id),
+                    timezone,
+                    rotation: Rotation {
+                        every,
+                        handoff,
+                        members,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    fn call_settings(
+        &mut self,
+        raw: Vec<RawCallSetting>,
+        users: &HashSet<&UserId>,
+        schedules: &HashSet<&ScheduleId>,
+    ) -> Vec<CallSetting> {
+        self.unique_ids("call_settings", raw.iter().map(|c| c.id.as_str()));
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, c)| self.call_setting(&child_index("call_settings", i), c, users, schedules))
+            .collect()
+    }
+
+    fn call_setting(
+        &mut self,
+        path: &str,
+        c: RawCallSetting,
+        users: &HashSet<&UserId>,
+        schedules: &HashSet<&ScheduleId>,
+    ) -> CallSetting {
+        let mode = match c.mode.as_deref() {
+            None | Some("round_robin") => CallMode::RoundRobin,
+            Some("broadcast") => CallMode::Broadcast,
+            Some(other) => {
+                self.error(
+                    &child_key(path, "mode"),
+                    format!("unknown mode {other:?}; use round_robin or broadcast"),
+                );
+                CallMode::RoundRobin
+            }
+        };
+        if c.targets.is_empty() {
+            self.error(
+                &child_key(path, "targets"),
+                "a call setting needs at least one target",
+            );
+        }
+        let targets = c
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(t, raw)| {
+                let target_path = child_index(&child_key(path, "targets"), t);
+                self.target(&target_path, raw, users, schedules)
+            })
+            .collect();
+        let ring_path = child_key(path, "ring_timeout");
+        let ring_timeout =
+            self.duration(&ring_path, c.ring_timeout.as_deref(), DEFAULT_RING_TIMEOUT);
+        if ring_timeout >= VOICEMAIL_RISK {
+            self.warn(
+                &ring_path,
+                format!(
+                    "{} lets voicemail answer before the timeout on many Japanese carriers; keep it below 25s",
+                    humantime::format_duration(ring_timeout)
+                ),
+            );
+        }
+        let rounds = c.rounds.unwrap_or(3);
+        if rounds == 0 {
+            self.error(&child_key(path, "rounds"), "must be at least 1");
+        }
+        CallSetting {
+            id: CallSettingId::new(c.id),
+            mode,
+            targets,
+            ring_timeout,
+            retry_after: self.duration(
+                &child_key(path, "retry_after"),
+                c.retry_after.as_deref(),
+                DEFAULT_RETRY_AFTER,
+            ),
+            max_callbacks: c.max_callbacks.unwrap_or(2),
+            rounds,
+            notify_recovery: c.notify_recovery.unwrap_or(true),
+            keypad_timeout: self.duration(
+                &child_key(path, "keypad_timeout"),
+                c.keypad_timeout.as_deref(),
+                DEFAULT_KEYPAD_TIMEOUT,
+            ),
+        }
+    }
+
+    fn target(
+        &mut self,
+        path: &str,
+        raw: &str,
+        users: &HashSet<&UserId>,
+        schedules: &HashSet<&ScheduleId>,
+    ) -> Option<Target> {
+        if let Some(id) = raw.strip_prefix("user:") {
+            let id = UserId::new(id);
+            if !users.contains(&id) {
+                self.error(
+                    path,
+                    format!("unknown user {:?}; add it under users:", id.as_str()),
+                );
+            }
+            Some(Target::User(id))
+        } else if let Some(id) = raw.strip_prefix("schedule:") {
+            let id = ScheduleId::new(id);
+            if !schedules.contains(&id) {
+                self.error(
+                    path,
+                    format!(
+                        "unknown schedule {:?}; add it under schedules:",
+                        id.as_str()
+                    ),
+                );
+            }
+            Some(Target::Schedule(id))
+        } else {
+            self.error(
+                path,
+                format!("{raw:?} is not a target; write user:ID or schedule:ID"),
+            );
+            None
+        }
+    }
+
+    fn routes(
+        &mut self,
+        raw: Vec<super::raw::RawRoute>,
+        settings: &HashSet<&CallSettingId>,
+    ) -> Vec<Route> {
+        let mut catch_all_seen = false;
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let path = child_index("routes", i);
+                if catch_all_seen {
+                    self.warn(
+                        &path,
+                        "an earlier route matches every alert, so this one is never used",
+                    );
+                }
+                let call = CallSettingId::new(r.call);
+                if !settings.contains(&call) {
+                    self.error(
+                        &child_key(&path, "call"),
+                        format!(
+                            "unknown call setting {:?}; add it under call_settings:",
+                            call.as_str()
+                        ),
+                    );
+                }
+                let when = self.route_match(&child_key(&path, "when"), r.when);
+                catch_all_seen |= when.is_catch_all();
+                Route { when, call }
+            })
+            .collect()
+    }
+
+    fn route_match(&mut self, path: &str, raw: RawMatch) -> RouteMatch {
+        let list = |v: Option<OneOrMany>| v.map(OneOrMany::into_vec).unwrap_or_default();
+        let sources = list(raw.source)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                Source::parse(s).or_else(|| {
+                    let at = format!("{}[{i}]", child_key(path, "source"));
+                    self.error(
+                        &at,
+                        format!(
+                            "unknown source {s:?}; use zabbix, nagios, icinga2, mackerel or generic"
+                        ),
+                    );
+                    None
+                })
+            })
+            .collect();
+        let severities = list(raw.severity)
+            .iter()
+            .filter_map(|s| {
+                s.parse()
+                    .map_err(|e: crate::domain::UnknownSeverity| {
+                        self.error(&child_key(path, "severity"), e.to_string())
+                    })
+                    .ok()
+            })
+            .collect();
+        RouteMatch {
+            sources,
+            hosts: list(raw.host),
+            services: list(raw.service),
+            severities,
+            host_regex: self.regex(&child_key(path, "host_regex"), raw.host_regex),
+            service_regex: self.regex(&child_key(path, "service_regex"), raw.service_regex),
+        }
+    }
+
+    fn regex(&mut self, path: &str, raw: Option<String>) -> Option<Regex> {
+        let raw = raw?;
+        Regex::new(&raw)
+            .map_err(|e| {
+                let detail = e.to_string().lines().last().unwrap_or_default().to_owned();
+                self.error(path, format!("invalid regular expression: {detail}"))
+            })
+            .ok()
+    }
+
+    fn sources(&mut self, raw: RawSources) -> SourcesConfig {
+        let zabbix = raw.zabbix.map(|z| {
+            let api_url = self.http_url("sources.zabbix.api_url", &z.api_url);
+            let auth = match (z.api_token, z.username, z.password) {
+                (Some(t), None, None) => {
+                    ZabbixAuth::Token(self.secret("sources.zabbix.api_token", &t))
+                }
+                (None, Some(username), Some(p)) => ZabbixAuth::Password {
+                    username,
+                    password: self.secret("sources.zabbix.password", &p),
+                },
+                _ => {
+                    self.error(
+                        "sources.zabbix",
+                        "give either api_token, or username and password",
+                    );
+                    ZabbixAuth::Token(SecretString::from(String::new()))
+                }
+            };
+            ZabbixConfig { api_url, auth }
+        });
+        let nagios = raw.nagios.map(|n| NagiosConfig {
+            command_file: secret::resolve_path(self.base_dir, &n.command_file),
+            status_file: n
+                .status_file
+                .map(|s| secret::resolve_path(self.base_dir, &s)),
+        });
+        let icinga2 = raw.icinga2.map(|c| Icinga2Config {
+            api_url: self.http_url("sources.icinga2.api_url", &c.api_url),
+            password: self.secret("sources.icinga2.password", &c.password),
+            username: c.username,
+            ca_file: c.ca_file.map(|p| secret::resolve_path(self.base_dir, &p)),
+            insecure: c.insecure,
+        });
+        let mackerel = raw.mackerel.map(|m| MackerelConfig {
+            api_key: self.secret("sources.mackerel.api_key", &m.api_key),
+            api_base: self.http_url(
+                "sources.mackerel.api_base",
+                m.api_base.as_deref().unwrap_or(DEFAULT_MACKEREL_API),
+            ),
+            close_on_ack: m.close_on_ack,
+        });
+        SourcesConfig {
+            zabbix,
+            nagios,
+            icinga2,
+            mackerel,
+        }
+    }
+
+    fn pronunciation(&mut self, raw: Vec<String>) -> Vec<PathBuf> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let path = secret::resolve_path(self.base_dir, p);
+                if !path.is_file() {
+                    self.error(
+                        &child_index("pronunciation", i),
+                        format!("pronunciation rules file {} does not exist", path.display()),
+                    );
+                }
+                path
+            })
+            .collect()
+    }
+}
+
+impl RouteMatch {
+    pub fn is_catch_all(&self) -> bool {
+        self.sources.is_empty()
+            && self.hosts.is_empty()
+            && self.services.is_empty()
+            && self.severities.is_empty()
+            && self.host_regex.is_none()
+            && self.service_regex.is_none()
+    }
+}

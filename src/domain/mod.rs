@@ -1,0 +1,11 @@
+//! The normalized model every source is converted into. No I/O lives here.
+
+mod alert;
+mod ids;
+mod phone;
+mod severity;
+
+pub use alert::{Alert, AlertKind, Source, SourceRef};
+pub use ids::{AlertId, CallSettingId, IncidentId, ScheduleId, UserId};
+pub use phone::{PhoneNumber, PhoneNumberError};
+pub use severity::{Severity, UnknownSeverity};

@@ -1,0 +1,46 @@
+//! Alert ingest: parse, then hand to [`AppState::ingest`], which answers only once the
+//! alert is on disk.
+
+use super::{ApiError, BODY_LIMIT};
+use crate::app::AppState;
+use crate::sources::generic;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+pub async fn post_generic(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
+    require_json(&headers)?;
+    let now = state.clock.now();
+    let alert = generic::parse(&body, now)?;
+    let ingested = state.ingest(alert, now).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": ingested.alert_id,
+            "incident_id": ingested.incident_id,
+            "outcome": ingested.outcome,
+        })),
+    ))
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}

@@ -1,0 +1,73 @@
+//! The one HTTP listener: health, webhooks and the JSON API.
+
+mod alerts;
+mod error;
+mod incidents;
+
+pub use error::ApiError;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use secrecy::ExposeSecret;
+use tower_http::trace::TraceLayer;
+
+/// Alerts are small; a body above this is a mistake or an attack.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/alerts", post(alerts::post_generic))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+        .await?;
+    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+}
+
+/// Bearer-token check for the webhooks and the API, when `server.api_tokens` is set.
+async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let tokens = &state.config.server.api_tokens;
+    if tokens.is_empty() {
+        return Ok(next.run(request).await);
+    }
+    let presented = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    if tokens
+        .iter()
+        .any(|t| constant_time_eq(t.expose_secret().as_bytes(), presented.as_bytes()))
+    {
+        Ok(next.run(request).await)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a token matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,22 @@
+//! kaden: an on-call phone-escalation bridge.
+//!
+//! The modules follow the flow of an alert:
+//!
+//! - [`sources`]: payloads from Zabbix, Nagios / X-MON, Icinga 2, Mackerel and the generic
+//!   API become one [`domain::Alert`].
+//! - [`store`]: every alert is written to SQLite before ingest answers.
+//! - [`routing`]: routes pick the call setting; alerts are grouped into incidents.
+//! - [`http`]: the one listener (webhooks, API, health).
+//! - [`app`]: wires config, store and server together; [`cli`] is the command line.
+
+pub mod app;
+pub mod cli;
+mod client;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod routing;
+pub mod sources;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,17 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = kaden::cli::Cli::parse();
+    if let Err(e) = kaden::telemetry::init(cli.log_format) {
+        eprintln!("kaden: cannot set up logging: {e:#}");
+        return ExitCode::from(2);
+    }
+    match kaden::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kaden: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Storing an alert and grouping it into an incident, in one transaction: when this
+//! returns, the alert is on disk.
+
+use super::{Store, StoreError};
+use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId};
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// What storing an alert did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A problem started a new incident.
+    Opened,
+    /// A problem joined an open incident (new key, or the latest state of a known one).
+    Joined,
+    /// A recovery marked its problem recovered; the incident is still open.
+    Recovered,
+    /// A recovery marked the last open problem recovered: the incident is resolved.
+    Resolved,
+    /// An acknowledgement or update attached to the incident of its problem.
+    Attached,
+    /// Not a problem, and no open incident knows its key: stored, linked to nothing.
+    Unmatched,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ingested {
+    pub alert_id: AlertId,
+    pub incident_id: Option<IncidentId>,
+    pub outcome: Outcome,
+}
+
+impl Store {
+    /// Stores `alert`, routed to `call_setting` (`None`: unrouted), and groups it.
+    pub async fn ingest(
+        &self,
+        alert: Alert,
+        call_setting: Option<CallSettingId>,
+        received_at: Timestamp,
+    ) -> Result<Ingested, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ingested = ingest_in(&tx, &alert, call_setting.as_ref(), received_at)?;
+            tx.commit()?;
+            Ok(ingested)
+        })
+        .await
+    }
+}
+
+fn ingest_in(
+    tx: &Transaction,
+    alert: &Alert,
+    call_setting: Option<&CallSettingId>,
+    now: Timestamp,
+) -> rusqlite::Result<Ingested> {
+    let alert_id = insert_alert(tx, alert, call_setting, now)?;
+    let known = incident_with_key(tx, alert)?;
+    let (incident_id, outcome) = match (alert.kind, known) {
+        (AlertKind::Problem, Some(id)) => (Some(id), Outcome::Joined),
+        (AlertKind::Problem, None) => match open_incident_for(tx, call_setting)? {
+            Some(id) => (Some(id), Outcome::Joined),
+            None => (Some(open_incident(tx, call_setting, now)?), Outcome::Opened),
+        },
+        (AlertKind::Recovery, Some(id)) => (Some(id), Outcome::Recovered),
+        (AlertKind::Acknowledgement | AlertKind::Update, Some(id)) => (Some(id), Outcome::Attached),
+        (_, None) => (None, Outcome::Unmatched),
+    };
+    let Some(incident_id) = incident_id else {
+        return Ok(Ingested {
+            alert_id,
+            incident_id,
+            outcome,
+        });
+    };
+    tx.execute(
+        "UPDATE alerts SET incident_id = ?1 WHERE id = ?2",
+        params![incident_id.get(), alert_id.get()],
+    )?;
+    let mut outcome = outcome;
+    if matches!(alert.kind, AlertKind::Problem | AlertKind::Recovery) {
+        let status = if alert.kind == AlertKind::Problem {
+            "problem"
+        } else {
+            "recovered"
+        };
+        upsert_problem(tx, incident_id, alert, alert_id, status)?;
+    }
+    if alert.kind == AlertKind::Recovery && !has_open_problem(tx, incident_id)? {
+        tx.execute(
+            "UPDATE incidents SET status = 'recovered', resolved_at = ?1 WHERE id = ?2",
+            params![now.to_string(), incident_id.get()],
+        )?;
+        outcome = Outcome::Resolved;
+    }
+    tx.execute(
+        "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
+        params![now.to_string(), incident_id.get()],
+    )?;
+    Ok(Ingested {
+        alert_id,
+        incident_id: Some(incident_id),
+        outcome,
+    })
+}
+
+fn insert_alert(
+    tx: &Transaction,
+    alert: &Alert,
+    call_setting: Option<&CallSettingId>,
+    now: Timestamp,
+) -> rusqlite::Result<AlertId> {
+    let source_ref =
+        serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
+    tx.execute(
+        "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
+                             state, output, occurred_at, raw, call_setting)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            now.to_string(),
+            alert.source().as_str(),
+            source_ref,
+            alert.key,
+            alert.kind.as_str(),
+            alert.severity.as_str(),
+            alert.host,
+            alert.service,
+            alert.state,
+            alert.output,
+            alert.occurred_at.to_string(),
+            alert.raw,
+            call_setting.map(|c| c.as_str()),
+        ],
+    )?;
+    Ok(AlertId::new(tx.last_insert_rowid()))
+}
+
+/// The open incident that already tracks this source's key, if any. A recovery is
+/// matched here rather than by route: its severity often differs from the problem's.
+fn incident_with_key(tx: &Transaction, alert: &Alert) -> rusqlite::Result<Option<IncidentId>> {
+    tx.query_row(
+        "SELECT p.incident_id FROM problems p JOIN incidents i ON i.id = p.incident_id
+         WHERE p.source = ?1 AND p.key = ?2 AND i.status = 'open'
+         ORDER BY p.incident_id DESC LIMIT 1",
+        params![alert.source().as_str(), alert.key],
+        |r| r.get(0).map(IncidentId::new),
+    )
+    .optional()
+}
+
+fn open_incident_for(
+    tx: &Transaction,
+    call_setting: Option<&CallSettingId>,
+) -> rusqlite::Result<Option<IncidentId>> {
+    tx.query_row(
+        "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS ?1
+         ORDER BY id DESC LIMIT 1",
+        params![call_setting.map(|c| c.as_str())],
+        |r| r.get(0).map(IncidentId::new),
+    )
+    .optional()
+}
+
+fn open_incident(
+    tx: &Transaction,
+    call_setting: Option<&CallSettingId>,
+    now: Timestamp,
+) -> rusqlite::Result<IncidentId> {
+    tx.execute(
+        "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
+         VALUES (?1, 'open', ?2, ?2)",
+        params![call_setting.map(|c| c.as_str()), now.to_string()],
+    )?;
+    Ok(IncidentId::new(tx.last_insert_rowid()))
+}
+
+fn upsert_problem(
+    tx: &Transaction,
+    incident_id: IncidentId,
+    alert: &Alert,
+    alert_id: AlertId,
+    status: &str,
+) -> rusqlite::Result<()> {
+    // A recovery keeps the problem's severity and output: what broke stays readable.
+    tx.execute(
+        "INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
+                               status, last_alert_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (incident_id, source, key) DO UPDATE SET
+             state = excluded.state,
+             status = excluded.status,
+             last_alert_id = excluded.last_alert_id,
+             severity = CASE WHEN excluded.status = 'problem' THEN excluded.severity ELSE severity END,
+             output = CASE WHEN excluded.status = 'problem' THEN excluded.output ELSE output END",
+        params![
+            incident_id.get(),
+            alert.source().as_str(),
+            alert.key,
+            alert.host,
+            alert.service,
+            alert.severity.as_str(),
+            alert.state,
+            alert.output,
+            status,
+            alert_id.get(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn has_open_problem(tx: &Transaction, incident_id: IncidentId) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM problems WHERE incident_id = ?1 AND status = 'problem')",
+        params![incident_id.get()],
+        |r| r.get(0),
+    )
+}

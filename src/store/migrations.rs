@@ -1,0 +1,94 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`. Append only: a
+//! released migration is never edited.
+
+use super::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: alerts, incidents and the latest state of each problem in an incident.
+    "CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        call_setting TEXT,
+        status TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    CREATE INDEX incidents_by_status ON incidents(status, call_setting);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_ref TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        host TEXT NOT NULL,
+        service TEXT,
+        state TEXT NOT NULL,
+        output TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        call_setting TEXT,
+        incident_id INTEGER REFERENCES incidents(id)
+    );
+    CREATE INDEX alerts_by_incident ON alerts(incident_id);
+    CREATE TABLE problems (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        host TEXT NOT NULL,
+        service TEXT,
+        severity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        output TEXT NOT NULL,
+        status TEXT NOT NULL,
+        last_alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        PRIMARY KEY (incident_id, source, key)
+    );
+    CREATE INDEX problems_by_key ON problems(source, key);",
+];
+
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(schema_version = version + 1, "Applied database migration.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            migrate(&mut conn, &path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}

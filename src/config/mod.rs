@@ -279,3 +279,6 @@ impl Config {
         self.call_settings.iter().find(|c| &c.id == id)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -380,7 +380,7 @@ impl Validator<'_> {
                             let member_path = child_index(&child_key(&rot, "members"), m);
                             self.error(
                                 &member_path,
-                                format!("unknown user {id:?}; add it under users:"),
+                                format!("unknown user {:?}; add it under users:", id.as_str()),
                             );
                         }
                         id

@@ -1,0 +1,286 @@
+//! Every config mistake named in the issue, each reported with key path and line, plus a
+//! parse of every shipped example.
+
+use super::validate::validate_text;
+use super::*;
+
+/// Answers every secret reference, so examples validate without real secrets.
+struct AnySecret;
+
+impl SecretSource for AnySecret {
+    fn env(&self, name: &str) -> Option<String> {
+        Some(format!("value-of-{name}"))
+    }
+    fn file(&self, _: &Path) -> std::io::Result<String> {
+        Ok("secret-from-file\n".into())
+    }
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    validate_text(text, Path::new("/etc/kaden"), &AnySecret).1
+}
+
+fn expect(problems: &[Problem], level: Level, path: &str, line: u64, fragment: &str) {
+    assert!(
+        problems.iter().any(|p| p.level == level
+            && p.path == path
+            && p.line == Some(line)
+            && p.message.contains(fragment)),
+        "no {level:?} at {path} line {line} containing {fragment:?} in {problems:#?}"
+    );
+}
+
+const BASE: &str = "\
+users:
+  - { id: a, phone: \"+819012345678\" }
+  - { id: b, phone: \"+819023456789\" }
+schedules:
+  - id: s
+    rotation: { every: 1w, handoff: \"2026-11-02T10:00\", members: [a, b] }
+call_settings:
+  - id: infra
+    targets: [user:a, schedule:s]
+routes:
+  - { when: { severity: high }, call: infra }
+";
+
+#[test]
+fn a_correct_config_has_no_problems() {
+    assert_eq!(problems(BASE), vec![]);
+}
+
+#[test]
+fn unknown_keys_are_reported_at_their_line() {
+    let text =
+        BASE.replace("  - id: infra\n", "  - id: infra\n    ringtimeout: 10s\n") + "serverr: {}\n";
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].ringtimeout",
+        9,
+        "unknown key",
+    );
+    expect(&found, Level::Error, "serverr", 13, "unknown key");
+}
+
+#[test]
+fn unknown_user_and_schedule_in_targets() {
+    let text = BASE.replace(
+        "[user:a, schedule:s]",
+        "[user:a, user:zz, schedule:nope, bob]",
+    );
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].targets[1]",
+        9,
+        "unknown user \"zz\"",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].targets[2]",
+        9,
+        "unknown schedule \"nope\"",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].targets[3]",
+        9,
+        "write user:ID or schedule:ID",
+    );
+}
+
+#[test]
+fn phone_not_in_e164() {
+    let text = BASE.replace("\"+819023456789\"", "\"090-2345-6789\"");
+    expect(&problems(&text), Level::Error, "users[1].phone", 3, "E.164");
+}
+
+#[test]
+fn duplicate_ids() {
+    let text = BASE.replace("id: b,", "id: a,");
+    expect(
+        &problems(&text),
+        Level::Error,
+        "users[1].id",
+        3,
+        "duplicate id \"a\"",
+    );
+}
+
+#[test]
+fn unknown_rotation_member() {
+    let text = BASE.replace("members: [a, b]", "members: [a, ghost]");
+    expect(
+        &problems(&text),
+        Level::Error,
+        "schedules[0].rotation.members[1]",
+        6,
+        "unknown user \"ghost\"",
+    );
+}
+
+#[test]
+fn route_to_a_missing_call_setting() {
+    let text = BASE.replace("call: infra", "call: infar");
+    expect(
+        &problems(&text),
+        Level::Error,
+        "routes[0].call",
+        11,
+        "unknown call setting \"infar\"",
+    );
+}
+
+#[test]
+fn ring_timeout_at_25s_warns_about_voicemail() {
+    let text = BASE.replace("    targets:", "    ring_timeout: 25s\n    targets:");
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Warning,
+        "call_settings[0].ring_timeout",
+        9,
+        "voicemail",
+    );
+    assert!(
+        found.iter().all(|p| p.level == Level::Warning),
+        "{found:#?}"
+    );
+    let below = BASE.replace("    targets:", "    ring_timeout: 24s\n    targets:");
+    assert_eq!(problems(&below), vec![]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = BASE
+        .replace("\"+819023456789\"", "\"12345\"")
+        .replace("call: infra", "call: nowhere")
+        .replace("user:a,", "user:nobody,");
+    let found = problems(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let lines: Vec<_> = found.iter().map(|p| p.line.unwrap()).collect();
+    assert_eq!(lines, [3, 9, 11], "reported in file order");
+}
+
+#[test]
+fn wrong_types_and_bad_values_name_the_key() {
+    let text = BASE.replace(
+        "  - id: infra\n",
+        "  - id: infra\n    rounds: many\n    retry_after: soon\n",
+    );
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].rounds",
+        9,
+        "invalid type",
+    );
+    let text = BASE.replace(
+        "  - id: infra\n",
+        "  - id: infra\n    retry_after: soon\n    mode: everyone\n",
+    );
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].retry_after",
+        9,
+        "not a duration",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "call_settings[0].mode",
+        10,
+        "use round_robin or broadcast",
+    );
+}
+
+#[test]
+fn missing_secret_names_the_variable_and_never_a_value() {
+    struct NoSecrets;
+    impl SecretSource for NoSecrets {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn file(&self, _: &Path) -> std::io::Result<String> {
+            Err(std::io::ErrorKind::NotFound.into())
+        }
+    }
+    let text = "server:\n  api_tokens: [${env:KADEN_API_TOKEN}, literal-token-value]\n";
+    let (_, found) = validate_text(text, Path::new("/"), &NoSecrets);
+    expect(
+        &found,
+        Level::Error,
+        "server.api_tokens[0]",
+        2,
+        "KADEN_API_TOKEN is not set",
+    );
+    assert!(!format!("{found:?}").contains("literal-token-value"));
+}
+
+#[test]
+fn twilio_needs_a_public_url_and_its_credentials() {
+    let text = format!(
+        "server: {{ listen: 127.0.0.1:8480 }}\ntelephony:\n  provider: twilio\n  twilio:\n    account_sid: nope\n{BASE}"
+    );
+    let found = problems(&text);
+    expect(&found, Level::Error, "server.public_url", 1, "public_url");
+    expect(
+        &found,
+        Level::Error,
+        "telephony.twilio.account_sid",
+        5,
+        "AC",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "telephony.twilio",
+        4,
+        "auth_token is missing",
+    );
+}
+
+#[test]
+fn syntax_errors_carry_a_line() {
+    let found = problems("users:\n  - { id: a\n");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].message.starts_with("not valid YAML"), "{found:?}");
+    assert!(found[0].line.is_some());
+}
+
+#[test]
+fn report_names_file_line_level_and_path() {
+    let report = Report {
+        file: "kaden.yaml".into(),
+        problems: problems(&BASE.replace("call: infra", "call: x")),
+    };
+    assert_eq!(
+        report.to_string(),
+        "kaden.yaml:11: error: routes[0].call: unknown call setting \"x\"; add it under call_settings:\n"
+    );
+}
+
+#[test]
+fn every_shipped_example_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let (config, found) = validate_text(&text, path.parent().unwrap(), &AnySecret);
+            assert_eq!(found, vec![], "{}", path.display());
+            assert!(config.is_some());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "examples/ holds the configs README points to");
+}

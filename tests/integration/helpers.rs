@@ -1,0 +1,111 @@
+//! `spawn_app()`: a daemon on port 0 with its own temporary SQLite file.
+
+use kaden::app::App;
+use kaden::clock::SystemClock;
+use kaden::config::{self, SystemSecrets};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// Routes of the test config: disaster → everyone, high/average → infra, the rest unrouted.
+pub const CONFIG: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+users:
+  - { id: yamada, name: 山田, phone: \"+819012345678\" }
+  - { id: suzuki, name: 鈴木, phone: \"+819023456789\" }
+call_settings:
+  - { id: infra, mode: round_robin, targets: [user:yamada, user:suzuki] }
+  - { id: everyone, mode: broadcast, targets: [user:yamada, user:suzuki] }
+routes:
+  - { when: { severity: disaster }, call: everyone }
+  - { when: { severity: [high, average] }, call: infra }
+";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Writes `CONFIG` into a fresh directory and returns its path.
+pub fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("kaden.yaml");
+    std::fs::write(&path, CONFIG.replace("TOKEN", TOKEN)).unwrap();
+    path
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = config::load(&write_config(dir.path()), &SystemSecrets).unwrap();
+    let app = App::build(config, Arc::new(SystemClock)).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        _shutdown: shutdown,
+    }
+}
+
+pub fn alert(key: &str, kind: &str, severity: &str) -> Value {
+    let (host, service) = key.split_once('/').unwrap_or((key, ""));
+    json!({
+        "source": "generic", "key": key, "kind": kind, "severity": severity,
+        "host": host, "service": service, "summary": format!("{key} is {kind}"),
+        "time": "2026-11-23T10:00:00+09:00"
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a raw body to the generic alert endpoint with the right token and type.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/alerts"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs an alert that must be accepted; returns the answer.
+    pub async fn post_alert(&self, alert: &Value) -> Value {
+        let response = self.post_raw(alert.to_string()).await;
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn incident(&self, id: &Value) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/incidents/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}

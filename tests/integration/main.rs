@@ -1,0 +1,6 @@
+//! One integration-test binary: the HTTP API against a real, in-process daemon, and the
+//! built `kaden` binary for what only a process can show (kill -9, signals, CLI).
+
+mod api;
+mod helpers;
+mod process;

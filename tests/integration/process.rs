@@ -1,0 +1,203 @@
+//! The built binary: durability across kill -9, clean exit on SIGTERM, and the CLI.
+
+use crate::helpers::{TOKEN, alert, write_config};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+
+struct Daemon {
+    child: Child,
+    base: String,
+    /// Every log line printed after start-up, for tests that look at the logs.
+    logs: mpsc::Receiver<String>,
+}
+
+/// Starts `kaden serve` and waits for its "listening" log line to learn the port.
+fn start(config: &Path) -> Daemon {
+    let (lines, logs) = mpsc::channel();
+    let mut daemon = Daemon {
+        child: Command::new(KADEN)
+            .args(["--log-format", "json", "serve", "-c"])
+            .arg(config)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        base: String::new(),
+        logs,
+    };
+    let stderr = BufReader::new(daemon.child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    while daemon.base.is_empty() {
+        // A guard against a daemon that never starts, not a speed assertion.
+        let line = daemon
+            .logs
+            .recv_timeout(Duration::from_secs(60))
+            .expect("kaden printed its listening line");
+        let event: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if event["message"] == "kaden is listening." {
+            daemon.base = format!("http://{}", event["addr"].as_str().unwrap());
+        }
+    }
+    daemon
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(base: &str, body: &Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/alerts"))
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    response.json().await.unwrap()
+}
+
+async fn get(base: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn accepted_alert_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut daemon = start(&config);
+    let answer = post(&daemon.base, &alert("db-01", "problem", "disaster")).await;
+    daemon.child.kill().unwrap(); // SIGKILL: no shutdown code runs.
+    daemon.child.wait().unwrap();
+
+    let restarted = start(&config);
+    let incident = get(
+        &restarted.base,
+        &format!("/api/v1/incidents/{}", answer["incident_id"]),
+    )
+    .await;
+    assert_eq!(incident["alerts"][0]["id"], answer["id"]);
+    assert_eq!(incident["problem_list"][0]["key"], "db-01");
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly_and_logs_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = start(&write_config(dir.path()));
+    post(&daemon.base, &alert("web-01/HTTP", "problem", "high")).await;
+    let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        daemon.child.wait().unwrap().success(),
+        "SIGTERM is a clean exit"
+    );
+    let logs: Vec<String> = daemon.logs.try_iter().collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("\"incident_id\"") && l.contains("Alert stored.")),
+        "{logs:#?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("kaden stopped.")),
+        "{logs:#?}"
+    );
+    assert!(logs.iter().all(|l| !l.contains(TOKEN)));
+}
+
+#[test]
+fn check_config_exits_1_on_errors_and_names_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "users:\n  - { id: a, phone: \"0901234\" }\nroutes:\n  - { call: nowhere }\n",
+    )
+    .unwrap();
+    let out = Command::new(KADEN)
+        .args(["check-config", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("bad.yaml:2: error: users[0].phone:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bad.yaml:4: error: routes[0].call: unknown call setting \"nowhere\""),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_shipped_default() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kaden.yaml");
+    let out = Command::new(KADEN)
+        .args(["check-config", "-c"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn incidents_command_lists_what_the_daemon_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let daemon = start(&config);
+    post(&daemon.base, &alert("db-01", "problem", "disaster")).await;
+    // The CLI reads the listen address from the config; point it at the running port.
+    let port = daemon.base.rsplit(':').next().unwrap().to_owned();
+    let cli_config = dir.path().join("cli.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&cli_config, text).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(KADEN)
+            .args(["incidents", "-c"])
+            .arg(&cli_config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().nth(1).unwrap().contains("everyone"),
+        "{stdout}"
+    );
+    drop(daemon);
+}

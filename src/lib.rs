@@ -15,6 +15,7 @@ mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod escalation;
 pub mod http;
 pub mod routing;
 pub mod sources;

@@ -127,6 +127,8 @@ pub struct CallSetting {
     pub rounds: u32,
     pub notify_recovery: bool,
     pub keypad_timeout: Duration,
+    /// Text the first target when every round ran out unacknowledged.
+    pub sms_on_exhaustion: bool,
 }
 
 #[derive(Debug)]

@@ -98,6 +98,7 @@ pub struct RawCallSetting {
     pub rounds: Option<u32>,
     pub notify_recovery: Option<bool>,
     pub keypad_timeout: Option<String>,
+    pub sms_on_exhaustion: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

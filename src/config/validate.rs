@@ -479,6 +479,7 @@ impl Validator<'_> {
                 c.keypad_timeout.as_deref(),
                 DEFAULT_KEYPAD_TIMEOUT,
             ),
+            sms_on_exhaustion: c.sms_on_exhaustion.unwrap_or(true),
         }
     }
 

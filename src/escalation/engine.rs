@@ -1,0 +1,885 @@
+//! The transitions. Read top-down: `handle` applies one input, then `settle` restores the
+//! invariants (nobody forgotten, nobody called twice at once, finished calls followed up).
+
+use super::prompt::{After, ItemView, Line, Prompt};
+use super::state::*;
+use crate::domain::{AlertKind, PhoneNumber, ScheduleId, UserId};
+use jiff::{SignedDuration, Timestamp};
+use std::time::Duration;
+
+/// Twilio reports a declined call as `busy` within seconds of placing it.
+const DECLINE_WINDOW: Duration = Duration::from_secs(15);
+/// How long past the ring timeout to wait for a call's outcome before calling it failed.
+const OUTCOME_GRACE: Duration = Duration::from_secs(60);
+/// An answered call that never reports its end counts as failed after this.
+const ANSWERED_CALL_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// Details list at most this many alerts; the rest are counted.
+const MAX_DETAILS: usize = 10;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: UserId,
+    pub name: String,
+    pub phone: PhoneNumber,
+}
+
+/// Who people are and who is on call: the engine's only view of config and schedules.
+pub trait Roster {
+    fn person(&self, id: &UserId) -> Option<Person>;
+    fn on_call(&self, schedule: &ScheduleId, at: Timestamp) -> Option<UserId>;
+}
+
+pub struct Ctx<'a> {
+    pub roster: &'a dyn Roster,
+    /// Loop guard: at most this many calls to one number for one incident ...
+    pub per_number_limit: u32,
+    /// ... within this window.
+    pub per_number_window: Duration,
+    pub downtime_minutes: u32,
+}
+
+fn after(t: Timestamp, d: Duration) -> Timestamp {
+    t.saturating_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
+        .expect("saturating timestamp arithmetic with a positive span never fails")
+}
+
+enum Disposition {
+    /// Same person again after retry_after (hung up unacknowledged, declined).
+    CallBack,
+    /// On to the next person (no answer, busy, failed, machine, 2#).
+    Next,
+}
+
+impl Escalation {
+    pub fn new(incident_id: crate::domain::IncidentId, setting: SettingSnapshot) -> Self {
+        let targets = setting.targets.len();
+        Escalation {
+            incident_id,
+            setting,
+            status: Status::Quiet,
+            items: Vec::new(),
+            calls: Vec::new(),
+            attempts: Vec::new(),
+            cursor: 0,
+            round: 0,
+            callbacks: vec![0; targets],
+            placed: Vec::new(),
+            next_seq: 1,
+        }
+    }
+
+    /// When the engine next needs a `Tick`, if ever.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let attempts = self.attempts.iter().map(|a| a.at);
+        let calls = self.calls.iter().map(|c| c.deadline);
+        attempts.chain(calls).min()
+    }
+
+    /// True once nothing can happen without new input: no call, nothing scheduled.
+    pub fn is_idle(&self) -> bool {
+        self.calls.is_empty() && self.attempts.is_empty()
+    }
+
+    pub fn handle(&mut self, input: Input, now: Timestamp, ctx: &Ctx) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match input {
+            Input::Alert {
+                alert_id,
+                kind,
+                key,
+                host,
+                service,
+                severity,
+                state_word,
+                output,
+                source_ref,
+            } => {
+                let alert = AlertUpdate {
+                    alert_id,
+                    kind,
+                    key,
+                    host,
+                    service,
+                    severity,
+                    state_word,
+                    output,
+                    source_ref,
+                };
+                self.apply_alert(alert, now, &mut fx)
+            }
+            Input::Placed { call, sid } => {
+                if let Some(i) = self.call_index(&call) {
+                    self.calls[i].sid = Some(sid);
+                    fx.push(self.record(i, None, None));
+                }
+            }
+            Input::PlaceFailed {
+                call,
+                reason,
+                skip_person,
+            } => {
+                fx.push(Effect::Notice {
+                    error: true,
+                    message: format!("Call {call} could not be placed: {reason}"),
+                });
+                let outcome = if skip_person {
+                    "invalid-number"
+                } else {
+                    "failed"
+                };
+                self.call_ended(&call, CallOutcome::Failed, Some(outcome), now, ctx, &mut fx);
+            }
+            Input::Deferred { call, until } => {
+                if let Some(i) = self.call_index(&call) {
+                    fx.push(self.record(i, Some(now), Some("deferred")));
+                    let call = self.calls.remove(i);
+                    self.attempts.push(Attempt {
+                        target: call.target,
+                        at: until,
+                    });
+                }
+            }
+            Input::Answered { call } => {
+                let prompt = self.answer(&call, now);
+                fx.push(Effect::Respond(prompt));
+            }
+            Input::Machine { call } => {
+                if let Some(i) = self.call_index(&call) {
+                    self.calls[i].machine = true;
+                    fx.push(Effect::EndCall {
+                        call: call.clone(),
+                        sid: self.calls[i].sid.clone(),
+                        farewell: None,
+                    });
+                }
+            }
+            Input::Digits { call, digits } => {
+                let prompt = self.digits(&call, &digits, ctx, &mut fx);
+                fx.push(Effect::Respond(prompt));
+            }
+            Input::Ended { call, outcome } => {
+                self.call_ended(&call, outcome, None, now, ctx, &mut fx)
+            }
+            Input::Tick => {}
+            Input::ManualAck { by } => {
+                let keys: Vec<ItemKey> = self.items.iter().map(|i| i.key.clone()).collect();
+                self.acknowledge(&keys, AckBy::Manual { by }, &mut fx);
+            }
+        }
+        self.settle(now, ctx, &mut fx);
+        fx
+    }
+
+    fn apply_alert(&mut self, a: AlertUpdate, now: Timestamp, fx: &mut Vec<Effect>) {
+        let existing = self.items.iter().position(|i| i.key == a.key);
+        if let Some(i) = existing
+            && self.items[i].last_alert_id >= a.alert_id
+        {
+            return; // Replayed after a restart: already applied.
+        }
+        match (a.kind, existing) {
+            (AlertKind::Problem, None) => {
+                self.items.push(Item {
+                    key: a.key,
+                    host: a.host,
+                    service: a.service,
+                    severity: a.severity,
+                    state_word: a.state_word,
+                    output: a.output,
+                    status: ItemStatus::Problem,
+                    version: 1,
+                    heard_version: 0,
+                    last_alert_id: a.alert_id,
+                    problem_alert_id: a.alert_id,
+                    source_ref: a.source_ref,
+                    ack: None,
+                });
+                self.restart(now);
+            }
+            (AlertKind::Problem, Some(i)) => {
+                let item = &mut self.items[i];
+                let reopened = item.status == ItemStatus::Recovered;
+                item.last_alert_id = a.alert_id;
+                item.severity = a.severity;
+                item.state_word = a.state_word;
+                item.output = a.output;
+                if reopened {
+                    item.status = ItemStatus::Problem;
+                    item.version += 1;
+                    item.ack = None;
+                    item.problem_alert_id = a.alert_id;
+                    item.source_ref = a.source_ref;
+                    self.restart(now);
+                }
+            }
+            (AlertKind::Recovery, Some(i)) => {
+                let item = &mut self.items[i];
+                item.last_alert_id = a.alert_id;
+                if item.status == ItemStatus::Problem {
+                    item.status = ItemStatus::Recovered;
+                    item.version += 1;
+                    item.state_word = a.state_word;
+                }
+            }
+            (AlertKind::Acknowledgement, Some(i)) => {
+                let item = &mut self.items[i];
+                item.last_alert_id = a.alert_id;
+                match &item.ack {
+                    Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => fx.push(Effect::Notice {
+                        error: false,
+                        message: format!(
+                            "Acknowledgement of {} from {} is kaden's own write-back; ignored.",
+                            item.key.key, item.key.source
+                        ),
+                    }),
+                    Some(AckBy::Source) => {}
+                    None if item.status == ItemStatus::Problem => {
+                        item.ack = Some(AckBy::Source);
+                        item.heard_version = item.version;
+                        fx.push(Effect::Notice {
+                            error: false,
+                            message: format!(
+                                "{} was acknowledged in {}; calling stops for it.",
+                                item.key.key, item.key.source
+                            ),
+                        });
+                    }
+                    None => {}
+                }
+            }
+            (AlertKind::Update, Some(i)) => self.items[i].last_alert_id = a.alert_id,
+            (_, None) => {}
+        }
+    }
+
+    /// A problem needs acknowledging again: start calling from the current position.
+    fn restart(&mut self, now: Timestamp) {
+        if self.status != Status::Escalating {
+            self.status = Status::Escalating;
+            self.round = 0;
+            self.callbacks.fill(0);
+            self.attempts.clear();
+            self.schedule_round(now);
+        }
+    }
+
+    /// Attempts for a round: round-robin calls the person at the cursor, broadcast everyone.
+    fn schedule_round(&mut self, at: Timestamp) {
+        if self.setting.broadcast {
+            self.attempts = (0..self.setting.targets.len())
+                .map(|target| Attempt { target, at })
+                .collect();
+        } else {
+            self.attempts = vec![Attempt {
+                target: self.cursor,
+                at,
+            }];
+        }
+    }
+
+    fn call_index(&self, id: &CallId) -> Option<usize> {
+        self.calls.iter().position(|c| &c.id == id)
+    }
+
+    fn needs_ack(&self) -> bool {
+        self.items.iter().any(Item::needs_ack)
+    }
+
+    fn unheard_recoveries(&self) -> bool {
+        self.setting.notify_recovery
+            && self
+                .items
+                .iter()
+                .any(|i| i.status == ItemStatus::Recovered && i.heard_version < i.version)
+    }
+
+    /// What a call plays now: unacknowledged problems, and recoveries nobody heard yet.
+    /// Hosts before services (design.md rule 2).
+    fn playable(&self) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.items.len())
+            .filter(|&i| {
+                let item = &self.items[i];
+                item.needs_ack()
+                    || (self.setting.notify_recovery
+                        && item.status == ItemStatus::Recovered
+                        && item.heard_version < item.version)
+            })
+            .collect();
+        idx.sort_by(|&a, &b| {
+            let (a, b) = (&self.items[a], &self.items[b]);
+            (a.service.is_some(), &a.host, &a.service).cmp(&(
+                b.service.is_some(),
+                &b.host,
+                &b.service,
+            ))
+        });
+        idx
+    }
+
+    /// Marks what is playable as heard in call `c` and returns the summary line.
+    fn hear_summary(&mut self, c: usize) -> Option<Line> {
+        let playable = self.playable();
+        if playable.is_empty() {
+            return None;
+        }
+        let (mut host_problems, mut service_problems, mut recoveries) = (0, 0, 0);
+        for &i in &playable {
+            let item = &mut self.items[i];
+            match (item.status, item.service.is_some()) {
+                (ItemStatus::Recovered, _) => recoveries += 1,
+                (ItemStatus::Problem, false) => host_problems += 1,
+                (ItemStatus::Problem, true) => service_problems += 1,
+            }
+            item.heard_version = item.heard_version.max(item.version);
+            let heard = (item.key.clone(), item.version);
+            let call = &mut self.calls[c];
+            call.heard.retain(|(k, _)| k != &heard.0);
+            call.heard.push(heard);
+        }
+        Some(Line::Summary {
+            host_problems,
+            service_problems,
+            recoveries,
+        })
+    }
+
+    fn view(item: &Item) -> ItemView {
+        ItemView {
+            host: item.host.clone(),
+            service: item.service.clone(),
+            status: item.status,
+            state_word: item.state_word.clone(),
+            output: item.output.clone(),
+        }
+    }
+
+    fn answer(&mut self, id: &CallId, now: Timestamp) -> Prompt {
+        let Some(c) = self.call_index(id) else {
+            return Prompt {
+                lines: vec![Line::NothingPending],
+                after: After::Hangup,
+            };
+        };
+        let call = &mut self.calls[c];
+        if call.answered_at.is_none() {
+            call.answered_at = Some(now);
+            call.deadline = after(now, ANSWERED_CALL_LIMIT);
+        }
+        let mut lines = vec![Line::Greeting {
+            user: call.user.clone(),
+        }];
+        let after_lines = self.summary_then_menu(c, &mut lines);
+        Prompt {
+            lines,
+            after: after_lines,
+        }
+    }
+
+    /// Appends the summary and the menu, or the closing when nothing is left to hear.
+    fn summary_then_menu(&mut self, c: usize, lines: &mut Vec<Line>) -> After {
+        match self.hear_summary(c) {
+            Some(summary) => {
+                lines.push(summary);
+                lines.push(Line::Menu);
+                After::Gather
+            }
+            None => self.close(c, lines),
+        }
+    }
+
+    fn close(&mut self, c: usize, lines: &mut Vec<Line>) -> After {
+        if lines.is_empty() || matches!(lines.last(), Some(Line::Greeting { .. })) {
+            lines.push(Line::NothingPending);
+        }
+        lines.push(Line::Closing {
+            user: self.calls[c].user.clone(),
+        });
+        self.calls[c].ending = true;
+        After::Hangup
+    }
+
+    fn digits(&mut self, id: &CallId, digits: &str, ctx: &Ctx, fx: &mut Vec<Effect>) -> Prompt {
+        let Some(c) = self.call_index(id) else {
+            return Prompt {
+                lines: vec![Line::NothingPending],
+                after: After::Hangup,
+            };
+        };
+        let digits = digits.trim_end_matches('#');
+        self.calls[c].keys.push(format!("{digits}#"));
+        let mut lines = Vec::new();
+        let after = match digits {
+            // `#` alone: end unacknowledged; the same person is called back.
+            "" => After::Hangup,
+            "1" => {
+                self.hear_summary(c);
+                let heard: Vec<ItemKey> =
+                    self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect();
+                let shown: Vec<&Item> = self
+                    .playable()
+                    .into_iter()
+                    .map(|i| &self.items[i])
+                    .filter(|i| heard.contains(&i.key))
+                    .collect();
+                lines.extend(
+                    shown
+                        .iter()
+                        .take(MAX_DETAILS)
+                        .map(|i| Line::Detail(Self::view(i))),
+                );
+                if shown.len() > MAX_DETAILS {
+                    lines.push(Line::More {
+                        count: shown.len() - MAX_DETAILS,
+                    });
+                }
+                let details: Vec<ItemKey> = shown
+                    .iter()
+                    .take(MAX_DETAILS)
+                    .map(|i| i.key.clone())
+                    .collect();
+                let call = &mut self.calls[c];
+                call.details.retain(|k| !details.contains(k));
+                call.details.extend(details);
+                lines.push(Line::Menu);
+                After::Gather
+            }
+            "2" => {
+                self.calls[c].passed = true;
+                lines.push(Line::PassedOn);
+                After::Hangup
+            }
+            "3" => {
+                let keys = self.calls[c].details.clone();
+                let by = self.phone_ack(c);
+                let count = self.acknowledge(&keys, by, fx);
+                self.calls[c].acknowledged.extend(keys);
+                lines.push(Line::Acknowledged { count });
+                self.summary_then_menu(c, &mut lines)
+            }
+            "4" => {
+                let keys = self.heard_keys(c);
+                let by = self.phone_ack(c);
+                let items = self.write_back_items(&keys, |i| i.status == ItemStatus::Problem);
+                if !items.is_empty() {
+                    fx.push(Effect::Downtime {
+                        items,
+                        minutes: ctx.downtime_minutes,
+                        by: by.clone(),
+                    });
+                }
+                lines.push(Line::Downtime {
+                    minutes: ctx.downtime_minutes,
+                });
+                let count = self.acknowledge(&keys, by, fx);
+                self.calls[c].acknowledged.extend(keys);
+                lines.push(Line::Acknowledged { count });
+                self.close(c, &mut lines)
+            }
+            "9" => {
+                let keys = self.heard_keys(c);
+                let by = self.phone_ack(c);
+                let count = self.acknowledge(&keys, by, fx);
+                self.calls[c].acknowledged.extend(keys);
+                lines.push(Line::Acknowledged { count });
+                self.close(c, &mut lines)
+            }
+            // Anything else: the summary and the menu again, with whatever arrived since.
+            _ => self.summary_then_menu(c, &mut lines),
+        };
+        fx.push(self.record(c, None, None));
+        Prompt { lines, after }
+    }
+
+    fn heard_keys(&self, c: usize) -> Vec<ItemKey> {
+        self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    fn phone_ack(&self, c: usize) -> AckBy {
+        AckBy::Phone {
+            user: self.calls[c].user.clone(),
+            call: self.calls[c].id.clone(),
+        }
+    }
+
+    fn write_back_items(
+        &self,
+        keys: &[ItemKey],
+        keep: impl Fn(&Item) -> bool,
+    ) -> Vec<WriteBackItem> {
+        self.items
+            .iter()
+            .filter(|i| keys.contains(&i.key) && keep(i))
+            .map(|i| WriteBackItem {
+                alert_id: i.problem_alert_id,
+                source_ref: i.source_ref.clone(),
+                host: i.host.clone(),
+                service: i.service.clone(),
+            })
+            .collect()
+    }
+
+    /// Acknowledges the unacknowledged problems among `keys`; returns how many.
+    fn acknowledge(&mut self, keys: &[ItemKey], by: AckBy, fx: &mut Vec<Effect>) -> usize {
+        let items = self.write_back_items(keys, Item::needs_ack);
+        for item in self.items.iter_mut().filter(|i| keys.contains(&i.key)) {
+            if item.needs_ack() {
+                item.ack = Some(by.clone());
+            }
+            item.heard_version = item.heard_version.max(item.version);
+        }
+        let count = items.len();
+        if count > 0 {
+            fx.push(Effect::Acknowledge { items, by });
+        }
+        count
+    }
+
+    fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Effect {
+        let call = &self.calls[c];
+        Effect::RecordCall(CallRecord {
+            call_id: call.id.clone(),
+            incident_id: self.incident_id,
+            user: call.user.clone(),
+            phone: call.phone.clone(),
+            purpose: call.purpose,
+            placed_at: call.placed_at,
+            sid: call.sid.clone(),
+            answered_at: call.answered_at,
+            ended_at,
+            outcome: outcome.map(str::to_owned),
+            keys: call.keys.clone(),
+            acknowledged: call.acknowledged.iter().map(|k| k.key.clone()).collect(),
+        })
+    }
+
+    fn call_ended(
+        &mut self,
+        id: &CallId,
+        outcome: CallOutcome,
+        label: Option<&str>,
+        now: Timestamp,
+        ctx: &Ctx,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(c) = self.call_index(id) else {
+            return; // Repeated or late callback: already handled.
+        };
+        let call = &self.calls[c];
+        let declined = outcome == CallOutcome::Busy
+            && now.duration_since(call.placed_at)
+                <= SignedDuration::try_from(DECLINE_WINDOW).unwrap_or_default();
+        let (disposition, label) = if call.passed {
+            (Disposition::Next, "passed")
+        } else if call.machine {
+            (Disposition::Next, "machine")
+        } else if !call.acknowledged.is_empty() {
+            (Disposition::CallBack, "acknowledged")
+        } else if call.answered_at.is_some() {
+            (Disposition::CallBack, label.unwrap_or("hung-up"))
+        } else if declined {
+            (Disposition::CallBack, "declined")
+        } else {
+            (Disposition::Next, label.unwrap_or(outcome.as_str()))
+        };
+        fx.push(self.record(c, Some(now), Some(label)));
+        let call = self.calls.remove(c);
+        if call.purpose == CallPurpose::Notice {
+            // One recovery notice per recovery, answered or not.
+            for item in self
+                .items
+                .iter_mut()
+                .filter(|i| i.status == ItemStatus::Recovered)
+            {
+                item.heard_version = item.version;
+            }
+            return;
+        }
+        if call.ending || !self.needs_ack() || self.status != Status::Escalating {
+            return;
+        }
+        match disposition {
+            Disposition::CallBack if self.callbacks[call.target] < self.setting.max_callbacks => {
+                self.callbacks[call.target] += 1;
+                let at = after(now, self.setting.retry_after);
+                self.attempts.push(Attempt {
+                    target: call.target,
+                    at,
+                });
+            }
+            _ if self.setting.broadcast => {}
+            _ => self.advance(now, ctx, fx),
+        }
+        // Broadcast: the round ends when nobody is on the phone and no call-back is due.
+        let live = self
+            .calls
+            .iter()
+            .any(|c| c.purpose == CallPurpose::Escalate);
+        if self.setting.broadcast && !live && self.attempts.is_empty() {
+            self.next_round(now, ctx, fx);
+        }
+    }
+
+    /// Round-robin: the next person now, or after the last the next round after retry_after.
+    fn advance(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        self.cursor += 1;
+        if self.cursor < self.setting.targets.len() {
+            self.attempts.push(Attempt {
+                target: self.cursor,
+                at: now,
+            });
+        } else {
+            self.cursor = 0;
+            self.next_round(now, ctx, fx);
+        }
+    }
+
+    fn next_round(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        self.round += 1;
+        if self.round >= self.setting.rounds {
+            self.exhaust(now, ctx, fx);
+        } else {
+            self.callbacks.fill(0);
+            self.schedule_round(after(now, self.setting.retry_after));
+        }
+    }
+
+    fn exhaust(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        self.status = Status::Exhausted;
+        self.attempts.clear();
+        fx.push(Effect::Notice {
+            error: true,
+            message: format!(
+                "Escalation exhausted: nobody acknowledged incident {} after {} round(s).",
+                self.incident_id, self.setting.rounds
+            ),
+        });
+        if !self.setting.sms_on_exhaustion {
+            return;
+        }
+        // The SMS goes to the first target that resolves to a person right now.
+        let first = (0..self.setting.targets.len()).find_map(|t| self.resolve(t, now, ctx).ok());
+        if let Some(person) = first {
+            fx.push(Effect::SendSms {
+                user: person.id,
+                phone: person.phone,
+                message: SmsMessage::Exhausted {
+                    incident: self.incident_id,
+                    rounds: self.setting.rounds,
+                    unacknowledged: self.items.iter().filter(|i| i.needs_ack()).count(),
+                },
+            });
+        }
+    }
+
+    /// Restores the invariants after any input.
+    fn settle(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        let expired: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|c| c.deadline <= now)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in expired {
+            let sid = self
+                .calls
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.sid.clone());
+            fx.push(Effect::EndCall {
+                call: id.clone(),
+                sid,
+                farewell: None,
+            });
+            self.call_ended(&id, CallOutcome::Failed, Some("no-outcome"), now, ctx, fx);
+        }
+
+        if !self.needs_ack() {
+            self.attempts.clear();
+            self.status = Status::Quiet;
+            self.end_escalation_calls(fx);
+            if self.unheard_recoveries() && self.calls.is_empty() {
+                self.place_notices(now, ctx, fx);
+            }
+            return;
+        }
+        if self.status != Status::Escalating {
+            return; // Exhausted: waits for a new problem or an acknowledgement.
+        }
+        // Never stall: a finished call with problems left is followed up at once.
+        let live = self
+            .calls
+            .iter()
+            .any(|c| c.purpose == CallPurpose::Escalate);
+        if !live && self.attempts.is_empty() {
+            self.schedule_round(now);
+        }
+        // Placing can schedule more attempts (an unreachable target moves the cursor).
+        while let Some(i) = self.attempts.iter().position(|a| a.at <= now) {
+            let attempt = self.attempts.remove(i);
+            self.try_place(attempt.target, CallPurpose::Escalate, now, ctx, fx);
+            if self.status != Status::Escalating {
+                break;
+            }
+        }
+    }
+
+    /// Everything is acknowledged or recovered: stop the calls still ringing, and tell
+    /// people still on the line who took it.
+    fn end_escalation_calls(&mut self, fx: &mut Vec<Effect>) {
+        let handled_by = self.items.iter().rev().find_map(|i| match &i.ack {
+            Some(AckBy::Phone { user, .. }) => Some(user.to_string()),
+            Some(AckBy::Manual { by }) => Some(by.clone()),
+            _ => None,
+        });
+        for call in self
+            .calls
+            .iter_mut()
+            .filter(|c| c.purpose == CallPurpose::Escalate && !c.ending)
+        {
+            call.ending = true;
+            let farewell = call.answered_at.map(|_| Prompt {
+                lines: vec![
+                    match &handled_by {
+                        Some(name) => Line::HandledBy { name: name.clone() },
+                        None => Line::NothingPending,
+                    },
+                    Line::Closing {
+                        user: call.user.clone(),
+                    },
+                ],
+                after: After::Hangup,
+            });
+            fx.push(Effect::EndCall {
+                call: call.id.clone(),
+                sid: call.sid.clone(),
+                farewell,
+            });
+        }
+    }
+
+    fn place_notices(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        let targets: Vec<usize> = if self.setting.broadcast {
+            (0..self.setting.targets.len()).collect()
+        } else {
+            vec![self.cursor]
+        };
+        for target in targets {
+            self.try_place(target, CallPurpose::Notice, now, ctx, fx);
+        }
+        if self.calls.is_empty() {
+            for item in self
+                .items
+                .iter_mut()
+                .filter(|i| i.status == ItemStatus::Recovered)
+            {
+                item.heard_version = item.version;
+            }
+        }
+    }
+
+    fn resolve(&self, target: usize, now: Timestamp, ctx: &Ctx) -> Result<Person, String> {
+        let user = match &self.setting.targets[target] {
+            SnapshotTarget::User(u) => u.clone(),
+            SnapshotTarget::Schedule(s) => ctx
+                .roster
+                .on_call(s, now)
+                .ok_or_else(|| format!("schedule {s} has nobody on call"))?,
+        };
+        ctx.roster
+            .person(&user)
+            .ok_or_else(|| format!("user {user} is no longer in the config"))
+    }
+
+    fn try_place(
+        &mut self,
+        target: usize,
+        purpose: CallPurpose,
+        now: Timestamp,
+        ctx: &Ctx,
+        fx: &mut Vec<Effect>,
+    ) {
+        let person = match self.resolve(target, now, ctx) {
+            Ok(p) => p,
+            Err(why) => {
+                fx.push(Effect::Notice {
+                    error: true,
+                    message: format!(
+                        "Target {} of call setting {}: {why}; moving on.",
+                        target + 1,
+                        self.setting.id
+                    ),
+                });
+                if purpose == CallPurpose::Escalate && !self.setting.broadcast {
+                    self.advance(now, ctx, fx);
+                }
+                return;
+            }
+        };
+        if self.calls.iter().any(|c| c.user == person.id) {
+            return; // Already on the phone for this call setting (design.md rule 1).
+        }
+        let window = SignedDuration::try_from(ctx.per_number_window).unwrap_or(SignedDuration::MAX);
+        let recent: Vec<Timestamp> = self
+            .placed
+            .iter()
+            .filter(|(p, at)| *p == person.phone && now.duration_since(*at) < window)
+            .map(|(_, at)| *at)
+            .collect();
+        if recent.len() as u32 >= ctx.per_number_limit {
+            let oldest = recent.into_iter().min().unwrap_or(now);
+            let at = after(oldest, ctx.per_number_window);
+            fx.push(Effect::Notice {
+                error: true,
+                message: format!(
+                    "{} was called {} times within {} for incident {}; the next call waits until {at}.",
+                    person.id,
+                    ctx.per_number_limit,
+                    humantime::format_duration(ctx.per_number_window),
+                    self.incident_id
+                ),
+            });
+            self.attempts.push(Attempt { target, at });
+            return;
+        }
+        let id = CallId::new(self.incident_id, self.next_seq);
+        self.next_seq += 1;
+        self.placed.push((person.phone.clone(), now));
+        self.calls.push(Call {
+            id: id.clone(),
+            target,
+            user: person.id.clone(),
+            phone: person.phone.clone(),
+            purpose,
+            placed_at: now,
+            sid: None,
+            answered_at: None,
+            deadline: after(now, self.setting.ring_timeout + OUTCOME_GRACE),
+            heard: Vec::new(),
+            details: Vec::new(),
+            keys: Vec::new(),
+            acknowledged: Vec::new(),
+            machine: false,
+            passed: false,
+            ending: false,
+        });
+        fx.push(Effect::PlaceCall {
+            call: id,
+            user: person.id,
+            phone: person.phone,
+            ring_timeout: self.setting.ring_timeout,
+        });
+        fx.push(self.record(self.calls.len() - 1, None, None));
+    }
+}
+
+struct AlertUpdate {
+    alert_id: crate::domain::AlertId,
+    kind: AlertKind,
+    key: ItemKey,
+    host: String,
+    service: Option<String>,
+    severity: crate::domain::Severity,
+    state_word: String,
+    output: String,
+    source_ref: crate::domain::SourceRef,
+}

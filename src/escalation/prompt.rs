@@ -1,0 +1,63 @@
+//! What a call says, as data. The speech module turns lines into words in the call's
+//! language; the engine only decides which lines, in which order.
+
+use super::ItemStatus;
+use crate::domain::UserId;
+use serde::{Deserialize, Serialize};
+
+/// One alert as read aloud.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemView {
+    pub host: String,
+    pub service: Option<String>,
+    pub status: ItemStatus,
+    pub state_word: String,
+    pub output: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Line {
+    Greeting {
+        user: UserId,
+    },
+    /// "障害が3件発生しています。ホスト1件、サービス2件です。" plus recoveries.
+    Summary {
+        host_problems: usize,
+        service_problems: usize,
+        recoveries: usize,
+    },
+    /// Listed when the summary is short; the rest is counted ("ほか12件").
+    Detail(ItemView),
+    More {
+        count: usize,
+    },
+    Acknowledged {
+        count: usize,
+    },
+    Downtime {
+        minutes: u32,
+    },
+    PassedOn,
+    /// Someone else acknowledged while this call was on.
+    HandledBy {
+        name: String,
+    },
+    NothingPending,
+    Menu,
+    Closing {
+        user: UserId,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum After {
+    /// Wait for keys (finishing with #); silence ends the call unacknowledged.
+    Gather,
+    Hangup,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub lines: Vec<Line>,
+    pub after: After,
+}

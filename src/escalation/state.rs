@@ -1,0 +1,384 @@
+//! The engine's state, inputs and effects. All serializable: the state is stored in
+//! SQLite after every step, so a restart continues where it was.
+
+use super::Prompt;
+use crate::config::{CallMode, CallSetting, Target};
+use crate::domain::{
+    AlertId, AlertKind, CallSettingId, IncidentId, PhoneNumber, Severity, Source, SourceRef, UserId,
+};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// Our id for one call: `<incident>-<n>`. Twilio's CallSid is learned later.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(String);
+
+impl CallId {
+    pub fn new(incident: IncidentId, seq: u32) -> Self {
+        CallId(format!("{incident}-{seq}"))
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        let (incident, seq) = s.split_once('-')?;
+        (incident.parse::<i64>().is_ok() && seq.parse::<u32>().is_ok()).then(|| CallId(s.into()))
+    }
+    pub fn incident(&self) -> IncidentId {
+        let incident = self.0.split_once('-').map_or("0", |(i, _)| i);
+        IncidentId::new(incident.parse().unwrap_or_default())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The call setting as it was when the escalation started; config reloads do not touch it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingSnapshot {
+    pub id: CallSettingId,
+    pub broadcast: bool,
+    pub targets: Vec<SnapshotTarget>,
+    #[serde(with = "humantime_serde_secs")]
+    pub ring_timeout: Duration,
+    #[serde(with = "humantime_serde_secs")]
+    pub retry_after: Duration,
+    pub max_callbacks: u32,
+    pub rounds: u32,
+    pub notify_recovery: bool,
+    #[serde(with = "humantime_serde_secs")]
+    pub keypad_timeout: Duration,
+    pub sms_on_exhaustion: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotTarget {
+    User(UserId),
+    Schedule(crate::domain::ScheduleId),
+}
+
+impl From<&CallSetting> for SettingSnapshot {
+    fn from(c: &CallSetting) -> Self {
+        SettingSnapshot {
+            id: c.id.clone(),
+            broadcast: c.mode == CallMode::Broadcast,
+            targets: c
+                .targets
+                .iter()
+                .map(|t| match t {
+                    Target::User(u) => SnapshotTarget::User(u.clone()),
+                    Target::Schedule(s) => SnapshotTarget::Schedule(s.clone()),
+                })
+                .collect(),
+            ring_timeout: c.ring_timeout,
+            retry_after: c.retry_after,
+            max_callbacks: c.max_callbacks,
+            rounds: c.rounds,
+            notify_recovery: c.notify_recovery,
+            keypad_timeout: c.keypad_timeout,
+            sms_on_exhaustion: c.sms_on_exhaustion,
+        }
+    }
+}
+
+/// Durations stored as whole seconds, readable in the JSON.
+mod humantime_serde_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ItemKey {
+    pub source: Source,
+    pub key: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Problem,
+    Recovered,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AckBy {
+    /// Pressed on the phone during `call`.
+    Phone { user: UserId, call: CallId },
+    /// `kaden ack` or the API.
+    Manual { by: String },
+    /// Someone acknowledged in the monitoring system itself.
+    Source,
+}
+
+/// The latest state of one thing that is broken (one key of one source).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub key: ItemKey,
+    pub host: String,
+    pub service: Option<String>,
+    pub severity: Severity,
+    pub state_word: String,
+    pub output: String,
+    pub status: ItemStatus,
+    /// Bumped on every problem ↔ recovery change: "latest state" is (status, version).
+    pub version: u32,
+    /// The highest version anyone has heard.
+    pub heard_version: u32,
+    pub last_alert_id: AlertId,
+    /// The problem alert to acknowledge in the source.
+    pub problem_alert_id: AlertId,
+    pub source_ref: SourceRef,
+    pub ack: Option<AckBy>,
+}
+
+impl Item {
+    pub fn needs_ack(&self) -> bool {
+        self.status == ItemStatus::Problem && self.ack.is_none()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPurpose {
+    /// Wake someone until a problem is acknowledged.
+    Escalate,
+    /// One recovery notice; never escalates.
+    Notice,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: CallId,
+    pub target: usize,
+    pub user: UserId,
+    pub phone: PhoneNumber,
+    pub purpose: CallPurpose,
+    pub placed_at: Timestamp,
+    pub sid: Option<String>,
+    pub answered_at: Option<Timestamp>,
+    /// After this the call counts as failed even if Twilio never reports its end.
+    pub deadline: Timestamp,
+    /// (item, version) played in this call.
+    pub heard: Vec<(ItemKey, u32)>,
+    /// Items whose details were played (what 3# acknowledges).
+    pub details: Vec<ItemKey>,
+    pub keys: Vec<String>,
+    pub acknowledged: Vec<ItemKey>,
+    pub machine: bool,
+    pub passed: bool,
+    /// kaden asked Twilio to end this call; its end has no consequence.
+    pub ending: bool,
+}
+
+/// How a call ended, as Twilio reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallOutcome {
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+}
+
+impl CallOutcome {
+    pub fn parse(status: &str) -> Option<Self> {
+        Some(match status {
+            "completed" => CallOutcome::Completed,
+            "busy" => CallOutcome::Busy,
+            "no-answer" => CallOutcome::NoAnswer,
+            "failed" => CallOutcome::Failed,
+            "canceled" => CallOutcome::Canceled,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Completed => "completed",
+            CallOutcome::Busy => "busy",
+            CallOutcome::NoAnswer => "no-answer",
+            CallOutcome::Failed => "failed",
+            CallOutcome::Canceled => "canceled",
+        }
+    }
+}
+
+/// One row of the call log (design.md rule 9).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub call_id: CallId,
+    pub incident_id: IncidentId,
+    pub user: UserId,
+    pub phone: PhoneNumber,
+    pub purpose: CallPurpose,
+    pub placed_at: Timestamp,
+    pub sid: Option<String>,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// completed, busy, no-answer, failed, canceled, declined, machine, skipped, ...
+    pub outcome: Option<String>,
+    pub keys: Vec<String>,
+    pub acknowledged: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Calling (or waiting to call again) until every problem is acknowledged.
+    Escalating,
+    /// Every problem is acknowledged or recovered; new problems restart calling.
+    Quiet,
+    /// Every round ran out with a problem unacknowledged.
+    Exhausted,
+}
+
+/// A scheduled call attempt: `target` (index into the snapshot's targets) at `at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub target: usize,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub incident_id: IncidentId,
+    pub setting: SettingSnapshot,
+    pub status: Status,
+    pub items: Vec<Item>,
+    pub calls: Vec<Call>,
+    pub attempts: Vec<Attempt>,
+    /// Round-robin position.
+    pub cursor: usize,
+    pub round: u32,
+    /// Call-backs used per target in this round.
+    pub callbacks: Vec<u32>,
+    /// Every call placed (phone, time), for the per-number loop guard.
+    pub placed: Vec<(PhoneNumber, Timestamp)>,
+    pub next_seq: u32,
+}
+
+/// Something that happened, fed to [`Escalation::handle`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    Alert {
+        alert_id: AlertId,
+        kind: AlertKind,
+        key: ItemKey,
+        host: String,
+        service: Option<String>,
+        severity: Severity,
+        state_word: String,
+        output: String,
+        source_ref: SourceRef,
+    },
+    /// Twilio accepted the call.
+    Placed {
+        call: CallId,
+        sid: String,
+    },
+    /// Twilio refused the call; `skip_person` when retrying cannot help (bad number).
+    PlaceFailed {
+        call: CallId,
+        reason: String,
+        skip_person: bool,
+    },
+    /// The daemon-wide call cap is reached: try this call again at `until`.
+    Deferred {
+        call: CallId,
+        until: Timestamp,
+    },
+    /// The callee picked up (Twilio fetched the voice URL); answers with the first prompt.
+    Answered {
+        call: CallId,
+    },
+    /// Answering-machine detection says a machine picked up.
+    Machine {
+        call: CallId,
+    },
+    /// Keys pressed before `#` (empty: `#` alone).
+    Digits {
+        call: CallId,
+        digits: String,
+    },
+    Ended {
+        call: CallId,
+        outcome: CallOutcome,
+    },
+    /// A deadline passed.
+    Tick,
+    /// `kaden ack` / POST /api/v1/incidents/{id}/ack.
+    ManualAck {
+        by: String,
+    },
+}
+
+/// What an SMS says; the speech module words it in the configured language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SmsMessage {
+    Exhausted {
+        incident: IncidentId,
+        rounds: u32,
+        unacknowledged: usize,
+    },
+    /// The daemon-wide hourly call cap deferred calls for this incident.
+    CallCapReached { incident: IncidentId, cap: u32 },
+}
+
+/// An alert to acknowledge (or put in downtime) in its source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteBackItem {
+    pub alert_id: AlertId,
+    pub source_ref: SourceRef,
+    pub host: String,
+    pub service: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Effect {
+    PlaceCall {
+        call: CallId,
+        user: UserId,
+        phone: PhoneNumber,
+        ring_timeout: Duration,
+    },
+    /// Hang up (or cancel while ringing); with `farewell`, say it first.
+    EndCall {
+        call: CallId,
+        sid: Option<String>,
+        farewell: Option<Prompt>,
+    },
+    /// The answer to an `Answered` or `Digits` input.
+    Respond(Prompt),
+    Acknowledge {
+        items: Vec<WriteBackItem>,
+        by: AckBy,
+    },
+    Downtime {
+        items: Vec<WriteBackItem>,
+        minutes: u32,
+        by: AckBy,
+    },
+    SendSms {
+        user: UserId,
+        phone: PhoneNumber,
+        message: SmsMessage,
+    },
+    RecordCall(CallRecord),
+    /// Something an operator must see: logged and shown on the incident.
+    Notice {
+        error: bool,
+        message: String,
+    },
+}

@@ -19,5 +19,7 @@ pub mod escalation;
 pub mod http;
 pub mod routing;
 pub mod sources;
+pub mod speech;
 pub mod store;
 pub mod telemetry;
+pub mod telephony;

@@ -28,6 +28,17 @@ pub struct Config {
     pub routes: Vec<Route>,
     pub sources: SourcesConfig,
     pub pronunciation: Vec<PathBuf>,
+    pub speech: SpeechConfig,
+}
+
+#[derive(Debug)]
+pub struct SpeechConfig {
+    /// TwiML `<Say voice>`; defaults to a Polly voice for the language.
+    pub voice: String,
+    /// Replacements for built-in wording, by template name.
+    pub templates: std::collections::BTreeMap<String, String>,
+    /// How long 4# puts the alerts of a call in downtime.
+    pub downtime_minutes: u32,
 }
 
 #[derive(Debug)]
@@ -59,7 +70,12 @@ pub enum Language {
 #[derive(Debug)]
 pub struct TelephonyConfig {
     pub provider: Provider,
+    /// Daemon-wide cost guard.
     pub max_calls_per_hour: u32,
+    /// Loop guard: at most this many calls to one number for one incident ...
+    pub per_number_limit: u32,
+    /// ... within this window.
+    pub per_number_window: Duration,
 }
 
 #[derive(Debug)]

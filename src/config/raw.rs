@@ -26,6 +26,16 @@ pub struct RawConfig {
     pub sources: RawSources,
     #[serde(default)]
     pub pronunciation: Vec<String>,
+    #[serde(default)]
+    pub speech: RawSpeech,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSpeech {
+    pub voice: Option<String>,
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, String>,
+    pub downtime_minutes: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,6 +62,8 @@ pub struct RawTelephony {
     pub provider: Option<String>,
     pub twilio: Option<RawTwilio>,
     pub max_calls_per_hour: Option<u32>,
+    pub per_number_limit: Option<u32>,
+    pub per_number_window: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -175,6 +175,7 @@ impl Validator<'_> {
         let routes = self.routes(raw.routes, &setting_ids);
         let sources = self.sources(raw.sources);
         let pronunciation = self.pronunciation(raw.pronunciation);
+        let speech = self.speech(raw.speech, locale.language);
         Config {
             server,
             storage,
@@ -186,6 +187,30 @@ impl Validator<'_> {
             routes,
             sources,
             pronunciation,
+            speech,
+        }
+    }
+
+    fn speech(&mut self, raw: super::raw::RawSpeech, language: Language) -> SpeechConfig {
+        for name in raw.templates.keys() {
+            if !crate::speech::TEMPLATE_NAMES.contains(&name.as_str()) {
+                self.error(
+                    &child_key("speech.templates", name),
+                    format!(
+                        "unknown template; known: {}",
+                        crate::speech::TEMPLATE_NAMES.join(", ")
+                    ),
+                );
+            }
+        }
+        let default_voice = match language {
+            Language::JaJp => "Polly.Mizuki",
+            Language::EnUs => "Polly.Joanna",
+        };
+        SpeechConfig {
+            voice: raw.voice.unwrap_or_else(|| default_voice.to_owned()),
+            templates: raw.templates,
+            downtime_minutes: raw.downtime_minutes.unwrap_or(60),
         }
     }
 
@@ -266,9 +291,19 @@ impl Validator<'_> {
                 Provider::Simulator
             }
         };
+        let per_number_limit = raw.per_number_limit.unwrap_or(10);
+        if per_number_limit == 0 {
+            self.error("telephony.per_number_limit", "must be at least 1");
+        }
         TelephonyConfig {
             provider,
             max_calls_per_hour,
+            per_number_limit,
+            per_number_window: self.duration(
+                "telephony.per_number_window",
+                raw.per_number_window.as_deref(),
+                Duration::from_secs(3600),
+            ),
         }
     }
 

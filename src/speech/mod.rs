@@ -1,0 +1,273 @@
+//! Words: prompts and SMS rendered in the configured language, with the pronunciation
+//! rules applied to everything that came from a monitoring system.
+
+mod pronounce;
+mod templates;
+
+pub use pronounce::{DigitNames, Pronunciation, RulesError};
+pub use templates::{TEMPLATE_NAMES, Templates};
+
+use crate::config::{Config, Language};
+use crate::domain::UserId;
+use crate::escalation::{ItemStatus, ItemView, Line, Prompt, SmsMessage};
+use std::collections::HashMap;
+
+/// How a user is addressed and greeted.
+struct Voice {
+    name: String,
+    greeting: Option<String>,
+    closing: Option<String>,
+}
+
+pub struct Speech {
+    pub language: Language,
+    /// The TwiML `<Say voice>`.
+    pub voice: String,
+    rules: Pronunciation,
+    templates: Templates,
+    users: HashMap<UserId, Voice>,
+}
+
+impl Speech {
+    pub fn from_config(config: &Config) -> Result<Speech, RulesError> {
+        let language = config.locale.language;
+        let digits = match language {
+            Language::JaJp => DigitNames::Japanese,
+            Language::EnUs => DigitNames::English,
+        };
+        let users = config
+            .users
+            .iter()
+            .map(|u| {
+                let voice = Voice {
+                    name: u.name.clone(),
+                    greeting: u.greeting.clone(),
+                    closing: u.closing.clone(),
+                };
+                (u.id.clone(), voice)
+            })
+            .collect();
+        Ok(Speech {
+            language,
+            voice: config.speech.voice.clone(),
+            rules: Pronunciation::load(&config.pronunciation, digits)?,
+            templates: Templates::new(language, &config.speech.templates),
+            users,
+        })
+    }
+
+    pub fn language_tag(&self) -> &'static str {
+        match self.language {
+            Language::JaJp => "ja-JP",
+            Language::EnUs => "en-US",
+        }
+    }
+
+    /// What text-to-speech is given for `text` (used by `kaden say`).
+    pub fn pronounce(&self, text: &str) -> String {
+        self.rules.apply(text)
+    }
+
+    pub fn name_of(&self, user: &UserId) -> String {
+        self.users
+            .get(user)
+            .map_or_else(|| user.to_string(), |v| v.name.clone())
+    }
+
+    /// One spoken text for the whole prompt.
+    pub fn render(&self, prompt: &Prompt) -> String {
+        let sentences: Vec<String> = prompt
+            .lines
+            .iter()
+            .map(|l| self.line(l))
+            .filter(|s| !s.is_empty())
+            .collect();
+        sentences.join(self.templates.get("separator"))
+    }
+
+    fn line(&self, line: &Line) -> String {
+        let t = &self.templates;
+        match line {
+            Line::Greeting { user } => {
+                let voice = self.users.get(user);
+                match voice.and_then(|v| v.greeting.clone()) {
+                    Some(custom) => custom,
+                    None => t.fill("greeting", &[("name", &self.name_of(user))]),
+                }
+            }
+            Line::Summary {
+                host_problems,
+                service_problems,
+                recoveries,
+            } => {
+                let problems = host_problems + service_problems;
+                let mut out = Vec::new();
+                if problems > 0 {
+                    out.push(t.fill(
+                        "summary",
+                        &[
+                            ("count", &problems.to_string()),
+                            ("hosts", &host_problems.to_string()),
+                            ("services", &service_problems.to_string()),
+                        ],
+                    ));
+                }
+                if *recoveries > 0 {
+                    out.push(t.fill("recoveries", &[("count", &recoveries.to_string())]));
+                }
+                out.join(t.get("separator"))
+            }
+            Line::Detail(view) => self.detail(view),
+            Line::More { count } => t.fill("more", &[("count", &count.to_string())]),
+            Line::Acknowledged { count: 0 } => t.get("nothing_to_acknowledge").to_owned(),
+            Line::Acknowledged { count } => {
+                t.fill("acknowledged", &[("count", &count.to_string())])
+            }
+            Line::Downtime { minutes } => t.fill("downtime", &[("minutes", &minutes.to_string())]),
+            Line::PassedOn => t.get("passed_on").to_owned(),
+            Line::HandledBy { name } => t.fill(
+                "handled_by",
+                &[("name", &self.name_of(&UserId::new(name.clone())))],
+            ),
+            Line::NothingPending => t.get("nothing_pending").to_owned(),
+            Line::Menu => t.get("menu").to_owned(),
+            Line::Closing { user } => match self.users.get(user).and_then(|v| v.closing.clone()) {
+                Some(custom) => custom,
+                None => t.get("closing").to_owned(),
+            },
+        }
+    }
+
+    fn detail(&self, v: &ItemView) -> String {
+        let host = self.pronounce(&v.host);
+        let state = self.pronounce(&v.state_word);
+        let output = self.pronounce(&v.output);
+        let t = &self.templates;
+        match (&v.status, &v.service) {
+            (ItemStatus::Problem, None) => t.fill(
+                "host_problem",
+                &[("host", &host), ("state", &state), ("output", &output)],
+            ),
+            (ItemStatus::Problem, Some(service)) => t.fill(
+                "service_problem",
+                &[
+                    ("host", &host),
+                    ("service", &self.pronounce(service)),
+                    ("state", &state),
+                    ("output", &output),
+                ],
+            ),
+            (ItemStatus::Recovered, None) => t.fill("host_recovered", &[("host", &host)]),
+            (ItemStatus::Recovered, Some(service)) => t.fill(
+                "service_recovered",
+                &[("host", &host), ("service", &self.pronounce(service))],
+            ),
+        }
+    }
+
+    pub fn sms(&self, message: &SmsMessage) -> String {
+        let t = &self.templates;
+        match message {
+            SmsMessage::Exhausted {
+                incident,
+                rounds,
+                unacknowledged,
+            } => t.fill(
+                "sms_exhausted",
+                &[
+                    ("incident", &incident.to_string()),
+                    ("rounds", &rounds.to_string()),
+                    ("count", &unacknowledged.to_string()),
+                ],
+            ),
+            SmsMessage::CallCapReached { incident, cap } => t.fill(
+                "sms_call_cap",
+                &[
+                    ("incident", &incident.to_string()),
+                    ("cap", &cap.to_string()),
+                ],
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escalation::After;
+
+    fn speech(language: Language) -> Speech {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/pronunciation/ja.yaml");
+        Speech {
+            language,
+            voice: "Polly.Mizuki".into(),
+            rules: Pronunciation::load(&[dir], DigitNames::Japanese).unwrap(),
+            templates: Templates::new(language, &Default::default()),
+            users: [(
+                UserId::new("yamada"),
+                Voice {
+                    name: "山田".into(),
+                    greeting: None,
+                    closing: Some("以上です。".into()),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn japanese_call_reads_naturally() {
+        let prompt = Prompt {
+            lines: vec![
+                Line::Greeting {
+                    user: UserId::new("yamada"),
+                },
+                Line::Summary {
+                    host_problems: 1,
+                    service_problems: 2,
+                    recoveries: 0,
+                },
+                Line::Detail(ItemView {
+                    host: "db_server-01".into(),
+                    service: Some("HTTP".into()),
+                    status: ItemStatus::Problem,
+                    state_word: "CRITICAL".into(),
+                    output: "HTTP CRITICAL - 503".into(),
+                }),
+                Line::Closing {
+                    user: UserId::new("yamada"),
+                },
+            ],
+            after: After::Hangup,
+        };
+        assert_eq!(
+            speech(Language::JaJp).render(&prompt),
+            "山田さん、監視システムからの障害通知です。 障害が3件発生しています。ホスト1件、サービス2件です。 \
+             ホスト データベース サーバー ゼロイチ のサービス エイチティーティーピー が クリティカル です。\
+             エイチティーティーピー クリティカル - 503 以上です。"
+        );
+    }
+
+    #[test]
+    fn recoveries_and_counts_are_summarized() {
+        let s = speech(Language::JaJp);
+        let only_recovery = Line::Summary {
+            host_problems: 0,
+            service_problems: 0,
+            recoveries: 2,
+        };
+        assert_eq!(s.line(&only_recovery), "復旧が2件あります。");
+        assert_eq!(s.line(&Line::More { count: 12 }), "ほか12件あります。");
+        let en = speech(Language::EnUs);
+        assert_eq!(
+            en.line(&Line::Summary {
+                host_problems: 0,
+                service_problems: 1,
+                recoveries: 0
+            }),
+            "Problems: 1. Hosts: 0. Services: 1."
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Making phones ring: TwiML, Twilio's signatures and REST API, and the simulator.
+
+pub mod signature;

@@ -367,7 +367,7 @@ mod tests {
             "rules:\n  - { match: db, say: x }\n  - { regex: \"(\", say: y }\n",
         )
         .unwrap();
-        let err = Pronunciation::load(&[path.clone()], DigitNames::Japanese)
+        let err = Pronunciation::load(std::slice::from_ref(&path), DigitNames::Japanese)
             .err()
             .unwrap()
             .to_string();
@@ -377,7 +377,7 @@ mod tests {
         );
         let csv = dir.path().join("bad.csv");
         std::fs::write(&csv, "ok,x\nno comma here\n").unwrap();
-        let err = Pronunciation::load(&[csv.clone()], DigitNames::Japanese)
+        let err = Pronunciation::load(std::slice::from_ref(&csv), DigitNames::Japanese)
             .err()
             .unwrap()
             .to_string();

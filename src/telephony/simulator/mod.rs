@@ -1,0 +1,383 @@
+//! The simulator: a stand-in for Twilio's REST API that rings scripted phones and calls
+//! kaden's webhooks back, signed, exactly as Twilio does. With
+//! `telephony.provider: simulator` the daemon serves it under `/sim` and talks to it with
+//! its real Twilio client, so a demo exercises the whole path with no account. Tests use
+//! the same router as their fake Twilio.
+
+mod phone;
+mod verbs;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// What a simulated callee does when called.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "behaviour", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Behaviour {
+    /// Picks up after `after_secs` and presses `keys` one entry per menu (e.g. "1#", "9#").
+    Answer {
+        #[serde(default = "default_keys")]
+        keys: Vec<String>,
+        #[serde(default = "default_after")]
+        after_secs: u64,
+    },
+    /// Rings until the ring timeout.
+    NoAnswer,
+    /// The line is busy after ringing a while.
+    Busy,
+    /// The callee declines: busy within seconds.
+    Decline,
+    /// Voicemail picks up after `after_secs` (if that is before the ring timeout).
+    Voicemail {
+        #[serde(default = "voicemail_after")]
+        after_secs: u64,
+    },
+    /// Picks up, listens, hangs up after `after_secs` without pressing anything.
+    HangUp {
+        #[serde(default = "default_after")]
+        after_secs: u64,
+    },
+    /// Twilio refuses the number (error 21211).
+    InvalidNumber,
+}
+
+fn default_keys() -> Vec<String> {
+    vec!["9#".into()]
+}
+fn default_after() -> u64 {
+    2
+}
+fn voicemail_after() -> u64 {
+    15
+}
+
+impl Default for Behaviour {
+    /// A number with no script answers after 2 s and acknowledges with 9#.
+    fn default() -> Self {
+        Behaviour::Answer {
+            keys: default_keys(),
+            after_secs: default_after(),
+        }
+    }
+}
+
+/// One simulated call, as `GET /sim/calls` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SimCall {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub status: String,
+    pub answered_by: Option<String>,
+    /// Everything said to the callee, in order.
+    pub transcript: Vec<String>,
+    pub keys: Vec<String>,
+    #[serde(skip)]
+    end: Arc<Notify>,
+    #[serde(skip)]
+    end_requested: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SimMessage {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+}
+
+#[derive(Default)]
+struct SimState {
+    phones: BTreeMap<String, Behaviour>,
+    calls: Vec<SimCall>,
+    messages: Vec<SimMessage>,
+    seq: u64,
+    /// Answer the next N API requests with 429, to exercise retries.
+    rate_limited: u32,
+}
+
+#[derive(Clone)]
+pub struct Simulator {
+    state: Arc<Mutex<SimState>>,
+    http: reqwest::Client,
+    account_sid: String,
+    auth_token: String,
+}
+
+/// The account the simulator accepts; its token is made per run.
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+
+impl Simulator {
+    pub fn new(auth_token: String, phones: BTreeMap<String, Behaviour>) -> Self {
+        Simulator {
+            state: Arc::new(Mutex::new(SimState {
+                phones,
+                ..SimState::default()
+            })),
+            http: reqwest::Client::new(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            auth_token,
+        }
+    }
+
+    pub fn auth_token(&self) -> &str {
+        &self.auth_token
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_phone(&self, number: &str, behaviour: Behaviour) {
+        self.lock().phones.insert(number.to_owned(), behaviour);
+    }
+
+    pub fn calls(&self) -> Vec<SimCall> {
+        self.lock().calls.clone()
+    }
+
+    pub fn messages(&self) -> Vec<SimMessage> {
+        self.lock().messages.clone()
+    }
+
+    pub fn rate_limit_next(&self, requests: u32) {
+        self.lock().rate_limited = requests;
+    }
+
+    /// `/twilio/2010-04-01/...` (the REST API) and the scripting API.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route(
+                "/twilio/2010-04-01/Accounts/{account}/Calls.json",
+                post(create_call),
+            )
+            .route(
+                "/twilio/2010-04-01/Accounts/{account}/Calls/{sid}",
+                post(update_call),
+            )
+            .route(
+                "/twilio/2010-04-01/Accounts/{account}/Messages.json",
+                post(send_message),
+            )
+            .route("/phones", get(list_phones))
+            .route("/phones/{number}", put(put_phone))
+            .route("/calls", get(list_calls))
+            .route("/messages", get(list_messages))
+            .route("/rate-limit", put(put_rate_limit))
+            .with_state(self)
+    }
+
+    /// Checks basic auth and the injected rate limit, as Twilio answers them.
+    fn admit(&self, account: &str, headers: &HeaderMap) -> Result<(), Response> {
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.account_sid, self.auth_token));
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "));
+        if account != self.account_sid || given != Some(expected.as_str()) {
+            return Err(twilio_error(
+                StatusCode::UNAUTHORIZED,
+                20003,
+                "Authenticate",
+            ));
+        }
+        let mut state = self.lock();
+        if state.rate_limited > 0 {
+            state.rate_limited -= 1;
+            return Err(twilio_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                20429,
+                "Too Many Requests",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status.as_u16(),
+    });
+    (status, Json(body)).into_response()
+}
+
+type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn create_call(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if let Err(refused) = sim.admit(&account, &headers) {
+        return refused;
+    }
+    let (Some(to), Some(from)) = (param(&params, "To"), param(&params, "From")) else {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21213,
+            "A 'From' and a 'To' phone number are required.",
+        );
+    };
+    let Some(url) = param(&params, "Url") else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required.");
+    };
+    let behaviour = sim.lock().phones.get(to).cloned().unwrap_or_default();
+    if crate::domain::PhoneNumber::parse(to).is_err() || behaviour == Behaviour::InvalidNumber {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            &format!("The 'To' number {to} is not a valid phone number."),
+        );
+    }
+    let sid = {
+        let mut state = sim.lock();
+        state.seq += 1;
+        let sid = format!("CA{:032x}", state.seq);
+        state.calls.push(SimCall {
+            sid: sid.clone(),
+            to: to.to_owned(),
+            from: from.to_owned(),
+            status: "queued".into(),
+            answered_by: None,
+            transcript: Vec::new(),
+            keys: Vec::new(),
+            end: Arc::new(Notify::new()),
+            end_requested: false,
+        });
+        sid
+    };
+    let call = phone::Dialed {
+        sid: sid.clone(),
+        to: to.to_owned(),
+        from: from.to_owned(),
+        voice_url: url.to_owned(),
+        status_url: param(&params, "StatusCallback").map(str::to_owned),
+        amd_url: param(&params, "AsyncAmdStatusCallback").map(str::to_owned),
+        machine_detection: param(&params, "MachineDetection").is_some(),
+        ring_timeout: param(&params, "Timeout")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(60),
+        behaviour,
+    };
+    tokio::spawn(phone::run(sim.clone(), call));
+    let body = json!({
+        "sid": sid, "account_sid": sim.account_sid, "to": to, "from": from,
+        "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn update_call(
+    State(sim): State<Simulator>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if let Err(refused) = sim.admit(&account, &headers) {
+        return refused;
+    }
+    let sid = sid.trim_end_matches(".json");
+    let farewell = param(&params, "Twiml").map(verbs::parse);
+    let mut state = sim.lock();
+    let Some(call) = state.calls.iter_mut().find(|c| c.sid == sid) else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    if let Some(Ok(verbs)) = farewell {
+        call.transcript
+            .extend(verbs.into_iter().filter_map(|v| match v {
+                verbs::Verb::Say(text) => Some(text),
+                _ => None,
+            }));
+    }
+    call.end_requested = true;
+    call.end.notify_one();
+    Json(json!({ "sid": call.sid, "status": call.status })).into_response()
+}
+
+async fn send_message(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if let Err(refused) = sim.admit(&account, &headers) {
+        return refused;
+    }
+    let (Some(to), Some(body)) = (param(&params, "To"), param(&params, "Body")) else {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' phone number and a 'Body' are required.",
+        );
+    };
+    let mut state = sim.lock();
+    state.seq += 1;
+    let message = SimMessage {
+        sid: format!("SM{:032x}", state.seq),
+        to: to.to_owned(),
+        from: param(&params, "From").unwrap_or_default().to_owned(),
+        body: body.to_owned(),
+    };
+    state.messages.push(message.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({ "sid": message.sid, "status": "queued" })),
+    )
+        .into_response()
+}
+
+async fn list_phones(State(sim): State<Simulator>) -> Json<BTreeMap<String, Behaviour>> {
+    Json(sim.lock().phones.clone())
+}
+
+async fn put_phone(
+    State(sim): State<Simulator>,
+    Path(number): Path<String>,
+    Json(behaviour): Json<Behaviour>,
+) -> StatusCode {
+    sim.set_phone(&number, behaviour);
+    StatusCode::NO_CONTENT
+}
+
+async fn list_calls(State(sim): State<Simulator>) -> Json<Vec<SimCall>> {
+    Json(sim.calls())
+}
+
+async fn list_messages(State(sim): State<Simulator>) -> Json<Vec<SimMessage>> {
+    Json(sim.messages())
+}
+
+#[derive(Deserialize)]
+struct RateLimit {
+    requests: u32,
+}
+
+async fn put_rate_limit(State(sim): State<Simulator>, Json(limit): Json<RateLimit>) -> StatusCode {
+    sim.rate_limit_next(limit.requests);
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,211 @@
+//! A thin client for the three Twilio REST calls kaden needs: create a call, update
+//! (hang up, cancel, redirect) a call, send an SMS. 429, 5xx and network errors are retried
+//! with backoff and jitter; other refusals come back typed and are not retried.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TwilioError {
+    /// Twilio refused the request; retrying cannot help.
+    #[error("Twilio refused the request (HTTP {status}, code {code}): {message}")]
+    Rejected {
+        status: u16,
+        code: u32,
+        message: String,
+    },
+    /// Still failing after retries (429, 5xx, network).
+    #[error("Twilio could not be reached after {ATTEMPTS} attempts: {0}")]
+    Unavailable(String),
+}
+
+impl TwilioError {
+    /// The number itself is unusable (21211 invalid To, 21214 unreachable, 21217 invalid,
+    /// 13224 unsupported): skip that person rather than retry.
+    pub fn is_bad_number(&self) -> bool {
+        matches!(
+            self,
+            TwilioError::Rejected {
+                code: 21211 | 21214 | 21217 | 13224,
+                ..
+            }
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<u32>,
+    message: Option<String>,
+    detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    sid: String,
+}
+
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base: String,
+    account_sid: String,
+    auth_token: SecretString,
+    from: String,
+    machine_detection: bool,
+    /// Calls are spaced by this much (Twilio queues above the account's CPS anyway).
+    spacing: Duration,
+    next_slot: Mutex<Instant>,
+}
+
+/// Where Twilio calls back for one call.
+pub struct CallRequest<'a> {
+    pub to: &'a str,
+    pub voice_url: &'a str,
+    pub status_url: &'a str,
+    pub amd_url: &'a str,
+    pub ring_timeout: Duration,
+}
+
+pub enum CallUpdate {
+    /// Hang up an answered call, or cancel a ringing one.
+    End { answered: bool },
+    /// Replace what the call is doing (say a farewell, then hang up).
+    Twiml(String),
+}
+
+impl TwilioClient {
+    pub fn new(
+        api_base: &str,
+        account_sid: &str,
+        auth_token: SecretString,
+        from: &str,
+        machine_detection: bool,
+        calls_per_second: u32,
+    ) -> Self {
+        TwilioClient {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("a reqwest client with rustls always builds"),
+            base: format!(
+                "{}/2010-04-01/Accounts/{account_sid}",
+                api_base.trim_end_matches('/')
+            ),
+            account_sid: account_sid.to_owned(),
+            auth_token,
+            from: from.to_owned(),
+            machine_detection,
+            spacing: Duration::from_secs(1) / calls_per_second.max(1),
+            next_slot: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Places a call; returns Twilio's CallSid.
+    pub async fn create_call(&self, call: &CallRequest<'_>) -> Result<String, TwilioError> {
+        self.pace().await;
+        let timeout = call.ring_timeout.as_secs().max(5).to_string();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("To", call.to),
+            ("From", &self.from),
+            ("Url", call.voice_url),
+            ("StatusCallback", call.status_url),
+            ("Timeout", &timeout),
+        ];
+        for event in ["initiated", "ringing", "answered", "completed"] {
+            form.push(("StatusCallbackEvent", event));
+        }
+        if self.machine_detection {
+            // Async AMD: the greeting is not delayed; the verdict arrives at amd_url.
+            form.extend([
+                ("MachineDetection", "Enable"),
+                ("AsyncAmd", "true"),
+                ("AsyncAmdStatusCallback", call.amd_url),
+            ]);
+        }
+        let created: Created = self.post("Calls.json", &form).await?;
+        Ok(created.sid)
+    }
+
+    pub async fn update_call(&self, sid: &str, update: &CallUpdate) -> Result<(), TwilioError> {
+        let form: Vec<(&str, &str)> = match update {
+            CallUpdate::End { answered: true } => vec![("Status", "completed")],
+            CallUpdate::End { answered: false } => vec![("Status", "canceled")],
+            CallUpdate::Twiml(twiml) => vec![("Twiml", twiml.as_str())],
+        };
+        let _: serde_json::Value = self.post(&format!("Calls/{sid}.json"), &form).await?;
+        Ok(())
+    }
+
+    pub async fn send_sms(&self, to: &str, body: &str) -> Result<String, TwilioError> {
+        let form = [("To", to), ("From", self.from.as_str()), ("Body", body)];
+        let created: Created = self.post("Messages.json", &form).await?;
+        Ok(created.sid)
+    }
+
+    async fn pace(&self) {
+        let mut next = self.next_slot.lock().await;
+        let now = Instant::now();
+        let slot = (*next).max(now);
+        *next = slot + self.spacing;
+        drop(next);
+        tokio::time::sleep_until(slot).await;
+    }
+
+    async fn post<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, TwilioError> {
+        let url = format!("{}/{path}", self.base);
+        let mut backoff = FIRST_BACKOFF;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let sent = self
+                .http
+                .post(&url)
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+                .form(form)
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => {
+                    return response
+                        .json()
+                        .await
+                        .map_err(|e| TwilioError::Unavailable(format!("unreadable answer: {e}")));
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let body: Option<ErrorBody> = response.json().await.ok();
+                    let code = body.as_ref().and_then(|b| b.code).unwrap_or(0);
+                    let message = body
+                        .and_then(|b| b.message.or(b.detail))
+                        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(TwilioError::Rejected {
+                            status: status.as_u16(),
+                            code,
+                            message,
+                        });
+                    }
+                    last = format!("HTTP {status} (code {code}): {message}");
+                }
+                Err(e) => last = e.without_url().to_string(),
+            }
+            if attempt < ATTEMPTS {
+                tracing::warn!(attempt, error = %last, "Twilio request failed; retrying.");
+                let jitter =
+                    Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+                tokio::time::sleep(backoff + jitter).await;
+                backoff *= 2;
+            }
+        }
+        Err(TwilioError::Unavailable(last))
+    }
+}

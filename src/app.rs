@@ -1,15 +1,30 @@
-//! Wiring: config + store + clock → a bound listener that serves until shutdown.
+//! Wiring: config + store + runner + telephony → a bound listener that serves until
+//! shutdown.
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, Provider};
 use crate::domain::Alert;
 use crate::routing;
+use crate::runner::{Runner, RunnerHandle, Telephony, Webhooks};
+use crate::speech::{RulesError, Speech};
 use crate::store::{Ingested, Store, StoreError};
+use crate::telephony::simulator::{self, Simulator};
+use crate::telephony::twilio::TwilioClient;
 use jiff::Timestamp;
+use secrecy::SecretString;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// What the Twilio webhooks need: the words, the URLs, the token signatures are made with.
+pub struct CallWebhooks {
+    pub speech: Arc<Speech>,
+    pub webhooks: Webhooks,
+    pub auth_token: SecretString,
+}
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -17,35 +32,46 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
+    pub runner: RunnerHandle,
+    pub calls: Arc<CallWebhooks>,
 }
 
 impl AppState {
-    /// Routes and stores one alert, whatever its source. Returns once it is durable.
+    /// Routes and stores one alert, whatever its source, and hands it to the escalation
+    /// runner. Returns once the alert is durable.
     pub async fn ingest(
         &self,
         alert: Alert,
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
         let call_setting = routing::route(&self.config.routes, &alert).cloned();
-        let source = alert.source();
-        let (key, kind) = (alert.key.clone(), alert.kind);
         let ingested = self
             .store
-            .ingest(alert, call_setting.clone(), received_at)
+            .ingest(alert.clone(), call_setting.clone(), received_at)
             .await?;
         tracing::info!(
             alert_id = %ingested.alert_id,
             incident_id = ingested.incident_id.map(|i| i.get()),
-            source = %source,
-            key = %key,
-            kind = kind.as_str(),
-            call_setting = call_setting.as_ref().map(|c| c.as_str()),
+            source = %alert.source(),
+            key = %alert.key,
+            kind = alert.kind.as_str(),
+            call_setting = ingested.call_setting.as_ref().map(|c| c.as_str()),
             outcome = ?ingested.outcome,
             "Alert stored."
         );
-        if call_setting.is_none() && kind == crate::domain::AlertKind::Problem {
-            tracing::warn!(alert_id = %ingested.alert_id, source = %source, key = %key,
+        if call_setting.is_none() && alert.kind == crate::domain::AlertKind::Problem {
+            tracing::warn!(alert_id = %ingested.alert_id, source = %alert.source(), key = %alert.key,
                 "No route matches this alert; it is kept as unrouted and nobody is called.");
+        }
+        if let Some(incident) = ingested.incident_id {
+            self.runner
+                .alert(
+                    incident,
+                    ingested.call_setting.clone(),
+                    ingested.alert_id,
+                    alert,
+                )
+                .await;
         }
         Ok(ingested)
     }
@@ -55,6 +81,8 @@ impl AppState {
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
     #[error("cannot listen on {addr}: {source}; is another kaden running, or is the port taken?")]
     Bind {
         addr: SocketAddr,
@@ -64,10 +92,12 @@ pub enum AppError {
     Serve(std::io::Error),
 }
 
-/// A daemon whose listener is already bound: `port()` is known before `run`.
+/// A daemon whose listener is already bound: `local_addr()` is known before `run`.
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    runner: Runner,
+    simulator: Option<Simulator>,
 }
 
 impl App {
@@ -77,12 +107,38 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| AppError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| AppError::Bind { addr, source })?;
+        let speech = Arc::new(Speech::from_config(&config)?);
+        let (telephony, auth_token, simulator) = telephony(&config, local);
+        let config = Arc::new(config);
+        let calls = Arc::new(CallWebhooks {
+            speech: speech.clone(),
+            webhooks: telephony.webhooks.clone(),
+            auth_token,
+        });
+        let (runner, handle) = Runner::new(
+            store.clone(),
+            config.clone(),
+            speech,
+            Arc::new(telephony),
+            clock.clone(),
+            Arc::new(Notify::new()),
+        );
         let state = AppState {
-            config: Arc::new(config),
+            config,
             store,
             clock,
+            runner: handle,
+            calls,
         };
-        Ok(App { listener, state })
+        Ok(App {
+            listener,
+            state,
+            runner,
+            simulator,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -96,12 +152,77 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         let addr = self.local_addr();
+        let stop = CancellationToken::new();
+        let runner = tokio::spawn(self.runner.run(stop.clone()));
+        if self.simulator.is_some() {
+            tracing::info!(
+                "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
+            );
+        }
         tracing::info!(%addr, "kaden is listening.");
-        axum::serve(self.listener, crate::http::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(AppError::Serve)?;
+        let served = axum::serve(
+            self.listener,
+            crate::http::router(self.state, self.simulator),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        stop.cancel();
+        let _ = runner.await;
+        served.map_err(AppError::Serve)?;
         tracing::info!("kaden stopped.");
         Ok(())
+    }
+}
+
+/// The Twilio client, the token webhooks are signed with, and the simulator if it is used.
+fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Option<Simulator>) {
+    let loopback = SocketAddr::new(
+        if local.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            local.ip()
+        },
+        local.port(),
+    );
+    let local_url = format!("http://{loopback}");
+    let webhook_base = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| local_url.clone());
+    match &config.telephony.provider {
+        Provider::Twilio(t) => {
+            let client = TwilioClient::new(
+                &t.api_base,
+                &t.account_sid,
+                t.auth_token.clone(),
+                t.from.as_str(),
+                t.machine_detection,
+                t.calls_per_second,
+            );
+            let telephony = Telephony {
+                client,
+                webhooks: Webhooks { base: webhook_base },
+            };
+            (telephony, t.auth_token.clone(), None)
+        }
+        Provider::Simulator(s) => {
+            // A fresh token per run: nothing outside this process can sign webhooks.
+            let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+            let sim = Simulator::new(token.clone(), s.phones.clone());
+            let client = TwilioClient::new(
+                &format!("{local_url}/sim/twilio"),
+                simulator::ACCOUNT_SID,
+                SecretString::from(token.clone()),
+                s.from.as_str(),
+                s.machine_detection,
+                10,
+            );
+            let telephony = Telephony {
+                client,
+                webhooks: Webhooks { base: webhook_base },
+            };
+            (telephony, SecretString::from(token), Some(sim))
+        }
     }
 }

@@ -18,6 +18,8 @@ pub mod domain;
 pub mod escalation;
 pub mod http;
 pub mod routing;
+pub mod runner;
+pub mod schedule;
 pub mod sources;
 pub mod speech;
 pub mod store;

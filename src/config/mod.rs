@@ -81,8 +81,16 @@ pub struct TelephonyConfig {
 #[derive(Debug)]
 pub enum Provider {
     /// The built-in stand-in for Twilio: no account, nobody's phone rings.
-    Simulator,
+    Simulator(SimulatorConfig),
     Twilio(TwilioConfig),
+}
+
+#[derive(Debug)]
+pub struct SimulatorConfig {
+    pub from: PhoneNumber,
+    pub machine_detection: bool,
+    /// What each simulated callee does; numbers not listed answer and press 9#.
+    pub phones: std::collections::BTreeMap<String, crate::telephony::simulator::Behaviour>,
 }
 
 #[derive(Debug)]

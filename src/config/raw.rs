@@ -61,6 +61,7 @@ pub struct RawLocale {
 pub struct RawTelephony {
     pub provider: Option<String>,
     pub twilio: Option<RawTwilio>,
+    pub simulator: Option<RawSimulator>,
     pub max_calls_per_hour: Option<u32>,
     pub per_number_limit: Option<u32>,
     pub per_number_window: Option<String>,
@@ -74,6 +75,15 @@ pub struct RawTwilio {
     pub api_base: Option<String>,
     pub machine_detection: Option<bool>,
     pub calls_per_second: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSimulator {
+    pub from: Option<String>,
+    pub machine_detection: Option<bool>,
+    /// Callee scripts by phone number; checked in validation so errors carry a line.
+    #[serde(default)]
+    pub phones: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -265,8 +265,9 @@ impl Validator<'_> {
                 "must be at least 1, or kaden could never call anyone",
             );
         }
+        let simulator = raw.simulator.unwrap_or_default();
         let provider = match (raw.provider.as_deref(), raw.twilio) {
-            (None | Some("simulator"), _) => Provider::Simulator,
+            (None | Some("simulator"), _) => Provider::Simulator(self.simulator(simulator)),
             (Some("twilio"), Some(t)) => {
                 if !has_public_url {
                     self.error(
@@ -281,14 +282,14 @@ impl Validator<'_> {
                     "telephony.provider",
                     "provider twilio needs a telephony.twilio section (account_sid, auth_token, from)",
                 );
-                Provider::Simulator
+                Provider::Simulator(self.simulator(simulator))
             }
             (Some(other), _) => {
                 self.error(
                     "telephony.provider",
                     format!("unknown provider {other:?}; use twilio or simulator"),
                 );
-                Provider::Simulator
+                Provider::Simulator(self.simulator(simulator))
             }
         };
         let per_number_limit = raw.per_number_limit.unwrap_or(10);
@@ -304,6 +305,36 @@ impl Validator<'_> {
                 raw.per_number_window.as_deref(),
                 Duration::from_secs(3600),
             ),
+        }
+    }
+
+    fn simulator(&mut self, raw: super::raw::RawSimulator) -> SimulatorConfig {
+        let path = "telephony.simulator";
+        let from = raw.from.as_deref().unwrap_or("+815000000000");
+        let phones = raw
+            .phones
+            .into_iter()
+            .filter_map(|(number, script)| {
+                let at = child_key(&child_key(path, "phones"), &number);
+                if let Err(e) = PhoneNumber::parse(&number) {
+                    self.error(&at, e.to_string());
+                }
+                match serde_json::from_value(script) {
+                    Ok(behaviour) => Some((number, behaviour)),
+                    Err(e) => {
+                        self.error(
+                            &at,
+                            format!("{e}; e.g. {{ behaviour: answer, keys: [\"1#\", \"9#\"] }}"),
+                        );
+                        None
+                    }
+                }
+            })
+            .collect();
+        SimulatorConfig {
+            from: self.phone(&child_key(path, "from"), from),
+            machine_detection: raw.machine_detection.unwrap_or(true),
+            phones,
         }
     }
 

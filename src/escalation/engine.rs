@@ -149,6 +149,7 @@ impl Escalation {
                     fx.push(Effect::EndCall {
                         call: call.clone(),
                         sid: self.calls[i].sid.clone(),
+                        answered: true,
                         farewell: None,
                     });
                 }
@@ -680,14 +681,11 @@ impl Escalation {
             .map(|c| c.id.clone())
             .collect();
         for id in expired {
-            let sid = self
-                .calls
-                .iter()
-                .find(|c| c.id == id)
-                .and_then(|c| c.sid.clone());
+            let call = self.calls.iter().find(|c| c.id == id);
             fx.push(Effect::EndCall {
                 call: id.clone(),
-                sid,
+                sid: call.and_then(|c| c.sid.clone()),
+                answered: call.is_some_and(|c| c.answered_at.is_some()),
                 farewell: None,
             });
             self.call_ended(&id, CallOutcome::Failed, Some("no-outcome"), now, ctx, fx);
@@ -752,6 +750,7 @@ impl Escalation {
             fx.push(Effect::EndCall {
                 call: call.id.clone(),
                 sid: call.sid.clone(),
+                answered: call.answered_at.is_some(),
                 farewell,
             });
         }

@@ -357,6 +357,8 @@ pub enum Effect {
     EndCall {
         call: CallId,
         sid: Option<String>,
+        /// Hang up (answered) rather than cancel (still ringing).
+        answered: bool,
         farewell: Option<Prompt>,
     },
     /// The answer to an `Answered` or `Digits` input.

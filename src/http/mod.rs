@@ -3,10 +3,12 @@
 mod alerts;
 mod error;
 mod incidents;
+mod twilio;
 
 pub use error::ApiError;
 
 use crate::app::AppState;
+use crate::telephony::simulator::Simulator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -19,14 +21,29 @@ use tower_http::trace::TraceLayer;
 /// Alerts are small; a body above this is a mistake or an attack.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
+    let mut protected = Router::new()
         .route("/api/v1/alerts", post(alerts::post_generic))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
+        .route("/api/v1/calls", get(incidents::calls));
+    let mut open = Router::new()
         .route("/healthz", get(healthz))
+        .route("/twilio/voice", post(twilio::voice))
+        .route("/twilio/gather", post(twilio::gather))
+        .route("/twilio/status", post(twilio::status))
+        .route("/twilio/amd", post(twilio::amd));
+    // The simulator exists only when it is the provider: Twilio's API (basic auth) and,
+    // behind the API token, its scripting endpoints.
+    if let Some(sim) = simulator {
+        open = open.nest("/sim", sim.clone().twilio_router());
+        protected = protected.nest("/sim", sim.script_router());
+    }
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(open)
         .merge(protected)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

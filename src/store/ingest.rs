@@ -24,10 +24,13 @@ pub enum Outcome {
     Unmatched,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ingested {
     pub alert_id: AlertId,
     pub incident_id: Option<IncidentId>,
+    /// The incident's call setting (a recovery joins its problem's incident, whatever
+    /// its own route would be).
+    pub call_setting: Option<CallSettingId>,
     pub outcome: Outcome,
 }
 
@@ -71,6 +74,7 @@ fn ingest_in(
         return Ok(Ingested {
             alert_id,
             incident_id,
+            call_setting: None,
             outcome,
         });
     };
@@ -98,9 +102,15 @@ fn ingest_in(
         "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
         params![now.to_string(), incident_id.get()],
     )?;
+    let call_setting = tx.query_row(
+        "SELECT call_setting FROM incidents WHERE id = ?1",
+        params![incident_id.get()],
+        |r| r.get::<_, Option<String>>(0),
+    )?;
     Ok(Ingested {
         alert_id,
         incident_id: Some(incident_id),
+        call_setting: call_setting.map(CallSettingId::new),
         outcome,
     })
 }

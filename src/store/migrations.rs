@@ -48,6 +48,56 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (incident_id, source, key)
     );
     CREATE INDEX problems_by_key ON problems(source, key);",
+    // 2: escalation state, the call log, operator notices and the write-back outbox.
+    "CREATE TABLE escalations (
+        incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+        state TEXT NOT NULL,
+        status TEXT NOT NULL,
+        done INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE calls (
+        id TEXT PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        user_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        placed_at TEXT NOT NULL,
+        sid TEXT,
+        answered_at TEXT,
+        ended_at TEXT,
+        outcome TEXT,
+        keys TEXT NOT NULL,
+        acknowledged TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_incident ON calls(incident_id);
+    CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        at TEXT NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE writebacks (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        action TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_ref TEXT NOT NULL,
+        host TEXT NOT NULL,
+        service TEXT,
+        by_json TEXT NOT NULL,
+        minutes INTEGER,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        done_at TEXT,
+        UNIQUE (alert_id, action)
+    );
+    CREATE INDEX writebacks_due ON writebacks(state, next_attempt_at);",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

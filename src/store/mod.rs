@@ -1,12 +1,17 @@
 //! SQLite storage. One thread owns the connection; async callers send it closures and
 //! await the answer, so no query ever blocks the tokio runtime.
 
+mod escalations;
 mod ingest;
 mod migrations;
 mod queries;
 
+pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
-pub use queries::{AlertView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView};
+pub use queries::{
+    AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView,
+    WriteBackView,
+};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

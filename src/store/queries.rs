@@ -52,8 +52,49 @@ pub struct AlertView {
 pub struct IncidentDetail {
     #[serde(flatten)]
     pub summary: IncidentSummary,
+    /// escalating, quiet or exhausted; none for unrouted incidents.
+    pub escalation: Option<String>,
     pub problem_list: Vec<ProblemView>,
     pub alerts: Vec<AlertView>,
+    pub calls: Vec<CallView>,
+    pub notices: Vec<super::NoticeView>,
+    pub writebacks: Vec<WriteBackView>,
+}
+
+/// One row of the call log (design.md rule 9).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallView {
+    pub id: String,
+    pub incident_id: IncidentId,
+    pub user: String,
+    pub phone: String,
+    pub purpose: String,
+    pub placed_at: String,
+    pub call_sid: Option<String>,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub outcome: Option<String>,
+    pub keys: Vec<String>,
+    pub acknowledged: Vec<String>,
+}
+
+/// One write-back (acknowledgement or downtime of one alert in its source).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WriteBackView {
+    pub alert_id: AlertId,
+    pub action: String,
+    pub source: String,
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub done_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CallFilter {
+    pub incident: Option<IncidentId>,
+    pub limit: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -128,13 +169,61 @@ impl Store {
                 })?
                 .collect::<Result<_, _>>()?;
             let alerts = alerts_where(conn, "incident_id = ?1", id.get())?;
+            let escalation = conn
+                .query_row(
+                    "SELECT status FROM escalations WHERE incident_id = ?1",
+                    [id.get()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let calls = calls_where(conn, Some(id), 1000)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT at, level, message FROM notices WHERE incident_id = ?1 ORDER BY id",
+            )?;
+            let notices = stmt
+                .query_map([id.get()], |r| {
+                    Ok(super::NoticeView {
+                        at: r.get(0)?,
+                        level: r.get(1)?,
+                        message: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT alert_id, action, source, state, attempts, last_error, created_at, done_at
+                 FROM writebacks WHERE incident_id = ?1 ORDER BY id",
+            )?;
+            let writebacks = stmt
+                .query_map([id.get()], |r| {
+                    Ok(WriteBackView {
+                        alert_id: AlertId::new(r.get(0)?),
+                        action: r.get(1)?,
+                        source: r.get(2)?,
+                        state: r.get(3)?,
+                        attempts: r.get(4)?,
+                        last_error: r.get(5)?,
+                        created_at: r.get(6)?,
+                        done_at: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
             Ok(Some(IncidentDetail {
                 summary,
+                escalation,
                 problem_list,
                 alerts,
+                calls,
+                notices,
+                writebacks,
             }))
         })
         .await
+    }
+
+    /// The call log, newest first.
+    pub async fn calls(&self, filter: CallFilter) -> Result<Vec<CallView>, StoreError> {
+        self.call(move |conn| calls_where(conn, filter.incident, filter.limit))
+            .await
     }
 
     pub async fn alert(&self, id: AlertId) -> Result<Option<AlertView>, StoreError> {
@@ -181,4 +270,38 @@ fn alerts_where(
         Ok(view)
     })
     .collect()
+}
+
+fn calls_where(
+    conn: &rusqlite::Connection,
+    incident: Option<IncidentId>,
+    limit: u32,
+) -> Result<Vec<CallView>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at, ended_at, outcome,
+                keys, acknowledged
+         FROM calls WHERE ?1 IS NULL OR incident_id = ?1
+         ORDER BY placed_at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![incident.map(IncidentId::get), limit], |r| {
+        let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+            let text: String = r.get(i)?;
+            Ok(serde_json::from_str(&text).unwrap_or_default())
+        };
+        Ok(CallView {
+            id: r.get(0)?,
+            incident_id: IncidentId::new(r.get(1)?),
+            user: r.get(2)?,
+            phone: r.get(3)?,
+            purpose: r.get(4)?,
+            placed_at: r.get(5)?,
+            call_sid: r.get(6)?,
+            answered_at: r.get(7)?,
+            ended_at: r.get(8)?,
+            outcome: r.get(9)?,
+            keys: list(10)?,
+            acknowledged: list(11)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

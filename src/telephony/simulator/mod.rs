@@ -153,8 +153,8 @@ impl Simulator {
         self.lock().rate_limited = requests;
     }
 
-    /// `/twilio/2010-04-01/...` (the REST API) and the scripting API.
-    pub fn router(self) -> Router {
+    /// Twilio's REST API under `/twilio/2010-04-01/...`, with Twilio's basic auth.
+    pub fn twilio_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Calls.json",
@@ -168,6 +168,12 @@ impl Simulator {
                 "/twilio/2010-04-01/Accounts/{account}/Messages.json",
                 post(send_message),
             )
+            .with_state(self)
+    }
+
+    /// Scripting: phones' behaviour, the calls and messages so far, injected 429s.
+    pub fn script_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
             .route("/phones", get(list_phones))
             .route("/phones/{number}", put(put_phone))
             .route("/calls", get(list_calls))
@@ -177,7 +183,7 @@ impl Simulator {
     }
 
     /// Checks basic auth and the injected rate limit, as Twilio answers them.
-    fn admit(&self, account: &str, headers: &HeaderMap) -> Result<(), Response> {
+    fn admit(&self, account: &str, headers: &HeaderMap) -> Result<(), Refusal> {
         let expected = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.account_sid, self.auth_token));
         let given = headers
@@ -185,24 +191,19 @@ impl Simulator {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Basic "));
         if account != self.account_sid || given != Some(expected.as_str()) {
-            return Err(twilio_error(
-                StatusCode::UNAUTHORIZED,
-                20003,
-                "Authenticate",
-            ));
+            return Err((StatusCode::UNAUTHORIZED, 20003, "Authenticate"));
         }
         let mut state = self.lock();
         if state.rate_limited > 0 {
             state.rate_limited -= 1;
-            return Err(twilio_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                20429,
-                "Too Many Requests",
-            ));
+            return Err((StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests"));
         }
         Ok(())
     }
 }
+
+/// Twilio's answer to a request it will not serve: HTTP status, error code, message.
+type Refusal = (StatusCode, u32, &'static str);
 
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
     let body = json!({
@@ -229,8 +230,8 @@ async fn create_call(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if let Err(refused) = sim.admit(&account, &headers) {
-        return refused;
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
     }
     let (Some(to), Some(from)) = (param(&params, "To"), param(&params, "From")) else {
         return twilio_error(
@@ -294,8 +295,8 @@ async fn update_call(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if let Err(refused) = sim.admit(&account, &headers) {
-        return refused;
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
     }
     let sid = sid.trim_end_matches(".json");
     let farewell = param(&params, "Twiml").map(verbs::parse);
@@ -325,8 +326,8 @@ async fn send_message(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if let Err(refused) = sim.admit(&account, &headers) {
-        return refused;
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
     }
     let (Some(to), Some(body)) = (param(&params, "To"), param(&params, "Body")) else {
         return twilio_error(

@@ -1,0 +1,192 @@
+//! Twilio's webhooks. Each request's X-Twilio-Signature is checked over the public URL
+//! Twilio requested and the form parameters before anything else happens; a missing or
+//! wrong signature gets 403 and changes nothing.
+
+use super::ApiError;
+use crate::app::AppState;
+use crate::escalation::{CallId, CallOutcome, Input};
+use crate::runner::{Spoken, render_twiml};
+use crate::telephony::{signature, twiml};
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+
+struct Verified {
+    call: CallId,
+    params: Vec<(String, String)>,
+}
+
+impl Verified {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn machine(&self) -> bool {
+        self.get("AnsweredBy")
+            .is_some_and(|a| a.starts_with("machine") || a == "fax")
+    }
+}
+
+fn verify(
+    state: &AppState,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Verified, ApiError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let path = uri.0.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{}{path}", state.calls.webhooks.base);
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !signature::verify(
+        state.calls.auth_token.expose_secret(),
+        &url,
+        &params,
+        signature,
+    ) {
+        tracing::warn!(%url, "Refused a Twilio webhook with a missing or wrong signature.");
+        return Err(ApiError::Forbidden(
+            "missing or wrong X-Twilio-Signature".into(),
+        ));
+    }
+    let call = uri
+        .0
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "call"))
+        .and_then(|(_, v)| CallId::parse(&v))
+        .ok_or_else(|| {
+            ApiError::BadRequest("the webhook URL lacks ?call=<kaden call id>".into())
+        })?;
+    Ok(Verified { call, params })
+}
+
+fn xml(body: String) -> Response {
+    ([(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn speak(state: &AppState, call: &CallId, spoken: Option<Spoken>) -> Response {
+    let Some(spoken) = spoken else {
+        return xml(twiml::hangup(
+            "",
+            &twiml::Voice {
+                voice: &state.calls.speech.voice,
+                language: state.calls.speech.language_tag(),
+            },
+        ));
+    };
+    xml(render_twiml(
+        &state.calls.speech,
+        &state.calls.webhooks,
+        call,
+        &spoken.prompt,
+        spoken.keypad_timeout,
+    ))
+}
+
+/// The call was answered: greet, summarize, offer the menu.
+pub async fn voice(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hook = verify(&state, &uri, &headers, &body)?;
+    let spoken = state
+        .runner
+        .speak(
+            hook.call.clone(),
+            Input::Answered {
+                call: hook.call.clone(),
+            },
+        )
+        .await;
+    if hook.machine() {
+        state
+            .runner
+            .tell(
+                hook.call.clone(),
+                Input::Machine {
+                    call: hook.call.clone(),
+                },
+            )
+            .await;
+    }
+    Ok(speak(&state, &hook.call, spoken))
+}
+
+/// Keys pressed (Twilio strips the finishing #).
+pub async fn gather(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hook = verify(&state, &uri, &headers, &body)?;
+    let digits = hook.get("Digits").unwrap_or_default().to_owned();
+    let spoken = state
+        .runner
+        .speak(
+            hook.call.clone(),
+            Input::Digits {
+                call: hook.call.clone(),
+                digits,
+            },
+        )
+        .await;
+    Ok(speak(&state, &hook.call, spoken))
+}
+
+/// Call progress. Only final states matter; repeats and stragglers change nothing.
+pub async fn status(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hook = verify(&state, &uri, &headers, &body)?;
+    let status = hook.get("CallStatus").unwrap_or_default();
+    tracing::debug!(call_id = %hook.call, call_sid = hook.get("CallSid"), status, "Call progress.");
+    if let Some(outcome) = CallOutcome::parse(status) {
+        state
+            .runner
+            .tell(
+                hook.call.clone(),
+                Input::Ended {
+                    call: hook.call.clone(),
+                    outcome,
+                },
+            )
+            .await;
+    }
+    Ok(xml(twiml::empty()))
+}
+
+/// Answering-machine detection's verdict.
+pub async fn amd(
+    State(state): State<AppState>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hook = verify(&state, &uri, &headers, &body)?;
+    if hook.machine() {
+        tracing::info!(call_id = %hook.call, call_sid = hook.get("CallSid"), "A machine answered; hanging up.");
+        state
+            .runner
+            .tell(
+                hook.call.clone(),
+                Input::Machine {
+                    call: hook.call.clone(),
+                },
+            )
+            .await;
+    }
+    Ok(xml(twiml::empty()))
+}

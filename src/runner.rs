@@ -1,0 +1,606 @@
+//! The runner: one task that owns every live escalation, feeds the engine its inputs
+//! (alerts, webhooks, timers, manual acks), commits each step, then carries out the
+//! effects (calls, hang-ups, SMS). Inputs are processed one at a time, so there are no
+//! races between a webhook and a timer.
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
+use crate::escalation::CallId;
+use crate::escalation::{
+    After, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, Person, Prompt, Roster,
+    SettingSnapshot, SmsMessage, Status,
+};
+use crate::speech::Speech;
+use crate::store::Store;
+use crate::telephony::twilio::{CallRequest, CallUpdate, TwilioClient};
+use crate::telephony::twiml;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+
+/// What a call says next, and how long its keypad waits.
+pub struct Spoken {
+    pub prompt: Prompt,
+    pub keypad_timeout: Duration,
+}
+
+pub enum Command {
+    Alert {
+        incident: IncidentId,
+        call_setting: Option<CallSettingId>,
+        alert_id: AlertId,
+        alert: Box<Alert>,
+    },
+    Call {
+        call: CallId,
+        input: Input,
+        reply: Option<oneshot::Sender<Spoken>>,
+    },
+    Ack {
+        incident: IncidentId,
+        by: String,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// Sends inputs to the runner; cheap to clone.
+#[derive(Clone)]
+pub struct RunnerHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl RunnerHandle {
+    pub async fn alert(
+        &self,
+        incident: IncidentId,
+        call_setting: Option<CallSettingId>,
+        alert_id: AlertId,
+        alert: Alert,
+    ) {
+        let command = Command::Alert {
+            incident,
+            call_setting,
+            alert_id,
+            alert: Box::new(alert),
+        };
+        if self.commands.send(command).await.is_err() {
+            tracing::warn!(
+                incident_id = incident.get(),
+                "The runner has stopped; the alert is escalated after restart."
+            );
+        }
+    }
+
+    /// A webhook that must be answered with what to say.
+    pub async fn speak(&self, call: CallId, input: Input) -> Option<Spoken> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Call {
+                call,
+                input,
+                reply: Some(reply),
+            })
+            .await
+            .ok()?;
+        answer.await.ok()
+    }
+
+    /// A call outcome that needs no answer.
+    pub async fn tell(&self, call: CallId, input: Input) {
+        let _ = self
+            .commands
+            .send(Command::Call {
+                call,
+                input,
+                reply: None,
+            })
+            .await;
+    }
+
+    /// Acknowledges everything open in an incident; false when it has nothing escalating.
+    pub async fn ack(&self, incident: IncidentId, by: String) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Ack {
+                incident,
+                by,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+/// Where Twilio reaches kaden for one call.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub base: String,
+}
+
+impl Webhooks {
+    pub fn url(&self, hook: &str, call: &CallId) -> String {
+        format!("{}/twilio/{hook}?call={call}", self.base)
+    }
+}
+
+pub struct Telephony {
+    pub client: TwilioClient,
+    pub webhooks: Webhooks,
+}
+
+struct ConfigRoster<'a>(&'a Config);
+
+impl Roster for ConfigRoster<'_> {
+    fn person(&self, id: &UserId) -> Option<Person> {
+        self.0.users.iter().find(|u| &u.id == id).map(|u| Person {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            phone: u.phone.clone(),
+        })
+    }
+    fn on_call(&self, schedule: &crate::domain::ScheduleId, at: Timestamp) -> Option<UserId> {
+        let schedule = self.0.schedules.iter().find(|s| &s.id == schedule)?;
+        crate::schedule::on_call_at(schedule, at)
+    }
+}
+
+pub struct Runner {
+    commands: mpsc::Receiver<Command>,
+    handle: RunnerHandle,
+    store: Store,
+    config: Arc<Config>,
+    speech: Arc<Speech>,
+    telephony: Arc<Telephony>,
+    clock: SharedClock,
+    writeback: Arc<Notify>,
+    escalations: HashMap<IncidentId, Escalation>,
+    /// Calls placed in the last hour, daemon-wide (the cost guard).
+    placed: VecDeque<Timestamp>,
+    cap_sms_at: Option<Timestamp>,
+    /// Calls ended before Twilio told us their sid: end them when it does.
+    pending_ends: HashMap<CallId, bool>,
+}
+
+impl Runner {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        speech: Arc<Speech>,
+        telephony: Arc<Telephony>,
+        clock: SharedClock,
+        writeback: Arc<Notify>,
+    ) -> (Runner, RunnerHandle) {
+        let (tx, commands) = mpsc::channel(1024);
+        let handle = RunnerHandle { commands: tx };
+        let runner = Runner {
+            commands,
+            handle: handle.clone(),
+            store,
+            config,
+            speech,
+            telephony,
+            clock,
+            writeback,
+            escalations: HashMap::new(),
+            placed: VecDeque::new(),
+            cap_sms_at: None,
+            pending_ends: HashMap::new(),
+        };
+        (runner, handle)
+    }
+
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        if let Err(e) = self.restore().await {
+            tracing::error!(error = %e, "Cannot restore escalations; they resume when the database is readable.");
+        }
+        loop {
+            let wait = self.until_next_deadline();
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command).await,
+                    None => break,
+                },
+                _ = sleep_opt(wait) => self.tick_due().await,
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    }
+
+    async fn restore(&mut self) -> Result<(), crate::store::StoreError> {
+        for escalation in self.store.active_escalations().await? {
+            self.escalations.insert(escalation.incident_id, escalation);
+        }
+        for open in self.store.open_alerts().await? {
+            self.alert(
+                open.incident,
+                Some(open.call_setting),
+                open.alert_id,
+                open.alert,
+            )
+            .await;
+        }
+        let since = self.clock.now().checked_sub(HOUR).unwrap_or(Timestamp::MIN);
+        self.placed = self.store.calls_placed_since(since).await?.into();
+        let live: usize = self.escalations.values().map(|e| e.calls.len()).sum();
+        tracing::info!(
+            escalations = self.escalations.len(),
+            live_calls = live,
+            "Escalations restored."
+        );
+        // Steps taken during restore already ran; settle the rest (overdue timers).
+        self.tick_due().await;
+        Ok(())
+    }
+
+    fn until_next_deadline(&self) -> Option<Duration> {
+        let next = self
+            .escalations
+            .values()
+            .filter_map(Escalation::next_deadline)
+            .min()?;
+        let wait = next.duration_since(self.clock.now());
+        Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    }
+
+    async fn tick_due(&mut self) {
+        let now = self.clock.now();
+        let due: Vec<IncidentId> = self
+            .escalations
+            .iter()
+            .filter(|(_, e)| e.next_deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for incident in due {
+            self.step(incident, Input::Tick, None).await;
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Alert {
+                incident,
+                call_setting,
+                alert_id,
+                alert,
+            } => self.alert(incident, call_setting, alert_id, *alert).await,
+            Command::Call { call, input, reply } => {
+                if let Input::Placed { sid, .. } = &input
+                    && let Some(answered) = self.pending_ends.remove(&call)
+                {
+                    self.end_call(sid.clone(), CallUpdate::End { answered });
+                }
+                self.step(call.incident(), input, reply).await
+            }
+            Command::Ack {
+                incident,
+                by,
+                reply,
+            } => {
+                let known = self.escalations.contains_key(&incident);
+                if known {
+                    self.step(incident, Input::ManualAck { by }, None).await;
+                }
+                let _ = reply.send(known);
+            }
+        }
+    }
+
+    async fn alert(
+        &mut self,
+        incident: IncidentId,
+        call_setting: Option<CallSettingId>,
+        alert_id: AlertId,
+        alert: Alert,
+    ) {
+        if !self.escalations.contains_key(&incident) {
+            // A new escalation snapshots its call setting; later config changes leave it alone.
+            let setting = call_setting
+                .as_ref()
+                .and_then(|id| self.config.call_setting(id));
+            match (alert.kind, setting) {
+                (AlertKind::Problem, Some(setting)) => {
+                    let escalation = Escalation::new(incident, SettingSnapshot::from(setting));
+                    self.escalations.insert(incident, escalation);
+                }
+                _ => return,
+            }
+        }
+        let input = Input::Alert {
+            alert_id,
+            kind: alert.kind,
+            key: ItemKey {
+                source: alert.source(),
+                key: alert.key,
+            },
+            host: alert.host,
+            service: alert.service,
+            severity: alert.severity,
+            state_word: alert.state,
+            output: alert.output,
+            source_ref: alert.source_ref,
+        };
+        self.step(incident, input, None).await;
+    }
+
+    async fn step(
+        &mut self,
+        incident: IncidentId,
+        input: Input,
+        reply: Option<oneshot::Sender<Spoken>>,
+    ) {
+        let mut queue = VecDeque::from([input]);
+        let mut reply = reply;
+        while let Some(input) = queue.pop_front() {
+            let now = self.clock.now();
+            let Some(escalation) = self.escalations.get_mut(&incident) else {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(nothing_pending());
+                }
+                return;
+            };
+            let effects = {
+                let ctx = Ctx {
+                    roster: &ConfigRoster(&self.config),
+                    per_number_limit: self.config.telephony.per_number_limit,
+                    per_number_window: self.config.telephony.per_number_window,
+                    downtime_minutes: self.config.speech.downtime_minutes,
+                };
+                escalation.handle(input, now, &ctx)
+            };
+            let keypad_timeout = escalation.setting.keypad_timeout;
+            let done = escalation.is_idle()
+                && escalation.status != Status::Escalating
+                && escalation
+                    .items
+                    .iter()
+                    .all(|i| i.status == ItemStatus::Recovered);
+            let snapshot = escalation.clone();
+            if done {
+                self.escalations.remove(&incident);
+            }
+            if let Err(e) = self
+                .store
+                .save_step(snapshot, effects.clone(), now, done)
+                .await
+            {
+                tracing::error!(incident_id = incident.get(), error = %e, "Cannot save the escalation state.");
+            }
+            for effect in effects {
+                self.execute(
+                    incident,
+                    effect,
+                    now,
+                    &mut queue,
+                    &mut reply,
+                    keypad_timeout,
+                );
+            }
+        }
+        if let Some(reply) = reply.take() {
+            let _ = reply.send(nothing_pending());
+        }
+    }
+
+    fn execute(
+        &mut self,
+        incident: IncidentId,
+        effect: Effect,
+        now: Timestamp,
+        queue: &mut VecDeque<Input>,
+        reply: &mut Option<oneshot::Sender<Spoken>>,
+        keypad_timeout: Duration,
+    ) {
+        match effect {
+            Effect::PlaceCall {
+                call,
+                user,
+                phone,
+                ring_timeout,
+            } => {
+                if let Some(until) = self.cap_reached(now) {
+                    self.call_cap_hit(incident, &user, &phone, now);
+                    queue.push_back(Input::Deferred { call, until });
+                    return;
+                }
+                self.placed.push_back(now);
+                tracing::info!(incident_id = incident.get(), call_id = %call, user = %user, "Placing call.");
+                let telephony = self.telephony.clone();
+                let handle = self.handle.clone();
+                tokio::spawn(async move {
+                    let hooks = &telephony.webhooks;
+                    let request = CallRequest {
+                        to: phone.as_str(),
+                        voice_url: &hooks.url("voice", &call),
+                        status_url: &hooks.url("status", &call),
+                        amd_url: &hooks.url("amd", &call),
+                        ring_timeout,
+                    };
+                    let input = match telephony.client.create_call(&request).await {
+                        Ok(sid) => {
+                            tracing::info!(call_id = %call, call_sid = %sid, "Twilio accepted the call.");
+                            Input::Placed {
+                                call: call.clone(),
+                                sid,
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(call_id = %call, error = %e, "Twilio did not place the call.");
+                            Input::PlaceFailed {
+                                call: call.clone(),
+                                reason: e.to_string(),
+                                skip_person: e.is_bad_number(),
+                            }
+                        }
+                    };
+                    handle.tell(call, input).await;
+                });
+            }
+            Effect::EndCall {
+                call,
+                sid,
+                answered,
+                farewell,
+            } => {
+                let update = match farewell {
+                    Some(prompt) => CallUpdate::Twiml(self.twiml(&call, &prompt, keypad_timeout)),
+                    None => CallUpdate::End { answered },
+                };
+                match sid {
+                    Some(sid) => self.end_call(sid, update),
+                    None => {
+                        self.pending_ends.insert(call, answered);
+                    }
+                }
+            }
+            Effect::Respond(prompt) => {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(Spoken {
+                        prompt,
+                        keypad_timeout,
+                    });
+                }
+            }
+            Effect::SendSms {
+                user,
+                phone,
+                message,
+            } => self.send_sms(incident, user, phone.as_str().to_owned(), &message),
+            Effect::Acknowledge { .. } | Effect::Downtime { .. } => self.writeback.notify_one(),
+            Effect::Notice {
+                error: true,
+                message,
+            } => tracing::error!(incident_id = incident.get(), "{message}"),
+            Effect::Notice {
+                error: false,
+                message,
+            } => tracing::info!(incident_id = incident.get(), "{message}"),
+            Effect::RecordCall(_) => {}
+        }
+    }
+
+    /// When the hourly cap is reached: the time the oldest call leaves the window.
+    fn cap_reached(&mut self, now: Timestamp) -> Option<Timestamp> {
+        while self
+            .placed
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= HOUR)
+        {
+            self.placed.pop_front();
+        }
+        if (self.placed.len() as u32) < self.config.telephony.max_calls_per_hour {
+            return None;
+        }
+        self.placed.front().and_then(|t| t.checked_add(HOUR).ok())
+    }
+
+    fn call_cap_hit(
+        &mut self,
+        incident: IncidentId,
+        user: &UserId,
+        phone: &crate::domain::PhoneNumber,
+        now: Timestamp,
+    ) {
+        let cap = self.config.telephony.max_calls_per_hour;
+        tracing::error!(
+            incident_id = incident.get(),
+            cap,
+            "telephony.max_calls_per_hour reached; calls are deferred."
+        );
+        // One SMS per hour, to the person the deferred call was for.
+        if self
+            .cap_sms_at
+            .is_none_or(|t| now.duration_since(t) >= HOUR)
+        {
+            self.cap_sms_at = Some(now);
+            let message = SmsMessage::CallCapReached { incident, cap };
+            self.send_sms(incident, user.clone(), phone.as_str().to_owned(), &message);
+        }
+    }
+
+    fn send_sms(&self, incident: IncidentId, user: UserId, to: String, message: &SmsMessage) {
+        let body = self.speech.sms(message);
+        let telephony = self.telephony.clone();
+        tokio::spawn(async move {
+            match telephony.client.send_sms(&to, &body).await {
+                Ok(sid) => {
+                    tracing::info!(incident_id = incident.get(), user = %user, message_sid = %sid, "SMS sent.")
+                }
+                Err(e) => {
+                    tracing::error!(incident_id = incident.get(), user = %user, error = %e, "SMS not sent.")
+                }
+            }
+        });
+    }
+
+    fn end_call(&self, sid: String, update: CallUpdate) {
+        let telephony = self.telephony.clone();
+        tokio::spawn(async move {
+            if let Err(e) = telephony.client.update_call(&sid, &update).await {
+                tracing::warn!(call_sid = %sid, error = %e, "Could not end the call; it ends at its ring timeout or when the callee hangs up.");
+            }
+        });
+    }
+
+    fn twiml(&self, call: &CallId, prompt: &Prompt, keypad_timeout: Duration) -> String {
+        render_twiml(
+            &self.speech,
+            &self.telephony.webhooks,
+            call,
+            prompt,
+            keypad_timeout,
+        )
+    }
+}
+
+pub fn render_twiml(
+    speech: &Speech,
+    webhooks: &Webhooks,
+    call: &CallId,
+    prompt: &Prompt,
+    keypad_timeout: Duration,
+) -> String {
+    let text = speech.render(prompt);
+    let voice = twiml::Voice {
+        voice: &speech.voice,
+        language: speech.language_tag(),
+    };
+    match prompt.after {
+        After::Gather => twiml::gather(
+            &text,
+            &voice,
+            &twiml::Gather {
+                action: &webhooks.url("gather", call),
+                timeout_secs: keypad_timeout.as_secs(),
+            },
+        ),
+        After::Hangup => twiml::hangup(&text, &voice),
+    }
+}
+
+fn nothing_pending() -> Spoken {
+    Spoken {
+        prompt: Prompt {
+            lines: vec![Line::NothingPending],
+            after: After::Hangup,
+        },
+        keypad_timeout: Duration::ZERO,
+    }
+}
+
+async fn sleep_opt(wait: Option<Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
+    }
+}

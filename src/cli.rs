@@ -1,8 +1,11 @@
 //! The command line: every subcommand of design.md's public contract that is built.
 
+use crate::client::Daemon;
 use crate::clock::SystemClock;
-use crate::config::{self, ConfigError, SystemSecrets};
+use crate::config::{self, ConfigError, Language, SystemSecrets};
+use crate::speech::Speech;
 use crate::telemetry::LogFormat;
+use crate::telephony::simulator::Behaviour;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +40,90 @@ pub enum Command {
         #[arg(long)]
         status: Option<String>,
     },
+    /// The call log: who was called, when, the outcome, keys, what was acknowledged.
+    Calls {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only the calls of this incident.
+        #[arg(long)]
+        incident: Option<i64>,
+    },
+    /// Acknowledge every open problem of an incident (as 9# on the phone does).
+    Ack {
+        #[command(flatten)]
+        config: ConfigArg,
+        incident: i64,
+        /// Who acknowledges, for the log and the write-back message.
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+    },
+    /// Print exactly what would be spoken for TEXT, after the pronunciation rules.
+    Say {
+        /// Use this config's rules and language; without it, the built-in ones.
+        #[arg(short, long, env = "KADEN_CONFIG")]
+        config: Option<PathBuf>,
+        /// ja-JP or en-US (default: the config's locale.language, else ja-JP).
+        #[arg(long)]
+        lang: Option<String>,
+        text: String,
+    },
+    /// Script the built-in simulator's phones and see its calls (provider: simulator).
+    Sim {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        action: SimAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SimAction {
+    /// What a number does when called.
+    Phone {
+        number: String,
+        #[arg(value_enum)]
+        behaviour: SimBehaviour,
+        /// Keys pressed, one entry per menu (answer).
+        #[arg(long, value_delimiter = ',', default_value = "9#")]
+        keys: Vec<String>,
+        /// Seconds before picking up (answer, voicemail) or hanging up (hang-up).
+        #[arg(long)]
+        after: Option<u64>,
+    },
+    /// Every simulated call with what was said and pressed.
+    Calls,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SimBehaviour {
+    Answer,
+    NoAnswer,
+    Busy,
+    Decline,
+    Voicemail,
+    HangUp,
+    InvalidNumber,
+}
+
+impl SimBehaviour {
+    fn script(self, keys: Vec<String>, after: Option<u64>) -> Behaviour {
+        match self {
+            SimBehaviour::Answer => Behaviour::Answer {
+                keys,
+                after_secs: after.unwrap_or(2),
+            },
+            SimBehaviour::NoAnswer => Behaviour::NoAnswer,
+            SimBehaviour::Busy => Behaviour::Busy,
+            SimBehaviour::Decline => Behaviour::Decline,
+            SimBehaviour::Voicemail => Behaviour::Voicemail {
+                after_secs: after.unwrap_or(15),
+            },
+            SimBehaviour::HangUp => Behaviour::HangUp {
+                after_secs: after.unwrap_or(5),
+            },
+            SimBehaviour::InvalidNumber => Behaviour::InvalidNumber,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -56,9 +143,61 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(arg) => serve(&arg.config),
         Command::CheckConfig(arg) => Ok(check_config(&arg.config)),
         Command::Incidents { config, status } => {
-            crate::client::print_incidents(&config.config, status)
+            Daemon::from_config(&config.config)?.incidents(status.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calls { config, incident } => {
+            Daemon::from_config(&config.config)?.calls(incident)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ack {
+            config,
+            incident,
+            by,
+        } => {
+            Daemon::from_config(&config.config)?.ack(incident, &by)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Say { config, lang, text } => say(config.as_deref(), lang.as_deref(), &text),
+        Command::Sim { config, action } => {
+            let daemon = Daemon::from_config(&config.config)?;
+            match action {
+                SimAction::Phone {
+                    number,
+                    behaviour,
+                    keys,
+                    after,
+                } => daemon.sim_phone(&number, &behaviour.script(keys, after))?,
+                SimAction::Calls => daemon.sim_calls()?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn say(
+    config: Option<&std::path::Path>,
+    lang: Option<&str>,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
+    let language = match lang {
+        None => None,
+        Some("ja-JP") => Some(Language::JaJp),
+        Some("en-US") => Some(Language::EnUs),
+        Some(other) => anyhow::bail!("unsupported language {other:?}; use ja-JP or en-US"),
+    };
+    let speech = match config {
+        Some(path) => {
+            let mut config = load_config(path)?;
+            if let Some(language) = language {
+                config.locale.language = language;
+            }
+            Speech::from_config(&config)?
+        }
+        None => Speech::builtin(language.unwrap_or(Language::JaJp)),
+    };
+    println!("{}", speech.pronounce(text));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

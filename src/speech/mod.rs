@@ -50,10 +50,30 @@ impl Speech {
         Ok(Speech {
             language,
             voice: config.speech.voice.clone(),
-            rules: Pronunciation::load(&config.pronunciation, digits)?,
+            rules: if config.pronunciation.is_empty() {
+                Pronunciation::builtin(digits)
+            } else {
+                Pronunciation::load(&config.pronunciation, digits)?
+            },
             templates: Templates::new(language, &config.speech.templates),
             users,
         })
+    }
+
+    /// Words for `language` with the built-in templates and rules (for `kaden say`
+    /// without a config).
+    pub fn builtin(language: Language) -> Speech {
+        let digits = match language {
+            Language::JaJp => DigitNames::Japanese,
+            Language::EnUs => DigitNames::English,
+        };
+        Speech {
+            language,
+            voice: String::new(),
+            rules: Pronunciation::builtin(digits),
+            templates: Templates::new(language, &Default::default()),
+            users: HashMap::new(),
+        }
     }
 
     pub fn language_tag(&self) -> &'static str {

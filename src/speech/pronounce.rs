@@ -132,8 +132,22 @@ impl Pronunciation {
         }
     }
 
-    pub fn empty(digits: DigitNames) -> Self {
-        Self::from_rules(Vec::new(), Vec::new(), digits)
+    /// The starter set shipped in rules/pronunciation/ja.yaml, used when the config lists
+    /// no rules of its own (Japanese only: English voices read English).
+    pub fn builtin(digits: DigitNames) -> Self {
+        if digits == DigitNames::English {
+            return Self::from_rules(Vec::new(), Vec::new(), digits);
+        }
+        let mut regexes = Vec::new();
+        let mut literals = Vec::new();
+        parse_yaml(
+            Path::new("rules/pronunciation/ja.yaml"),
+            include_str!("../../rules/pronunciation/ja.yaml"),
+            &mut regexes,
+            &mut literals,
+        )
+        .expect("the shipped rules parse; a test loads them");
+        Self::from_rules(regexes, literals, digits)
     }
 
     /// What text-to-speech is given for `text`.
@@ -340,7 +354,7 @@ mod tests {
             "a standalone number stays a number"
         );
         assert_eq!(r.apply("load 1.5"), "load 1.5");
-        let en = Pronunciation::empty(DigitNames::English);
+        let en = Pronunciation::builtin(DigitNames::English);
         assert_eq!(en.apply("web-02"), "web zero two");
     }
 

@@ -43,8 +43,15 @@ pub fn write_config(dir: &Path) -> PathBuf {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(CONFIG).await
+}
+
+/// A daemon on `config` (TOKEN is replaced by the test token).
+pub async fn spawn_app_with(config: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _) = config::load(&write_config(dir.path()), &SystemSecrets).unwrap();
+    let path = dir.path().join("kaden.yaml");
+    std::fs::write(&path, config.replace("TOKEN", TOKEN)).unwrap();
+    let (config, _) = config::load(&path, &SystemSecrets).unwrap();
     let app = App::build(config, Arc::new(SystemClock)).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -101,6 +108,53 @@ impl TestApp {
             .await
             .unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Scripts a simulated callee.
+    pub async fn phone(&self, number: &str, script: Value) {
+        let response = self
+            .client
+            .put(self.url(&format!("/sim/phones/{number}")))
+            .bearer_auth(TOKEN)
+            .json(&script)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+
+    /// Polls `check` on the incident until it holds. The limit only guards against a hang.
+    pub async fn wait_for_incident(
+        &self,
+        id: &Value,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        for _ in 0..600 {
+            let incident = self.incident(id).await;
+            if check(&incident) {
+                return incident;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "waited 60 s for: {what}; incident is {:#}",
+            self.incident(id).await
+        );
     }
 
     pub async fn incident(&self, id: &Value) -> Value {

@@ -2,5 +2,6 @@
 //! built `kaden` binary for what only a process can show (kill -9, signals, CLI).
 
 mod api;
+mod calls;
 mod helpers;
 mod process;

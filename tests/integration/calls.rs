@@ -1,0 +1,232 @@
+//! The whole call path through the simulator, which stands in for Twilio's REST API and
+//! calls kaden's webhooks back with valid signatures: alert in, call out, words spoken,
+//! keys pressed, acknowledged.
+
+use crate::helpers::{TestApp, alert, spawn_app_with};
+use serde_json::{Value, json};
+
+const A: &str = "+819000000001";
+const B: &str = "+819000000002";
+
+const CONFIG: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+telephony:
+  provider: simulator
+users:
+  - { id: a, name: 山田, phone: \"+819000000001\" }
+  - { id: b, name: 鈴木, phone: \"+819000000002\" }
+call_settings:
+  - { id: infra, mode: round_robin, targets: [user:a, user:b], ring_timeout: 5s, retry_after: 1s, max_callbacks: 1, rounds: 2 }
+routes:
+  - { call: infra }
+";
+
+fn answer(keys: &[&str]) -> Value {
+    json!({ "behaviour": "answer", "keys": keys, "after_secs": 0 })
+}
+
+async fn sim_calls(app: &TestApp) -> Vec<Value> {
+    let (_, calls) = app.get("/sim/calls").await;
+    calls.as_array().unwrap().clone()
+}
+
+fn quiet(incident: &Value) -> bool {
+    incident["escalation"] == "quiet"
+        && incident["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["ended_at"].is_null())
+}
+
+#[tokio::test]
+async fn problem_is_called_in_read_naturally_and_acknowledged_with_9() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, answer(&["1#", "9#"])).await;
+    let mut problem = alert("db_server-01/HTTP", "problem", "high");
+    problem["summary"] = "HTTP CRITICAL - 503".into();
+    let answer = app.post_alert(&problem).await;
+    let incident = app
+        .wait_for_incident(
+            &answer["incident_id"],
+            "the call to end acknowledged",
+            quiet,
+        )
+        .await;
+
+    let calls = incident["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["user"], "a");
+    assert_eq!(calls[0]["keys"], json!(["1#", "9#"]));
+    assert_eq!(calls[0]["acknowledged"], json!(["db_server-01/HTTP"]));
+    assert_eq!(calls[0]["outcome"], "acknowledged");
+    assert!(calls[0]["call_sid"].as_str().unwrap().starts_with("CA"));
+
+    let said = sim_calls(&app).await[0]["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert!(said[0].starts_with("山田さん、監視システムからの障害通知です。 障害が1件発生しています。ホスト0件、サービス1件です。"), "{said:#?}");
+    assert!(
+        said[1].contains("ホスト データベース サーバー ゼロイチ のサービス エイチティーティーピー が 障害 です。エイチティーティーピー クリティカル - 503"),
+        "details after pronunciation rules: {said:#?}"
+    );
+    assert!(
+        said[2].starts_with("1件を認知済みにしました。"),
+        "{said:#?}"
+    );
+}
+
+#[tokio::test]
+async fn voicemail_is_hung_up_and_the_next_person_called() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, json!({ "behaviour": "voicemail", "after_secs": 1 }))
+        .await;
+    app.phone(B, answer(&["9#"])).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let incident = app
+        .wait_for_incident(&answer["incident_id"], "b to acknowledge", quiet)
+        .await;
+    let outcomes: Vec<(&str, &str)> = incident["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|c| (c["user"].as_str().unwrap(), c["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [("a", "machine"), ("b", "acknowledged")]);
+    let machine = &sim_calls(&app).await[0];
+    assert_eq!(machine["answered_by"], "machine_start");
+    assert_eq!(machine["keys"], json!([]), "voicemail never acknowledges");
+}
+
+#[tokio::test]
+async fn rate_limited_twilio_is_retried() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, answer(&["9#"])).await;
+    let response = app
+        .client
+        .put(app.url("/sim/rate-limit"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .json(&json!({ "requests": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let incident = app
+        .wait_for_incident(&answer["incident_id"], "the call after two 429s", quiet)
+        .await;
+    assert_eq!(incident["calls"][0]["outcome"], "acknowledged");
+}
+
+#[tokio::test]
+async fn invalid_number_is_skipped_and_reported() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, json!({ "behaviour": "invalid_number" })).await;
+    app.phone(B, answer(&["9#"])).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let incident = app
+        .wait_for_incident(&answer["incident_id"], "b to acknowledge", quiet)
+        .await;
+    let calls = incident["calls"].as_array().unwrap();
+    assert_eq!(calls.last().unwrap()["outcome"], "invalid-number");
+    assert_eq!(calls[0]["user"], "b");
+    let notices = incident["notices"].to_string();
+    assert!(notices.contains("21211"), "{notices}");
+}
+
+#[tokio::test]
+async fn manual_ack_stops_a_ringing_call() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, json!({ "behaviour": "no_answer" })).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let id = &answer["incident_id"];
+    app.wait_for_incident(id, "a's phone to ring", |i| {
+        !i["calls"][0]["call_sid"].is_null()
+    })
+    .await;
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/ack"),
+            &json!({ "by": "ops" }),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let incident = app
+        .wait_for_incident(id, "the call to be canceled", quiet)
+        .await;
+    assert_eq!(
+        incident["calls"].as_array().unwrap().len(),
+        1,
+        "nobody else is called"
+    );
+    assert_eq!(sim_calls(&app).await[0]["status"], "canceled");
+    let (status, _) = app.post_json("/api/v1/incidents/999/ack", &json!({})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn webhook_with_a_bad_or_missing_signature_is_refused() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, json!({ "behaviour": "no_answer" })).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let id = &answer["incident_id"];
+    app.wait_for_incident(id, "the call to be placed", |i| {
+        !i["calls"][0]["call_sid"].is_null()
+    })
+    .await;
+    let call = app.incident(id).await["calls"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [("CallSid", "CA1"), ("CallStatus", "completed")];
+    for signature in [Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA="), None] {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/twilio/status?call={call}")))
+            .form(&form);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 403);
+    }
+    let incident = app.incident(id).await;
+    assert!(
+        incident["calls"][0]["ended_at"].is_null(),
+        "a refused webhook changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn calls_endpoint_lists_the_call_log() {
+    let app = spawn_app_with(CONFIG).await;
+    app.phone(A, answer(&["9#"])).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    app.wait_for_incident(&answer["incident_id"], "the call to end", quiet)
+        .await;
+    let (status, calls) = app
+        .get(&format!("/api/v1/calls?incident={}", answer["incident_id"]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(calls[0]["phone"], A);
+    assert_eq!(calls[0]["keys"], json!(["9#"]));
+}

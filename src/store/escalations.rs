@@ -2,7 +2,7 @@
 //! notices and the write-back rows it produced are committed together, before any call is
 //! placed, so a restart continues exactly where the engine was.
 
-use super::{Store, StoreError};
+use super::{db_time, Store, StoreError};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
 use crate::escalation::{CallRecord, Effect, Escalation, WriteBackItem};
 use jiff::Timestamp;
@@ -48,7 +48,7 @@ impl Store {
                     state,
                     status.as_str(),
                     done,
-                    now.to_string()
+                    db_time(now)
                 ],
             )?;
             for effect in &effects {
@@ -129,7 +129,7 @@ impl Store {
         self.call(move |conn| {
             let mut stmt = conn
                 .prepare("SELECT placed_at FROM calls WHERE placed_at >= ?1 ORDER BY placed_at")?;
-            let rows = stmt.query_map([since.to_string()], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map([db_time(since)], |r| r.get::<_, String>(0))?;
             rows.map(|r| {
                 r?.parse()
                     .map_err(|e| StoreError::Corrupt(format!("calls.placed_at: {e}")))
@@ -153,7 +153,7 @@ fn record_effect(
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     incident.get(),
-                    now.to_string(),
+                    db_time(now),
                     if *error { "error" } else { "info" },
                     message
                 ],
@@ -171,7 +171,7 @@ fn record_effect(
 }
 
 fn upsert_call(tx: &Transaction, r: &CallRecord) -> rusqlite::Result<()> {
-    let ts = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    let ts = |t: Option<Timestamp>| t.map(db_time);
     tx.execute(
         "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at,
                             ended_at, outcome, keys, acknowledged)
@@ -186,7 +186,7 @@ fn upsert_call(tx: &Transaction, r: &CallRecord) -> rusqlite::Result<()> {
             r.user.as_str(),
             r.phone.as_str(),
             serde_json::to_value(r.purpose).expect("purpose serializes").as_str(),
-            r.placed_at.to_string(),
+            db_time(r.placed_at),
             r.sid,
             ts(r.answered_at),
             ts(r.ended_at),
@@ -225,7 +225,7 @@ fn insert_writebacks(
                 item.service,
                 by,
                 minutes,
-                now.to_string(),
+                db_time(now),
             ],
         )?;
     }

@@ -1,7 +1,7 @@
 //! Storing an alert and grouping it into an incident, in one transaction: when this
 //! returns, the alert is on disk.
 
-use super::{Store, StoreError};
+use super::{db_time, Store, StoreError};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -94,13 +94,13 @@ fn ingest_in(
     if alert.kind == AlertKind::Recovery && !has_open_problem(tx, incident_id)? {
         tx.execute(
             "UPDATE incidents SET status = 'recovered', resolved_at = ?1 WHERE id = ?2",
-            params![now.to_string(), incident_id.get()],
+            params![db_time(now), incident_id.get()],
         )?;
         outcome = Outcome::Resolved;
     }
     tx.execute(
         "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
-        params![now.to_string(), incident_id.get()],
+        params![db_time(now), incident_id.get()],
     )?;
     let call_setting = tx.query_row(
         "SELECT call_setting FROM incidents WHERE id = ?1",
@@ -128,7 +128,7 @@ fn insert_alert(
                              state, output, occurred_at, raw, call_setting)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
-            now.to_string(),
+            db_time(now),
             alert.source().as_str(),
             source_ref,
             alert.key,
@@ -138,7 +138,7 @@ fn insert_alert(
             alert.service,
             alert.state,
             alert.output,
-            alert.occurred_at.to_string(),
+            db_time(alert.occurred_at),
             alert.raw,
             call_setting.map(|c| c.as_str()),
         ],
@@ -180,7 +180,7 @@ fn open_incident(
     tx.execute(
         "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
          VALUES (?1, 'open', ?2, ?2)",
-        params![call_setting.map(|c| c.as_str()), now.to_string()],
+        params![call_setting.map(|c| c.as_str()), db_time(now)],
     )?;
     Ok(IncidentId::new(tx.last_insert_rowid()))
 }

@@ -5,9 +5,11 @@ mod escalations;
 mod ingest;
 mod migrations;
 mod queries;
+mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
+pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 pub use queries::{
     AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView,
     WriteBackView,
@@ -45,6 +47,12 @@ pub enum StoreError {
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Timestamps are stored in one fixed width (UTC, nanoseconds) so SQL compares them in
+/// time order.
+pub(crate) fn db_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
+}
 
 /// A cheap handle to the storage thread; clone it freely.
 #[derive(Clone)]

@@ -1,0 +1,115 @@
+//! The write-back outbox: one row per alert and action, drained by the writeback worker.
+
+use super::{db_time, Store, StoreError};
+use crate::domain::{AlertId, IncidentId, SourceRef};
+use crate::escalation::AckBy;
+use jiff::Timestamp;
+use rusqlite::params;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteBackAction {
+    Acknowledge,
+    Downtime { minutes: u32 },
+}
+
+/// A write-back due now.
+#[derive(Clone, Debug)]
+pub struct PendingWriteBack {
+    pub id: i64,
+    pub alert_id: AlertId,
+    pub incident_id: IncidentId,
+    pub action: WriteBackAction,
+    pub source_ref: SourceRef,
+    pub host: String,
+    pub service: Option<String>,
+    pub by: AckBy,
+    pub attempts: u32,
+}
+
+/// What one attempt came to.
+pub enum Attempted {
+    Done,
+    RetryAt { at: Timestamp, error: String },
+    /// The source refused for good (no permission, event gone): reported, not retried.
+    Failed { error: String },
+}
+
+impl Store {
+    pub async fn due_writebacks(&self, now: Timestamp, limit: u32) -> Result<Vec<PendingWriteBack>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts
+                 FROM writebacks WHERE state = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![db_time(now), limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<u32>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, u32>(9)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, alert_id, incident_id, action, minutes, source_ref, host, service, by, attempts) = row?;
+                let corrupt = |what: &str| StoreError::Corrupt(format!("writeback {id}: {what}"));
+                Ok(PendingWriteBack {
+                    id,
+                    alert_id: AlertId::new(alert_id),
+                    incident_id: IncidentId::new(incident_id),
+                    action: match (action.as_str(), minutes) {
+                        ("downtime", Some(minutes)) => WriteBackAction::Downtime { minutes },
+                        ("acknowledge", _) => WriteBackAction::Acknowledge,
+                        _ => return Err(corrupt("action")),
+                    },
+                    source_ref: serde_json::from_str(&source_ref).map_err(|_| corrupt("source_ref"))?,
+                    host,
+                    service,
+                    by: serde_json::from_str(&by).map_err(|_| corrupt("by"))?,
+                    attempts,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn record_attempt(&self, id: i64, attempted: Attempted, now: Timestamp) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let now = db_time(now);
+            match attempted {
+                Attempted::Done => conn.execute(
+                    "UPDATE writebacks SET state = 'done', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+                    params![id, now],
+                )?,
+                Attempted::RetryAt { at, error } => conn.execute(
+                    "UPDATE writebacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, db_time(at), error],
+                )?,
+                Attempted::Failed { error } => conn.execute(
+                    "UPDATE writebacks SET state = 'failed', attempts = attempts + 1, done_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, now, error],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// When the next pending write-back is due.
+    pub async fn next_writeback_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.call(|conn| {
+            let next: Option<String> =
+                conn.query_row("SELECT MIN(next_attempt_at) FROM writebacks WHERE state = 'pending'", [], |r| r.get(0))?;
+            next.map(|t| t.parse().map_err(|e| StoreError::Corrupt(format!("writebacks.next_attempt_at: {e}"))))
+                .transpose()
+        })
+        .await
+    }
+}

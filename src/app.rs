@@ -10,6 +10,7 @@ use crate::speech::{RulesError, Speech};
 use crate::store::{Ingested, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;
+use crate::writeback::Worker;
 use jiff::Timestamp;
 use secrecy::SecretString;
 use std::future::Future;
@@ -97,6 +98,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     runner: Runner,
+    writeback: Worker,
     simulator: Option<Simulator>,
 }
 
@@ -118,13 +120,20 @@ impl App {
             webhooks: telephony.webhooks.clone(),
             auth_token,
         });
+        let wake_writeback = Arc::new(Notify::new());
+        let writeback = Worker::new(
+            &config,
+            store.clone(),
+            clock.clone(),
+            wake_writeback.clone(),
+        );
         let (runner, handle) = Runner::new(
             store.clone(),
             config.clone(),
             speech,
             Arc::new(telephony),
             clock.clone(),
-            Arc::new(Notify::new()),
+            wake_writeback,
         );
         let state = AppState {
             config,
@@ -137,6 +146,7 @@ impl App {
             listener,
             state,
             runner,
+            writeback,
             simulator,
         })
     }
@@ -154,6 +164,7 @@ impl App {
         let addr = self.local_addr();
         let stop = CancellationToken::new();
         let runner = tokio::spawn(self.runner.run(stop.clone()));
+        let writeback = tokio::spawn(self.writeback.run(stop.clone()));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -168,6 +179,7 @@ impl App {
         .await;
         stop.cancel();
         let _ = runner.await;
+        let _ = writeback.await;
         served.map_err(AppError::Serve)?;
         tracing::info!("kaden stopped.");
         Ok(())

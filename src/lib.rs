@@ -25,3 +25,4 @@ pub mod speech;
 pub mod store;
 pub mod telemetry;
 pub mod telephony;
+pub mod writeback;

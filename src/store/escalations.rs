@@ -2,7 +2,7 @@
 //! notices and the write-back rows it produced are committed together, before any call is
 //! placed, so a restart continues exactly where the engine was.
 
-use super::{db_time, Store, StoreError};
+use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
 use crate::escalation::{CallRecord, Effect, Escalation, WriteBackItem};
 use jiff::Timestamp;

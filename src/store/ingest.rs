@@ -1,7 +1,7 @@
 //! Storing an alert and grouping it into an incident, in one transaction: when this
 //! returns, the alert is on disk.
 
-use super::{db_time, Store, StoreError};
+use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};

@@ -9,11 +9,11 @@ mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
-pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 pub use queries::{
     AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView,
     WriteBackView,
 };
+pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

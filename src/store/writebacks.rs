@@ -1,6 +1,6 @@
 //! The write-back outbox: one row per alert and action, drained by the writeback worker.
 
-use super::{db_time, Store, StoreError};
+use super::{Store, StoreError, db_time};
 use crate::domain::{AlertId, IncidentId, SourceRef};
 use crate::escalation::AckBy;
 use jiff::Timestamp;
@@ -29,13 +29,22 @@ pub struct PendingWriteBack {
 /// What one attempt came to.
 pub enum Attempted {
     Done,
-    RetryAt { at: Timestamp, error: String },
+    RetryAt {
+        at: Timestamp,
+        error: String,
+    },
     /// The source refused for good (no permission, event gone): reported, not retried.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 impl Store {
-    pub async fn due_writebacks(&self, now: Timestamp, limit: u32) -> Result<Vec<PendingWriteBack>, StoreError> {
+    pub async fn due_writebacks(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingWriteBack>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts
@@ -80,7 +89,12 @@ impl Store {
         .await
     }
 
-    pub async fn record_attempt(&self, id: i64, attempted: Attempted, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn record_attempt(
+        &self,
+        id: i64,
+        attempted: Attempted,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.call(move |conn| {
             let now = db_time(now);
             match attempted {
@@ -105,10 +119,16 @@ impl Store {
     /// When the next pending write-back is due.
     pub async fn next_writeback_at(&self) -> Result<Option<Timestamp>, StoreError> {
         self.call(|conn| {
-            let next: Option<String> =
-                conn.query_row("SELECT MIN(next_attempt_at) FROM writebacks WHERE state = 'pending'", [], |r| r.get(0))?;
-            next.map(|t| t.parse().map_err(|e| StoreError::Corrupt(format!("writebacks.next_attempt_at: {e}"))))
-                .transpose()
+            let next: Option<String> = conn.query_row(
+                "SELECT MIN(next_attempt_at) FROM writebacks WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            next.map(|t| {
+                t.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("writebacks.next_attempt_at: {e}")))
+            })
+            .transpose()
         })
         .await
     }

@@ -25,7 +25,10 @@ async fn accepted_alert_opens_an_incident_for_its_route() {
     assert_eq!(incident["problem_list"][0]["key"], "web-01/HTTP");
     assert_eq!(incident["problem_list"][0]["status"], "problem");
     assert_eq!(incident["alerts"][0]["id"], answer["id"]);
-    assert_eq!(incident["alerts"][0]["occurred_at"], "2026-11-23T01:00:00.000000000Z");
+    assert_eq!(
+        incident["alerts"][0]["occurred_at"],
+        "2026-11-23T01:00:00.000000000Z"
+    );
 }
 
 #[tokio::test]

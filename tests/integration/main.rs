@@ -5,3 +5,4 @@ mod api;
 mod calls;
 mod helpers;
 mod process;
+mod writeback;

@@ -230,3 +230,134 @@ async fn calls_endpoint_lists_the_call_log() {
     assert_eq!(calls[0]["phone"], A);
     assert_eq!(calls[0]["keys"], json!(["9#"]));
 }
+
+#[tokio::test]
+async fn hourly_call_cap_defers_calls_and_texts_the_target() {
+    let app = spawn_app_with(&CONFIG.replace(
+        "provider: simulator",
+        "provider: simulator\n  max_calls_per_hour: 1",
+    ))
+    .await;
+    app.phone(A, json!({ "behaviour": "invalid_number" })).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let incident = app
+        .wait_for_incident(&answer["incident_id"], "b's call to be deferred", |i| {
+            i["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["outcome"] == "deferred")
+        })
+        .await;
+    assert_eq!(incident["calls"][0]["user"], "b");
+    for _ in 0..100 {
+        let (_, messages) = app.get("/sim/messages").await;
+        if let Some(sms) = messages.as_array().unwrap().first() {
+            assert_eq!(sms["to"], B);
+            assert!(
+                sms["body"].as_str().unwrap().contains("発信上限1件"),
+                "{sms}"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no SMS about the call cap");
+}
+
+/// The production path: `provider: twilio`, with a fake Twilio on its own port that checks
+/// basic auth and calls back with signatures made from the configured token.
+mod real_provider {
+    use super::*;
+    use kaden::telephony::simulator::{ACCOUNT_SID, Simulator};
+
+    async fn fake_twilio(token: &str) -> String {
+        let sim = Simulator::new(
+            token.to_owned(),
+            [(
+                A.to_owned(),
+                serde_json::from_value(answer(&["9#"])).unwrap(),
+            )]
+            .into(),
+        );
+        let router: axum::Router = sim.clone().twilio_router().merge(sim.script_router());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn config(twilio: &str, port: u16, token: &str) -> String {
+        format!(
+            "\
+server:
+  listen: 127.0.0.1:{port}
+  public_url: http://127.0.0.1:{port}
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+telephony:
+  provider: twilio
+  twilio:
+    account_sid: {ACCOUNT_SID}
+    auth_token: {token}
+    from: \"+815012345678\"
+    api_base: {twilio}/twilio
+users:
+  - {{ id: a, name: 山田, phone: \"{A}\" }}
+  - {{ id: b, name: 鈴木, phone: \"{B}\" }}
+call_settings:
+  - {{ id: infra, targets: [user:a, user:b], ring_timeout: 5s, rounds: 1 }}
+routes:
+  - {{ call: infra }}
+"
+        )
+    }
+
+    #[tokio::test]
+    async fn calls_through_twilio_s_api_and_acknowledges() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let app = spawn_app_with(&config(&twilio, free_port(), "twilio-token-123")).await;
+        let answer = app
+            .post_alert(&alert("web-01/HTTP", "problem", "high"))
+            .await;
+        let incident = app
+            .wait_for_incident(&answer["incident_id"], "a to acknowledge", quiet)
+            .await;
+        assert_eq!(incident["calls"][0]["outcome"], "acknowledged");
+        let calls: Vec<Value> = reqwest::get(format!("{twilio}/calls"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(calls[0]["from"], "+815012345678");
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_reported_not_retried_forever() {
+        let twilio = fake_twilio("the-real-token").await;
+        let app = spawn_app_with(&config(&twilio, free_port(), "a-wrong-token")).await;
+        let answer = app
+            .post_alert(&alert("web-01/HTTP", "problem", "high"))
+            .await;
+        let incident = app
+            .wait_for_incident(&answer["incident_id"], "both calls to fail", |i| {
+                i["escalation"] == "exhausted"
+            })
+            .await;
+        let notices = incident["notices"].to_string();
+        assert!(notices.contains("code 20003"), "{notices}");
+        assert!(!notices.contains("a-wrong-token"), "the token never shows");
+    }
+}

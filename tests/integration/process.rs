@@ -201,3 +201,75 @@ async fn incidents_command_lists_what_the_daemon_holds() {
     );
     drop(daemon);
 }
+
+const ESCALATION: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+telephony:
+  provider: simulator
+  simulator:
+    phones:
+      \"+819000000001\": { behaviour: hang_up, after_secs: 1 }
+      \"+819000000002\": { behaviour: answer, keys: [\"9#\"], after_secs: 0 }
+users:
+  - { id: a, phone: \"+819000000001\" }
+  - { id: b, phone: \"+819000000002\" }
+call_settings:
+  - { id: infra, targets: [user:a, user:b], ring_timeout: 5s, retry_after: 3s, max_callbacks: 1 }
+routes:
+  - { call: infra }
+";
+
+/// Polls the call log until `check` holds; the limit only guards against a hang.
+async fn wait_for_calls(base: &str, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..600 {
+        let calls = get(base, "/api/v1/calls").await;
+        let mut calls = calls.as_array().cloned().unwrap_or_default();
+        calls.reverse(); // oldest first
+        if check(&calls) {
+            return calls;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("waited 60 s for {what}");
+}
+
+#[tokio::test]
+async fn escalation_continues_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kaden.yaml");
+    std::fs::write(&config, ESCALATION.replace("TOKEN", TOKEN)).unwrap();
+    let mut daemon = start(&config);
+    post(&daemon.base, &alert("db-01", "problem", "high")).await;
+    wait_for_calls(&daemon.base, "a to hang up", |c| {
+        c.len() == 1 && c[0]["outcome"] == "hung-up"
+    })
+    .await;
+    daemon.child.kill().unwrap(); // the call-back to a is due in 3 s
+    daemon.child.wait().unwrap();
+
+    let restarted = start(&config);
+    let calls = wait_for_calls(&restarted.base, "b to acknowledge", |c| {
+        c.last()
+            .is_some_and(|last| last["outcome"] == "acknowledged")
+    })
+    .await;
+    let who: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| (c["user"].as_str().unwrap(), c["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        [("a", "hung-up"), ("a", "hung-up"), ("b", "acknowledged")],
+        "one call-back to a after the restart, then b: nobody called twice"
+    );
+    let first_end: jiff::Timestamp = calls[0]["ended_at"].as_str().unwrap().parse().unwrap();
+    let callback: jiff::Timestamp = calls[1]["placed_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        callback.duration_since(first_end) >= jiff::SignedDuration::from_secs(3),
+        "retry_after is kept"
+    );
+}

@@ -595,7 +595,18 @@ impl Escalation {
             }
             return;
         }
-        if call.ending || !self.needs_ack() || self.status != Status::Escalating {
+        if !self.needs_ack() || self.status != Status::Escalating {
+            return;
+        }
+        if call.ending {
+            // Hung up after acknowledging what was heard; what arrived meanwhile is called
+            // in to the same person at once (X-MON Q&A: 9# then additions).
+            if !call.acknowledged.is_empty() {
+                self.attempts.push(Attempt {
+                    target: call.target,
+                    at: now,
+                });
+            }
             return;
         }
         match disposition {

@@ -901,6 +901,177 @@ fn state_survives_a_json_round_trip() {
     assert_eq!(back, w.esc);
 }
 
+/// A timeline written as data: what happens, and which calls must be placed.
+mod scenarios {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Problem(&'static str),
+        Recovery(&'static str),
+        /// The user's live call is answered by a person.
+        Answer(&'static str),
+        Machine(&'static str),
+        Press(&'static str, &'static str),
+        End(&'static str, CallOutcome),
+        Wait(i64),
+        /// The calls placed since the previous check, in order.
+        Placed(&'static [&'static str]),
+        Acknowledged(usize),
+    }
+    use Step::*;
+
+    fn play(mut w: World, steps: &[Step]) {
+        let mut seen = 0;
+        for (n, step) in steps.iter().enumerate() {
+            match *step {
+                Problem(k) => drop(w.problem(k)),
+                Recovery(k) => drop(w.recovery(k)),
+                Answer(u) => drop(w.answer(&w.call_to(u))),
+                Machine(u) => drop(w.input(Input::Machine { call: w.call_to(u) })),
+                Press(u, keys) => drop(w.press(&w.call_to(u), keys)),
+                End(u, outcome) => drop(w.end(&w.call_to(u), outcome)),
+                Wait(secs) => drop(w.wait(secs)),
+                Placed(expected) => {
+                    let all = placed(&w.effects);
+                    assert_eq!(&all[seen..], expected, "step {n}: {step:?}");
+                    seen = all.len();
+                }
+                Acknowledged(count) => {
+                    let acked: usize = w.acks().iter().map(|(ids, _)| ids.len()).sum();
+                    assert_eq!(acked, count, "step {n}");
+                }
+            }
+        }
+    }
+
+    /// Q&A: "#だけ … 電話は切れますがそのまま直ぐ折り返し" — # alone ends the call and the
+    /// same person is called again.
+    #[test]
+    fn qa_hash_alone_calls_the_same_person_again() {
+        play(
+            World::round_robin(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a"]),
+                Answer("a"),
+                Press("a", ""),
+                End("a", CallOutcome::Completed),
+                Placed(&[]),
+                Wait(60),
+                Placed(&["a"]),
+                Acknowledged(0),
+            ],
+        );
+    }
+
+    /// Q&A: 30 s without a key ends the call; the same person is called again.
+    #[test]
+    fn qa_thirty_seconds_of_silence_calls_back() {
+        play(
+            World::round_robin(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a"]),
+                Answer("a"),
+                Wait(30),
+                End("a", CallOutcome::Completed),
+                Wait(60),
+                Placed(&["a"]),
+            ],
+        );
+    }
+
+    /// Q&A: a call rejected by mistake (着信拒否) rings again.
+    #[test]
+    fn qa_rejected_call_rings_again() {
+        play(
+            World::round_robin(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a"]),
+                Wait(3),
+                End("a", CallOutcome::Busy),
+                Placed(&[]),
+                Wait(60),
+                Placed(&["a"]),
+            ],
+        );
+    }
+
+    /// Q&A: 9# ends the call; alerts that came in meanwhile are called in again.
+    #[test]
+    fn qa_additions_after_nine_hash_are_called_again() {
+        play(
+            World::broadcast(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a", "b"]),
+                Answer("a"),
+                Problem("db-01"),
+                Press("a", "9"),
+                Acknowledged(1),
+                End("a", CallOutcome::Completed),
+                Placed(&["a"]),
+                End("b", CallOutcome::NoAnswer),
+                Answer("a"),
+                Press("a", "9"),
+                Acknowledged(2),
+            ],
+        );
+    }
+
+    /// Q&A: voicemail cannot press 9#; a machine answer is hung up and the next person called.
+    #[test]
+    fn qa_voicemail_does_not_stall_the_escalation() {
+        play(
+            World::round_robin(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a"]),
+                Answer("a"),
+                Machine("a"),
+                End("a", CallOutcome::Completed),
+                Placed(&["b"]),
+                Acknowledged(0),
+            ],
+        );
+    }
+
+    /// Q&A: one call setting on many hosts still rings each person once.
+    #[test]
+    fn qa_one_call_setting_rings_each_person_once() {
+        play(
+            World::broadcast(&["a", "b"]),
+            &[
+                Problem("web-01/HTTP"),
+                Problem("web-02/HTTP"),
+                Problem("db-01"),
+                Placed(&["a", "b"]),
+            ],
+        );
+    }
+
+    /// Q&A: problem, then recovery before anyone heard it: one recovery notice.
+    #[test]
+    fn qa_unplayed_problem_then_recovery_is_one_recovery_notice() {
+        play(
+            World::round_robin(&["a"]),
+            &[
+                Problem("web-01/HTTP"),
+                Placed(&["a"]),
+                Recovery("web-01/HTTP"),
+                End("a", CallOutcome::Canceled),
+                Placed(&["a"]),
+                Answer("a"),
+                End("a", CallOutcome::Completed),
+                Wait(3600),
+                Placed(&[]),
+            ],
+        );
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -5,7 +5,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, Provider};
 use crate::domain::Alert;
 use crate::routing;
-use crate::runner::{Runner, RunnerHandle, Telephony, Webhooks};
+use crate::runner::{Runner, RunnerHandle, SharedOverrides, Telephony, Webhooks};
 use crate::speech::{RulesError, Speech};
 use crate::store::{Ingested, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub runner: RunnerHandle,
     pub calls: Arc<CallWebhooks>,
+    /// Schedule overrides; the API writes them to the store and here.
+    pub overrides: SharedOverrides,
 }
 
 impl AppState {
@@ -120,6 +122,7 @@ impl App {
             webhooks: telephony.webhooks.clone(),
             auth_token,
         });
+        let overrides: SharedOverrides = Arc::new(RwLock::new(store.overrides().await?));
         let wake_writeback = Arc::new(Notify::new());
         let writeback = Worker::new(
             &config,
@@ -134,6 +137,7 @@ impl App {
             Arc::new(telephony),
             clock.clone(),
             wake_writeback,
+            overrides.clone(),
         );
         let state = AppState {
             config,
@@ -141,6 +145,7 @@ impl App {
             clock,
             runner: handle,
             calls,
+            overrides,
         };
         Ok(App {
             listener,

@@ -11,6 +11,7 @@ use crate::escalation::{
     After, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, Person, Prompt, Roster,
     SettingSnapshot, SmsMessage, Status,
 };
+use crate::schedule::Override;
 use crate::speech::Speech;
 use crate::store::Store;
 use crate::telephony::twilio::{CallRequest, CallUpdate, TwilioClient};
@@ -23,6 +24,9 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
+
+/// Schedule overrides, kept in SQLite and mirrored here for resolving targets at call time.
+pub type SharedOverrides = Arc<std::sync::RwLock<Vec<Override>>>;
 
 /// What a call says next, and how long its keypad waits.
 pub struct Spoken {
@@ -139,19 +143,26 @@ pub struct Telephony {
     pub webhooks: Webhooks,
 }
 
-struct ConfigRoster<'a>(&'a Config);
+struct ConfigRoster<'a> {
+    config: &'a Config,
+    overrides: &'a [Override],
+}
 
 impl Roster for ConfigRoster<'_> {
     fn person(&self, id: &UserId) -> Option<Person> {
-        self.0.users.iter().find(|u| &u.id == id).map(|u| Person {
-            id: u.id.clone(),
-            name: u.name.clone(),
-            phone: u.phone.clone(),
-        })
+        self.config
+            .users
+            .iter()
+            .find(|u| &u.id == id)
+            .map(|u| Person {
+                id: u.id.clone(),
+                name: u.name.clone(),
+                phone: u.phone.clone(),
+            })
     }
     fn on_call(&self, schedule: &crate::domain::ScheduleId, at: Timestamp) -> Option<UserId> {
-        let schedule = self.0.schedules.iter().find(|s| &s.id == schedule)?;
-        crate::schedule::on_call_at(schedule, at)
+        let schedule = self.config.schedules.iter().find(|s| &s.id == schedule)?;
+        crate::schedule::on_call_at(schedule, self.overrides, at)
     }
 }
 
@@ -164,6 +175,7 @@ pub struct Runner {
     telephony: Arc<Telephony>,
     clock: SharedClock,
     writeback: Arc<Notify>,
+    overrides: SharedOverrides,
     escalations: HashMap<IncidentId, Escalation>,
     /// Calls placed in the last hour, daemon-wide (the cost guard).
     placed: VecDeque<Timestamp>,
@@ -180,6 +192,7 @@ impl Runner {
         telephony: Arc<Telephony>,
         clock: SharedClock,
         writeback: Arc<Notify>,
+        overrides: SharedOverrides,
     ) -> (Runner, RunnerHandle) {
         let (tx, commands) = mpsc::channel(1024);
         let handle = RunnerHandle { commands: tx };
@@ -192,6 +205,7 @@ impl Runner {
             telephony,
             clock,
             writeback,
+            overrides,
             escalations: HashMap::new(),
             placed: VecDeque::new(),
             cap_sms_at: None,
@@ -350,8 +364,12 @@ impl Runner {
                 return;
             };
             let effects = {
+                let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
                 let ctx = Ctx {
-                    roster: &ConfigRoster(&self.config),
+                    roster: &ConfigRoster {
+                        config: &self.config,
+                        overrides: &overrides,
+                    },
                     per_number_limit: self.config.telephony.per_number_limit,
                     per_number_window: self.config.telephony.per_number_window,
                     downtime_minutes: self.config.speech.downtime_minutes,

@@ -112,19 +112,7 @@ pub struct User {
     pub closing: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct Schedule {
-    pub id: ScheduleId,
-    pub timezone: jiff::tz::TimeZone,
-    pub rotation: Rotation,
-}
-
-#[derive(Debug)]
-pub struct Rotation {
-    pub every: Duration,
-    pub handoff: jiff::civil::DateTime,
-    pub members: Vec<UserId>,
-}
+pub use crate::schedule::{Layer, Rotation, Schedule, Window};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallMode {

@@ -99,14 +99,26 @@ pub struct RawUser {
 pub struct RawSchedule {
     pub id: String,
     pub timezone: Option<String>,
-    pub rotation: RawRotation,
+    /// Shorthand for a single layer.
+    pub rotation: Option<RawLayer>,
+    #[serde(default)]
+    pub layers: Vec<RawLayer>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RawRotation {
+pub struct RawLayer {
     pub every: String,
     pub handoff: String,
     pub members: Vec<String>,
+    pub window: Option<RawWindow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWindow {
+    pub days: Option<OneOrMany>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub cron: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

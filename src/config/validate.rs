@@ -17,6 +17,13 @@ const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(20);
 const VOICEMAIL_RISK: Duration = Duration::from_secs(25);
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 const DEFAULT_KEYPAD_TIMEOUT: Duration = Duration::from_secs(30);
+const ALL_DAYS: [jiff::civil::Weekday; 7] = {
+    use jiff::civil::Weekday::*;
+    [
+        Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+    ]
+};
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 pub fn validate_text(
     text: &str,
@@ -406,63 +413,163 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, s)| {
                 let path = child_index("schedules", i);
-                let rot = child_key(&path, "rotation");
                 let timezone = self.timezone(&child_key(&path, "timezone"), s.timezone.as_deref());
-                let every = self.duration(
-                    &child_key(&rot, "every"),
-                    Some(&s.rotation.every),
-                    Duration::from_secs(7 * 86400),
-                );
-                if every.is_zero() {
-                    self.error(
-                        &child_key(&rot, "every"),
-                        "a shift must be longer than zero",
-                    );
-                }
-                let handoff = s.rotation.handoff.parse().unwrap_or_else(|_| {
-                    self.error(
-                        &child_key(&rot, "handoff"),
-                        format!(
-                            "{:?} is not a local date and time such as 2026-11-02T10:00",
-                            s.rotation.handoff
-                        ),
-                    );
-                    jiff::civil::DateTime::default()
-                });
-                if s.rotation.members.is_empty() {
-                    self.error(
-                        &child_key(&rot, "members"),
-                        "a rotation needs at least one member",
-                    );
-                }
-                let members = s
-                    .rotation
-                    .members
-                    .into_iter()
-                    .enumerate()
-                    .map(|(m, id)| {
-                        let id = UserId::new(id);
-                        if !users.contains(&id) {
-                            let member_path = child_index(&child_key(&rot, "members"), m);
-                            self.error(
-                                &member_path,
-                                format!("unknown user {:?}; add it under users:", id.as_str()),
-                            );
+                let layers: Vec<(String, super::raw::RawLayer)> =
+                    match (s.rotation, s.layers.is_empty()) {
+                        (Some(rotation), true) => vec![(child_key(&path, "rotation"), rotation)],
+                        (None, false) => s
+                            .layers
+                            .into_iter()
+                            .enumerate()
+                            .map(|(l, layer)| (child_index(&child_key(&path, "layers"), l), layer))
+                            .collect(),
+                        (None, true) => {
+                            self.error(&path, "a schedule needs a rotation or layers");
+                            Vec::new()
                         }
-                        id
-                    })
+                        (Some(_), false) => {
+                            self.error(
+                                &path,
+                                "give either rotation (one layer) or layers, not both",
+                            );
+                            Vec::new()
+                        }
+                    };
+                let layers = layers
+                    .into_iter()
+                    .map(|(at, layer)| self.layer(&at, layer, users))
                     .collect();
                 Schedule {
                     id: ScheduleId::new(s.id),
                     timezone,
-                    rotation: Rotation {
-                        every,
-                        handoff,
-                        members,
-                    },
+                    layers,
                 }
             })
             .collect()
+    }
+
+    fn layer(&mut self, path: &str, raw: super::raw::RawLayer, users: &HashSet<&UserId>) -> Layer {
+        let every = self.duration(
+            &child_key(path, "every"),
+            Some(&raw.every),
+            Duration::from_secs(7 * 86400),
+        );
+        if every < Duration::from_secs(60) {
+            self.error(
+                &child_key(path, "every"),
+                "a shift must last at least a minute (e.g. 12h, 1d, 1w)",
+            );
+        }
+        let handoff = raw.handoff.parse().unwrap_or_else(|_| {
+            self.error(
+                &child_key(path, "handoff"),
+                format!(
+                    "{:?} is not a local date and time such as 2026-11-02T10:00",
+                    raw.handoff
+                ),
+            );
+            jiff::civil::DateTime::default()
+        });
+        if raw.members.is_empty() {
+            self.error(
+                &child_key(path, "members"),
+                "a rotation needs at least one member",
+            );
+        }
+        let members = raw
+            .members
+            .into_iter()
+            .enumerate()
+            .map(|(m, id)| {
+                let id = UserId::new(id);
+                if !users.contains(&id) {
+                    let member_path = child_index(&child_key(path, "members"), m);
+                    self.error(
+                        &member_path,
+                        format!("unknown user {:?}; add it under users:", id.as_str()),
+                    );
+                }
+                id
+            })
+            .collect();
+        let window = raw
+            .window
+            .and_then(|w| self.window(&child_key(path, "window"), w));
+        Layer {
+            rotation: Rotation {
+                every: jiff::SignedDuration::try_from(every)
+                    .unwrap_or(jiff::SignedDuration::from_hours(168)),
+                handoff,
+                members,
+            },
+            window,
+        }
+    }
+
+    fn window(&mut self, path: &str, raw: super::raw::RawWindow) -> Option<Window> {
+        if let Some(expr) = raw.cron {
+            if raw.days.is_some() || raw.from.is_some() || raw.to.is_some() {
+                self.error(path, "give either cron or days/from/to, not both");
+            }
+            return match crate::schedule::window::parse_cron(&expr) {
+                Ok(schedule) => Some(Window::Cron(Box::new(schedule))),
+                Err(e) => {
+                    self.error(&child_key(path, "cron"), e);
+                    None
+                }
+            };
+        }
+        let days = match raw.days {
+            None => ALL_DAYS.to_vec(),
+            Some(days) => days
+                .into_vec()
+                .iter()
+                .flat_map(|d| self.days(&child_key(path, "days"), d))
+                .collect(),
+        };
+        let mut time = |key: &str, raw: Option<String>| -> jiff::civil::Time {
+            let raw = raw.unwrap_or_else(|| "00:00".into());
+            raw.parse().unwrap_or_else(|_| {
+                self.error(
+                    &child_key(path, key),
+                    format!("{raw:?} is not a time of day such as 09:00"),
+                );
+                jiff::civil::Time::midnight()
+            })
+        };
+        let from = time("from", raw.from);
+        let to = time("to", raw.to);
+        Some(Window::Weekly { days, from, to })
+    }
+
+    /// `mon`, `sat`, or a range `mon-fri`.
+    fn days(&mut self, path: &str, raw: &str) -> Vec<jiff::civil::Weekday> {
+        let day = |s: &str| {
+            ALL_DAYS
+                .iter()
+                .zip(DAY_NAMES)
+                .find(|(_, n)| s.eq_ignore_ascii_case(n))
+                .map(|(d, _)| *d)
+        };
+        let (first, last) = raw.split_once('-').unwrap_or((raw, raw));
+        match (day(first.trim()), day(last.trim())) {
+            (Some(first), Some(last)) => {
+                let mut out = vec![first];
+                let mut d = first;
+                while d != last {
+                    d = d.next();
+                    out.push(d);
+                }
+                out
+            }
+            _ => {
+                self.error(
+                    path,
+                    format!("{raw:?} is not a weekday (mon, tue, ... sun) or a range like mon-fri"),
+                );
+                Vec::new()
+            }
+        }
     }
 
     fn call_settings(

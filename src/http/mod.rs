@@ -3,6 +3,7 @@
 mod alerts;
 mod error;
 mod incidents;
+mod oncall;
 mod twilio;
 
 pub use error::ApiError;
@@ -14,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use secrecy::ExposeSecret;
 use tower_http::trace::TraceLayer;
 
@@ -27,7 +28,19 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
-        .route("/api/v1/calls", get(incidents::calls));
+        .route("/api/v1/calls", get(incidents::calls))
+        .route("/api/v1/oncall", get(oncall::oncall))
+        .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))
+        .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
+        .route(
+            "/api/v1/schedules/{id}/overrides",
+            get(oncall::list_overrides).post(oncall::add_override),
+        )
+        .route(
+            "/api/v1/schedules/{id}/overrides/{override_id}",
+            delete(oncall::delete_override),
+        )
+        .route("/api/v1/users/{file}", get(oncall::user_feed));
     let mut open = Router::new()
         .route("/healthz", get(healthz))
         .route("/twilio/voice", post(twilio::voice))
@@ -68,11 +81,19 @@ async fn require_token(
     if tokens.is_empty() {
         return Ok(next.run(request).await);
     }
+    // Calendar apps and Mackerel cannot send headers: `?token=` works too.
+    let from_query = request
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token"))
+        .map(|(_, v)| v.into_owned());
     let presented = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or(from_query)
         .ok_or(ApiError::Unauthorized)?;
     if tokens
         .iter()

@@ -98,6 +98,16 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (alert_id, action)
     );
     CREATE INDEX writebacks_due ON writebacks(state, next_attempt_at);",
+    // 3: on-call schedule overrides.
+    "CREATE TABLE overrides (
+        id INTEGER PRIMARY KEY,
+        schedule TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        replaces TEXT,
+        start_at TEXT NOT NULL,
+        end_at TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

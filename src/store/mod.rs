@@ -4,6 +4,7 @@
 mod escalations;
 mod ingest;
 mod migrations;
+mod overrides;
 mod queries;
 mod writebacks;
 

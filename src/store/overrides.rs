@@ -1,0 +1,75 @@
+//! Schedule overrides ("b covers a from T1 to T2").
+
+use super::{Store, StoreError, db_time};
+use crate::domain::{ScheduleId, UserId};
+use crate::schedule::Override;
+use jiff::Timestamp;
+use rusqlite::params;
+
+impl Store {
+    /// Stores an override (its `id` is ignored) and returns it with its new id.
+    pub async fn add_override(&self, o: Override, now: Timestamp) -> Result<Override, StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO overrides (schedule, user_id, replaces, start_at, end_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    o.schedule.as_str(),
+                    o.user.as_str(),
+                    o.replaces.as_ref().map(UserId::as_str),
+                    db_time(o.start),
+                    db_time(o.end),
+                    db_time(now)
+                ],
+            )?;
+            Ok(Override {
+                id: conn.last_insert_rowid(),
+                ..o
+            })
+        })
+        .await
+    }
+
+    pub async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
+        self.call(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT id, schedule, user_id, replaces, start_at, end_at FROM overrides ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, schedule, user, replaces, start, end) = row?;
+                let time = |t: &str| t.parse().map_err(|e| StoreError::Corrupt(format!("override {id}: {e}")));
+                Ok(Override {
+                    id,
+                    schedule: ScheduleId::new(schedule),
+                    user: UserId::new(user),
+                    replaces: replaces.map(UserId::new),
+                    start: time(&start)?,
+                    end: time(&end)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// True when the override existed.
+    pub async fn delete_override(&self, schedule: ScheduleId, id: i64) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let deleted = conn.execute(
+                "DELETE FROM overrides WHERE id = ?1 AND schedule = ?2",
+                params![id, schedule.as_str()],
+            )?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}

@@ -67,6 +67,21 @@ pub enum Command {
         lang: Option<String>,
         text: String,
     },
+    /// Who is on call now (or --at a time), and the next handoffs; manage overrides.
+    Oncall {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One schedule (default: all).
+        schedule: Option<String>,
+        /// A time such as 2026-11-23T10:00:00+09:00 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// How many upcoming handoffs to show.
+        #[arg(long, default_value_t = 3)]
+        next: usize,
+        #[command(subcommand)]
+        action: Option<OncallAction>,
+    },
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(flatten)]
@@ -74,6 +89,25 @@ pub enum Command {
         #[command(subcommand)]
         action: SimAction,
     },
+}
+
+#[derive(Subcommand)]
+pub enum OncallAction {
+    /// Put USER on call in SCHEDULE from --from to --to (instead of --replaces, if given).
+    Override {
+        schedule: String,
+        user: String,
+        #[arg(long)]
+        replaces: Option<String>,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// List a schedule's overrides.
+    Overrides { schedule: String },
+    /// Delete an override by its id.
+    DeleteOverride { schedule: String, id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -159,6 +193,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Say { config, lang, text } => say(config.as_deref(), lang.as_deref(), &text),
+        Command::Oncall {
+            config,
+            schedule,
+            at,
+            next,
+            action,
+        } => {
+            let daemon = Daemon::from_config(&config.config)?;
+            match action {
+                None => daemon.oncall(schedule.as_deref(), at.as_deref(), next)?,
+                Some(OncallAction::Override {
+                    schedule,
+                    user,
+                    replaces,
+                    from,
+                    to,
+                }) => daemon.add_override(&schedule, &user, replaces.as_deref(), &from, &to)?,
+                Some(OncallAction::Overrides { schedule }) => daemon.overrides(&schedule)?,
+                Some(OncallAction::DeleteOverride { schedule, id }) => {
+                    daemon.delete_override(&schedule, id)?
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sim { config, action } => {
             let daemon = Daemon::from_config(&config.config)?;
             match action {

@@ -129,6 +129,76 @@ impl Daemon {
         Ok(())
     }
 
+    pub fn oncall(
+        &self,
+        schedule: Option<&str>,
+        at: Option<&str>,
+        next: usize,
+    ) -> anyhow::Result<()> {
+        let mut query = vec![("next", next.to_string())];
+        query.extend(schedule.map(|s| ("schedule", s.to_owned())));
+        query.extend(at.map(|a| ("at", a.to_owned())));
+        let url = format!("{}/api/v1/oncall", self.base);
+        let answer: Vec<serde_json::Value> = self.send(self.http.get(url).query(&query))?;
+        let person = |v: &serde_json::Value| match (v["name"].as_str(), v["user"].as_str()) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (None, Some(id)) => id.to_owned(),
+            _ => "nobody".to_owned(),
+        };
+        for s in answer {
+            println!(
+                "{}: {} until {}",
+                s["schedule"].as_str().unwrap_or_default(),
+                person(&s["now"]),
+                s["now"]["end"].as_str().unwrap_or("?")
+            );
+            for next in s["next"].as_array().into_iter().flatten() {
+                println!(
+                    "    then {} from {}",
+                    person(next),
+                    next["start"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_override(
+        &self,
+        schedule: &str,
+        user: &str,
+        replaces: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/schedules/{schedule}/overrides", self.base);
+        let body =
+            serde_json::json!({ "user": user, "replaces": replaces, "start": from, "end": to });
+        let created: serde_json::Value = self.send(self.http.post(url).json(&body))?;
+        println!("Override {} added to {schedule}.", created["id"]);
+        Ok(())
+    }
+
+    pub fn overrides(&self, schedule: &str) -> anyhow::Result<()> {
+        let list: Vec<crate::schedule::Override> =
+            self.get(&format!("/api/v1/schedules/{schedule}/overrides"))?;
+        for o in list {
+            let instead = o
+                .replaces
+                .map(|r| format!(" instead of {r}"))
+                .unwrap_or_default();
+            println!("{:>4}  {}{instead}  {} → {}", o.id, o.user, o.start, o.end);
+        }
+        Ok(())
+    }
+
+    pub fn delete_override(&self, schedule: &str, id: i64) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/schedules/{schedule}/overrides/{id}", self.base);
+        let _: serde_json::Value = self.send(self.http.delete(url))?;
+        println!("Override {id} deleted.");
+        Ok(())
+    }
+
     pub fn sim_phone(&self, number: &str, behaviour: &Behaviour) -> anyhow::Result<()> {
         let url = format!("{}/sim/phones/{number}", self.base);
         let _: serde_json::Value = self.send(self.http.put(url).json(behaviour))?;

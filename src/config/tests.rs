@@ -284,3 +284,44 @@ fn every_shipped_example_validates() {
     }
     assert!(checked >= 2, "examples/ holds the configs README points to");
 }
+
+#[test]
+fn schedule_layers_and_windows_are_checked() {
+    let text = "\
+users:
+  - { id: a, phone: \"+819012345678\" }
+schedules:
+  - id: s
+    layers:
+      - { every: 1d, handoff: \"2026-11-02T09:00\", members: [a] }
+      - { every: 1d, handoff: \"2026-11-02T09:00\", members: [a], window: { days: [mon, funday] } }
+      - { every: 1d, handoff: \"2026-11-02T09:00\", members: [a], window: { cron: \"every day\" } }
+      - { every: 1d, handoff: \"2026-11-02T09:00\", members: [a], window: { days: mon-fri, from: \"25:00\" } }
+  - id: both
+    rotation: { every: 1d, handoff: \"2026-11-02T09:00\", members: [a] }
+    layers: [{ every: 1d, handoff: \"2026-11-02T09:00\", members: [a] }]
+";
+    let found = problems(text);
+    expect(
+        &found,
+        Level::Error,
+        "schedules[0].layers[1].window.days",
+        7,
+        "\"funday\" is not a weekday",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "schedules[0].layers[2].window.cron",
+        8,
+        "invalid cron expression",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "schedules[0].layers[3].window.from",
+        9,
+        "not a time of day",
+    );
+    expect(&found, Level::Error, "schedules[1]", 10, "either rotation");
+}

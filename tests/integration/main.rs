@@ -4,5 +4,6 @@
 mod api;
 mod calls;
 mod helpers;
+mod oncall;
 mod process;
 mod writeback;

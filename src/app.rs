@@ -170,6 +170,7 @@ impl App {
         let stop = CancellationToken::new();
         let runner = tokio::spawn(self.runner.run(stop.clone()));
         let writeback = tokio::spawn(self.writeback.run(stop.clone()));
+        let spool = tokio::spawn(drain_spool(self.state.clone(), stop.clone()));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -185,9 +186,22 @@ impl App {
         stop.cancel();
         let _ = runner.await;
         let _ = writeback.await;
+        let _ = spool.await;
         served.map_err(AppError::Serve)?;
         tracing::info!("kaden stopped.");
         Ok(())
+    }
+}
+
+/// Delivers what notification commands spooled while the daemon was away.
+async fn drain_spool(state: AppState, stop: CancellationToken) {
+    let dir = state.config.storage.spool.clone();
+    loop {
+        crate::spool::drain(&state, &dir).await;
+        tokio::select! {
+            _ = tokio::time::sleep(crate::spool::DRAIN_EVERY) => {}
+            _ = stop.cancelled() => break,
+        }
     }
 }
 

@@ -82,6 +82,10 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OncallAction>,
     },
+    /// Nagios / X-MON / Icinga 2 notification command: deliver one notification to the
+    /// daemon, or spool it if the daemon is unreachable. Macros come as arguments, or
+    /// from NAGIOS_* environment variables when Nagios exports them.
+    NagiosNotify(NagiosArgs),
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(flatten)]
@@ -89,6 +93,71 @@ pub enum Command {
         #[command(subcommand)]
         action: SimAction,
     },
+}
+
+#[derive(clap::Args)]
+pub struct NagiosArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// $NOTIFICATIONTYPE$
+    #[arg(long = "type", env = "NAGIOS_NOTIFICATIONTYPE")]
+    kind: String,
+    /// $HOSTNAME$
+    #[arg(long, env = "NAGIOS_HOSTNAME")]
+    host: String,
+    /// $SERVICEDESC$ (omit for host notifications)
+    #[arg(long, env = "NAGIOS_SERVICEDESC")]
+    service: Option<String>,
+    /// $SERVICESTATE$ or $HOSTSTATE$
+    #[arg(long)]
+    state: Option<String>,
+    /// $SERVICEOUTPUT$ or $HOSTOUTPUT$
+    #[arg(long)]
+    output: Option<String>,
+    /// $SERVICEPROBLEMID$ or $HOSTPROBLEMID$
+    #[arg(long)]
+    problem_id: Option<u64>,
+    /// $LASTSERVICEPROBLEMID$ or $LASTHOSTPROBLEMID$
+    #[arg(long)]
+    last_problem_id: Option<u64>,
+    /// $NOTIFICATIONAUTHOR$
+    #[arg(long, env = "NAGIOS_NOTIFICATIONAUTHOR")]
+    author: Option<String>,
+    /// $NOTIFICATIONCOMMENT$
+    #[arg(long, env = "NAGIOS_NOTIFICATIONCOMMENT")]
+    comment: Option<String>,
+    /// $TIMET$
+    #[arg(long, env = "NAGIOS_TIMET")]
+    time: Option<i64>,
+}
+
+impl NagiosArgs {
+    /// Arguments first; then the service or host variant of the NAGIOS_* variable.
+    fn notification(self) -> (std::path::PathBuf, crate::sources::nagios::Notification) {
+        let scope = if self.service.as_deref().is_some_and(|s| !s.is_empty()) {
+            "SERVICE"
+        } else {
+            "HOST"
+        };
+        let env = |name: &str| std::env::var(format!("NAGIOS_{}", name.replace('*', scope))).ok();
+        let id = |v: Option<u64>, name: &str| {
+            v.or_else(|| env(name).and_then(|s| s.parse().ok()))
+                .unwrap_or(0)
+        };
+        let notification = crate::sources::nagios::Notification {
+            kind: self.kind,
+            host: self.host,
+            state: self.state.or_else(|| env("*STATE")).unwrap_or_default(),
+            output: self.output.or_else(|| env("*OUTPUT")).unwrap_or_default(),
+            problem_id: id(self.problem_id, "*PROBLEMID"),
+            last_problem_id: id(self.last_problem_id, "LAST*PROBLEMID"),
+            service: self.service.filter(|s| !s.is_empty()),
+            author: self.author.filter(|s| !s.is_empty()),
+            comment: self.comment.filter(|s| !s.is_empty()),
+            time: self.time,
+        };
+        (self.config.config, notification)
+    }
 }
 
 #[derive(Subcommand)]
@@ -191,6 +260,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             Daemon::from_config(&config.config)?.ack(incident, &by)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::NagiosNotify(args) => {
+            let (path, notification) = args.notification();
+            let config = match config::load(&path, &SystemSecrets) {
+                Ok((config, _)) => config,
+                Err(e) => {
+                    eprintln!(
+                        "kaden: {}",
+                        e.to_string().lines().collect::<Vec<_>>().join("; ")
+                    );
+                    return Ok(ExitCode::from(3));
+                }
+            };
+            let body = serde_json::to_value(notification).expect("a notification serializes");
+            Ok(crate::notify::deliver(&config, "nagios", body))
         }
         Command::Say { config, lang, text } => say(config.as_deref(), lang.as_deref(), &text),
         Command::Oncall {

@@ -53,6 +53,8 @@ pub struct ServerConfig {
 #[derive(Debug)]
 pub struct StorageConfig {
     pub sqlite: PathBuf,
+    /// Where notification commands leave alerts while the daemon is unreachable.
+    pub spool: PathBuf,
 }
 
 #[derive(Debug)]
@@ -187,7 +189,14 @@ pub struct ZabbixConfig {
 #[derive(Debug)]
 pub struct NagiosConfig {
     pub command_file: PathBuf,
+    /// Where acknowledgements and downtimes are confirmed.
     pub status_file: Option<PathBuf>,
+    /// Acknowledgement stays until the service is OK (default true).
+    pub ack_sticky: bool,
+    /// Nagios notifies contacts of kaden's acknowledgement (default false: no echo).
+    pub ack_notify: bool,
+    /// The acknowledgement comment survives a Nagios restart (default true).
+    pub ack_persistent: bool,
 }
 
 #[derive(Debug)]

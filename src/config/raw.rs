@@ -49,6 +49,7 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub sqlite: Option<String>,
+    pub spool: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +190,9 @@ pub struct RawZabbix {
 pub struct RawNagios {
     pub command_file: String,
     pub status_file: Option<String>,
+    pub ack_sticky: Option<bool>,
+    pub ack_notify: Option<bool>,
+    pub ack_persistent: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -165,12 +165,15 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
-        let storage = StorageConfig {
-            sqlite: secret::resolve_path(
-                self.base_dir,
-                raw.storage.sqlite.as_deref().unwrap_or(DEFAULT_SQLITE),
-            ),
+        let sqlite = secret::resolve_path(
+            self.base_dir,
+            raw.storage.sqlite.as_deref().unwrap_or(DEFAULT_SQLITE),
+        );
+        let spool = match raw.storage.spool.as_deref() {
+            Some(dir) => secret::resolve_path(self.base_dir, dir),
+            None => sqlite.parent().unwrap_or(self.base_dir).join("spool"),
         };
+        let storage = StorageConfig { sqlite, spool };
         let locale = self.locale(raw.locale);
         let telephony = self.telephony(raw.telephony, server.public_url.is_some());
         let users = self.users(raw.users);
@@ -800,6 +803,9 @@ impl Validator<'_> {
             status_file: n
                 .status_file
                 .map(|s| secret::resolve_path(self.base_dir, &s)),
+            ack_sticky: n.ack_sticky.unwrap_or(true),
+            ack_notify: n.ack_notify.unwrap_or(false),
+            ack_persistent: n.ack_persistent.unwrap_or(true),
         });
         let icinga2 = raw.icinga2.map(|c| Icinga2Config {
             api_url: self.http_url("sources.icinga2.api_url", &c.api_url),

@@ -3,7 +3,7 @@
 
 use super::{ApiError, BODY_LIMIT};
 use crate::app::AppState;
-use crate::sources::generic;
+use crate::sources::{generic, nagios};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,10 +17,29 @@ pub async fn post_generic(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    accept(state, headers, body, generic::parse).await
+}
+
+/// `kaden nagios-notify` (Nagios 4, X-MON, Icinga 2 notification commands).
+pub async fn post_nagios(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    accept(state, headers, body, nagios::parse).await
+}
+
+/// The one ingest path every JSON source shares: read, check the type, parse, store.
+async fn accept(
+    state: AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    parse: fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, crate::sources::PayloadError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
     require_json(&headers)?;
     let now = state.clock.now();
-    let alert = generic::parse(&body, now)?;
+    let alert = parse(&body, now)?;
     let ingested = state.ingest(alert, now).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -25,6 +25,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     let mut protected = Router::new()
         .route("/api/v1/alerts", post(alerts::post_generic))
+        .route("/webhooks/nagios", post(alerts::post_nagios))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))

@@ -1,6 +1,7 @@
 //! Source adapters: each turns its system's payload into a [`crate::domain::Alert`].
 
 pub mod generic;
+pub mod nagios;
 
 /// Why a payload could not become an alert. The HTTP layer maps `Malformed` to 400 and
 /// `Invalid` to 422.

@@ -4,6 +4,7 @@
 //! gone) is recorded on the row and not retried. Every row's state shows on its incident.
 
 mod mackerel;
+mod nagios;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -52,6 +53,12 @@ pub struct Worker {
 impl Worker {
     pub fn new(config: &Config, store: Store, clock: SharedClock, wake: Arc<Notify>) -> Worker {
         let mut writers: HashMap<Source, Box<dyn Writer>> = HashMap::new();
+        if let Some(n) = &config.sources.nagios {
+            writers.insert(
+                Source::Nagios,
+                Box::new(nagios::Nagios::new(n, clock.clone())),
+            );
+        }
         if let Some(m) = &config.sources.mackerel {
             writers.insert(Source::Mackerel, Box::new(mackerel::Mackerel::new(m)));
         }

@@ -1,0 +1,100 @@
+//! Notification commands (`kaden nagios-notify`): hand one alert to the local daemon over
+//! HTTP, or spool it durably when the daemon is unreachable. Exit 0 only once the alert
+//! is safe; otherwise one clear line on stderr and a non-zero exit, which the monitoring
+//! system shows and retries.
+
+use crate::config::Config;
+use crate::spool::{self, Spooled};
+use secrecy::ExposeSecret;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The monitoring system waits on us: give up on the daemon quickly and spool.
+const DAEMON_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Delivery {
+    Accepted,
+    /// The daemon said no: spooling would not help.
+    Refused(String),
+    /// The daemon could not be reached or failed: spool.
+    Unreachable(String),
+}
+
+async fn post(config: &Config, source: &str, body: &serde_json::Value) -> Delivery {
+    let listen = config.server.listen;
+    let ip = if listen.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        listen.ip()
+    };
+    let url = format!(
+        "http://{}/webhooks/{source}",
+        SocketAddr::new(ip, listen.port())
+    );
+    let client = match reqwest::Client::builder().timeout(DAEMON_TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return Delivery::Unreachable(e.to_string()),
+    };
+    let mut request = client.post(&url).json(body);
+    if let Some(token) = config.server.api_tokens.first() {
+        request = request.bearer_auth(token.expose_secret());
+    }
+    match request.send().await {
+        Ok(r) if r.status().is_success() => Delivery::Accepted,
+        Ok(r) if r.status().is_client_error() => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            let error = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            Delivery::Refused(format!("{status}: {error}"))
+        }
+        Ok(r) => Delivery::Unreachable(format!("the daemon answered {}", r.status())),
+        Err(e) => Delivery::Unreachable(e.without_url().to_string()),
+    }
+}
+
+/// Delivers or spools `body` for the `source` webhook.
+pub fn deliver(config: &Config, source: &str, body: serde_json::Value) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kaden: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(post(config, source, &body)) {
+        Delivery::Accepted => ExitCode::SUCCESS,
+        Delivery::Refused(why) => {
+            eprintln!("kaden: the daemon refused the alert ({why})");
+            ExitCode::from(2)
+        }
+        Delivery::Unreachable(why) => {
+            let spooled = Spooled {
+                source: source.to_owned(),
+                body,
+            };
+            match spool::write(&config.storage.spool, &spooled) {
+                Ok(path) => {
+                    eprintln!(
+                        "kaden: daemon unreachable ({why}); alert spooled at {}",
+                        path.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "kaden: daemon unreachable ({why}) and cannot spool to {}: {e}",
+                        config.storage.spool.display()
+                    );
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Nagios 4 / X-MON (and Icinga 2 through the same command): the notification macros, as
+//! `kaden nagios-notify` sends them to `POST /webhooks/nagios`.
+//!
+//! | $NOTIFICATIONTYPE$ | kaden |
+//! | --- | --- |
+//! | PROBLEM | problem: call |
+//! | RECOVERY | recovery |
+//! | ACKNOWLEDGEMENT | acknowledged in the source: stop calling (kaden's own echo is ignored) |
+//! | DOWNTIMESTART | someone silenced it: treated as an acknowledgement |
+//! | FLAPPINGSTART, FLAPPINGSTOP, FLAPPINGDISABLED, DOWNTIMEEND, DOWNTIMECANCELLED, CUSTOM | update: stored, nobody is called |
+
+use super::PayloadError;
+use crate::domain::{Alert, AlertKind, Severity, SourceRef};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// One notification, macro by macro.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    /// $NOTIFICATIONTYPE$
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// $HOSTNAME$
+    pub host: String,
+    /// $SERVICEDESC$ (absent for host notifications)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// $SERVICESTATE$ or $HOSTSTATE$
+    pub state: String,
+    /// $SERVICEOUTPUT$ or $HOSTOUTPUT$
+    #[serde(default)]
+    pub output: String,
+    /// $SERVICEPROBLEMID$ or $HOSTPROBLEMID$
+    #[serde(default)]
+    pub problem_id: u64,
+    /// $LASTSERVICEPROBLEMID$ or $LASTHOSTPROBLEMID$ (a host recovery carries only this)
+    #[serde(default)]
+    pub last_problem_id: u64,
+    /// $NOTIFICATIONAUTHOR$
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// $NOTIFICATIONCOMMENT$
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// $TIMET$
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+}
+
+impl Notification {
+    pub fn kind(&self) -> Result<AlertKind, PayloadError> {
+        Ok(match self.kind.to_ascii_uppercase().as_str() {
+            "PROBLEM" => AlertKind::Problem,
+            "RECOVERY" => AlertKind::Recovery,
+            "ACKNOWLEDGEMENT" | "DOWNTIMESTART" => AlertKind::Acknowledgement,
+            "FLAPPINGSTART" | "FLAPPINGSTOP" | "FLAPPINGDISABLED" | "DOWNTIMEEND"
+            | "DOWNTIMECANCELLED" | "CUSTOM" => AlertKind::Update,
+            other => {
+                return Err(PayloadError::Invalid(format!(
+                    "type: unknown $NOTIFICATIONTYPE$ {other:?}; expected PROBLEM, RECOVERY, ACKNOWLEDGEMENT, FLAPPING*, DOWNTIME* or CUSTOM"
+                )));
+            }
+        })
+    }
+
+    pub fn into_alert(self, raw: String, received_at: Timestamp) -> Result<Alert, PayloadError> {
+        let kind = self.kind()?;
+        if self.host.trim().is_empty() {
+            return Err(PayloadError::Invalid("host: must not be empty".into()));
+        }
+        let service = self.service.filter(|s| !s.is_empty());
+        // Problem ids restart with Nagios, so the key is the object; the id goes along
+        // for write-back. A host recovery has only the last problem id.
+        let problem_id = if self.problem_id == 0 {
+            self.last_problem_id
+        } else {
+            self.problem_id
+        };
+        let severity = Severity::from_nagios_state(&self.state).unwrap_or(Severity::Average);
+        let key = match &service {
+            Some(s) => format!("{}/{s}", self.host),
+            None => self.host.clone(),
+        };
+        let occurred_at = self
+            .time
+            .and_then(|t| Timestamp::from_second(t).ok())
+            .unwrap_or(received_at);
+        Ok(Alert {
+            source_ref: SourceRef::Nagios {
+                host: self.host.clone(),
+                service: service.clone(),
+                problem_id,
+            },
+            key,
+            kind,
+            severity,
+            host: self.host,
+            service,
+            state: self.state,
+            output: self.output,
+            occurred_at,
+            raw,
+        })
+    }
+}
+
+/// `POST /webhooks/nagios` body.
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let n: Notification = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
+    n.into_alert(String::from_utf8_lossy(body).into_owned(), received_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"type":"PROBLEM","host":"web01","service":"HTTP","state":"CRITICAL",
+        "output":"HTTP CRITICAL - 503","problem_id":42,"last_problem_id":0,"time":1700000000}"#;
+
+    fn now() -> Timestamp {
+        "2026-11-23T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn service_problem_becomes_an_alert() {
+        let a = parse(SAMPLE.as_bytes(), now()).unwrap();
+        assert_eq!(a.kind, AlertKind::Problem);
+        assert_eq!(a.key, "web01/HTTP");
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(
+            a.source_ref,
+            SourceRef::Nagios {
+                host: "web01".into(),
+                service: Some("HTTP".into()),
+                problem_id: 42
+            }
+        );
+        assert_eq!(
+            a.occurred_at,
+            Timestamp::from_second(1_700_000_000).unwrap()
+        );
+    }
+
+    #[test]
+    fn host_recovery_uses_the_last_problem_id() {
+        let body =
+            r#"{"type":"RECOVERY","host":"db01","state":"UP","problem_id":0,"last_problem_id":7}"#;
+        let a = parse(body.as_bytes(), now()).unwrap();
+        assert_eq!(a.kind, AlertKind::Recovery);
+        assert_eq!(a.key, "db01");
+        assert_eq!(
+            a.source_ref,
+            SourceRef::Nagios {
+                host: "db01".into(),
+                service: None,
+                problem_id: 7
+            }
+        );
+    }
+
+    #[test]
+    fn every_notification_type_is_handled_deliberately() {
+        let cases = [
+            ("ACKNOWLEDGEMENT", AlertKind::Acknowledgement),
+            ("DOWNTIMESTART", AlertKind::Acknowledgement),
+            ("DOWNTIMEEND", AlertKind::Update),
+            ("DOWNTIMECANCELLED", AlertKind::Update),
+            ("FLAPPINGSTART", AlertKind::Update),
+            ("FLAPPINGSTOP", AlertKind::Update),
+            ("FLAPPINGDISABLED", AlertKind::Update),
+            ("CUSTOM", AlertKind::Update),
+        ];
+        for (kind, expected) in cases {
+            let n = Notification {
+                kind: kind.into(),
+                host: "h".into(),
+                state: "CRITICAL".into(),
+                ..Default::default()
+            };
+            assert_eq!(n.kind().unwrap(), expected, "{kind}");
+        }
+        let err = parse(br#"{"type":"BOGUS","host":"h","state":"OK"}"#, now()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown $NOTIFICATIONTYPE$"),
+            "{err}"
+        );
+    }
+}

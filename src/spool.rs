@@ -1,0 +1,96 @@
+//! The spool: where a notification command leaves an alert when the daemon cannot be
+//! reached, so the alert is never lost. Each file is written whole (temporary file,
+//! fsync, rename); the daemon drains the directory at start and every few seconds.
+
+use crate::app::AppState;
+use crate::sources::PayloadError;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often the daemon looks into the spool.
+pub const DRAIN_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Serialize, Deserialize)]
+pub struct Spooled {
+    /// The webhook the alert was meant for, e.g. `nagios`.
+    pub source: String,
+    pub body: serde_json::Value,
+}
+
+/// Writes one alert durably; returns the file.
+pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    use crate::clock::Clock;
+    // Names sort oldest first: the daemon delivers in order.
+    let name = format!(
+        "{}-{}-{:08x}.json",
+        crate::clock::SystemClock.now().as_nanosecond(),
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&serde_json::to_vec(spooled).expect("spooled alerts serialize"))?;
+    file.sync_all()?;
+    let path = dir.join(name);
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(path)
+}
+
+fn parser(
+    source: &str,
+) -> Option<fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, PayloadError>> {
+    match source {
+        "nagios" => Some(crate::sources::nagios::parse),
+        "generic" => Some(crate::sources::generic::parse),
+        _ => None,
+    }
+}
+
+/// Ingests every spooled alert, oldest first. A file that cannot become an alert is
+/// moved to `rejected/` and logged, never deleted.
+pub async fn drain(state: &AppState, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let parsed = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).ok())
+            .and_then(|s| parser(&s.source).map(|p| (p, s.body.to_string())));
+        let Some((parse, body)) = parsed else {
+            reject(dir, &path, "not a spooled alert");
+            continue;
+        };
+        let now = state.clock.now();
+        match parse(body.as_bytes(), now) {
+            Ok(alert) => match state.ingest(alert, now).await {
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&path);
+                    tracing::info!(file = %path.display(), "Spooled alert delivered.");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot store a spooled alert; it stays in the spool.");
+                    return;
+                }
+            },
+            Err(e) => reject(dir, &path, &e.to_string()),
+        }
+    }
+}
+
+fn reject(dir: &Path, path: &Path, why: &str) {
+    let rejected = dir.join("rejected");
+    let moved = std::fs::create_dir_all(&rejected)
+        .and_then(|_| std::fs::rename(path, rejected.join(path.file_name().unwrap_or_default())));
+    tracing::error!(file = %path.display(), why, moved = moved.is_ok(), "A spooled file is not a valid alert; moved to rejected/.");
+}

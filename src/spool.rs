@@ -3,7 +3,7 @@
 //! fsync, rename); the daemon drains the directory at start and every few seconds.
 
 use crate::app::AppState;
-use crate::sources::PayloadError;
+use crate::sources::Parser;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};

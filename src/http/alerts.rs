@@ -34,7 +34,7 @@ async fn accept(
     state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    parse: fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, crate::sources::PayloadError>,
+    parse: crate::sources::Parser,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
     require_json(&headers)?;

@@ -3,6 +3,9 @@
 pub mod generic;
 pub mod nagios;
 
+/// Turns one webhook body into an alert; `received_at` stands in for a missing time.
+pub type Parser = fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, PayloadError>;
+
 /// Why a payload could not become an alert. The HTTP layer maps `Malformed` to 400 and
 /// `Invalid` to 422.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

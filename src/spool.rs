@@ -40,9 +40,7 @@ pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-fn parser(
-    source: &str,
-) -> Option<fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, PayloadError>> {
+fn parser(source: &str) -> Option<Parser> {
     match source {
         "nagios" => Some(crate::sources::nagios::parse),
         "generic" => Some(crate::sources::generic::parse),

@@ -3,7 +3,7 @@
 
 use super::{ApiError, BODY_LIMIT};
 use crate::app::AppState;
-use crate::sources::{generic, nagios};
+use crate::sources::{generic, mackerel, nagios};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -29,6 +29,24 @@ pub async fn post_nagios(
     accept(state, headers, body, nagios::parse).await
 }
 
+/// Mackerel's webhook channel; the token comes as `?token=` (Mackerel sets no headers).
+pub async fn post_mackerel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
+    require_json(&headers)?;
+    let now = state.clock.now();
+    match mackerel::parse(&body, now)? {
+        mackerel::Event::Alert(alert) => respond(state.ingest(*alert, now).await?),
+        mackerel::Event::Ignored(event) => {
+            tracing::info!(source = "mackerel", event = %event, "Mackerel event other than alert; ignored.");
+            Ok((StatusCode::ACCEPTED, Json(json!({ "ignored": event }))))
+        }
+    }
+}
+
 /// The one ingest path every JSON source shares: read, check the type, parse, store.
 async fn accept(
     state: AppState,
@@ -40,7 +58,10 @@ async fn accept(
     require_json(&headers)?;
     let now = state.clock.now();
     let alert = parse(&body, now)?;
-    let ingested = state.ingest(alert, now).await?;
+    respond(state.ingest(alert, now).await?)
+}
+
+fn respond(ingested: crate::store::Ingested) -> Result<(StatusCode, Json<Value>), ApiError> {
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({

@@ -1,6 +1,7 @@
 //! Source adapters: each turns its system's payload into a [`crate::domain::Alert`].
 
 pub mod generic;
+pub mod mackerel;
 pub mod nagios;
 
 /// Turns one webhook body into an alert; `received_at` stands in for a missing time.

@@ -109,3 +109,63 @@ async fn a_refusal_is_shown_and_not_retried() {
         "the API key never shows"
     );
 }
+
+fn mackerel_webhook(status: &str) -> Value {
+    json!({
+        "orgName": "kaden-test", "event": "alert", "imageUrl": null, "type": "host",
+        "message": "loadavg5 4.2 > 3", "host": { "id": "22D4", "name": "app01", "roles": [] },
+        "alert": { "id": "3xyz", "status": status, "monitorName": "loadavg5", "isOpen": status != "ok",
+                   "openedAt": 1_763_800_000, "statusChangedAt": 1_763_800_060, "trigger": "monitor",
+                   "somethingNew": { "nested": true } }
+    })
+}
+
+#[tokio::test]
+async fn mackerel_webhook_with_the_token_in_the_query_is_phoned_and_memoed() {
+    let mackerel = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v0/alerts/3xyz"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&mackerel)
+        .await;
+    let app = spawn_app_with(&config(&mackerel.uri())).await;
+    let post = |body: Value, token: &'static str| {
+        app.client
+            .post(app.url(&format!("/webhooks/mackerel?token={token}")))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post(mackerel_webhook("critical"), "wrong")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let answer: Value = post(mackerel_webhook("critical"), crate::helpers::TOKEN)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    writeback_state(&app, &answer["incident_id"], "done").await;
+    let ok: Value = post(mackerel_webhook("ok"), crate::helpers::TOKEN)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["outcome"], "resolved");
+    let other = post(
+        json!({ "event": "hostRetire", "host": {} }),
+        crate::helpers::TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 202);
+    assert_eq!(
+        other.json::<Value>().await.unwrap()["ignored"],
+        "hostRetire"
+    );
+}

@@ -99,6 +99,9 @@ pub enum Command {
 pub struct NagiosArgs {
     #[command(flatten)]
     config: ConfigArg,
+    /// Which system sends this: acknowledgements go back to it.
+    #[arg(long, value_parser = ["nagios", "icinga2"], default_value = "nagios")]
+    source: String,
     /// $NOTIFICATIONTYPE$
     #[arg(long = "type", env = "NAGIOS_NOTIFICATIONTYPE")]
     kind: String,
@@ -145,6 +148,7 @@ impl NagiosArgs {
                 .unwrap_or(0)
         };
         let notification = crate::sources::nagios::Notification {
+            source: (self.source != "nagios").then_some(self.source),
             kind: self.kind,
             host: self.host,
             state: self.state.or_else(|| env("*STATE")).unwrap_or_default(),

@@ -1,5 +1,5 @@
-//! Nagios 4 / X-MON (and Icinga 2 through the same command): the notification macros, as
-//! `kaden nagios-notify` sends them to `POST /webhooks/nagios`.
+//! Nagios 4 / X-MON (and Icinga 2 through the same command, `--source icinga2`): the
+//! notification macros, as `kaden nagios-notify` sends them to `POST /webhooks/nagios`.
 //!
 //! | $NOTIFICATIONTYPE$ | kaden |
 //! | --- | --- |
@@ -7,7 +7,7 @@
 //! | RECOVERY | recovery |
 //! | ACKNOWLEDGEMENT | acknowledged in the source: stop calling (kaden's own echo is ignored) |
 //! | DOWNTIMESTART | someone silenced it: treated as an acknowledgement |
-//! | FLAPPINGSTART, FLAPPINGSTOP, FLAPPINGDISABLED, DOWNTIMEEND, DOWNTIMECANCELLED, CUSTOM | update: stored, nobody is called |
+//! | FLAPPINGSTART, FLAPPINGSTOP, FLAPPINGEND (Icinga), FLAPPINGDISABLED, DOWNTIMEEND, DOWNTIMECANCELLED, CUSTOM | update: stored, nobody is called |
 
 use super::PayloadError;
 use crate::domain::{Alert, AlertKind, Severity, SourceRef};
@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notification {
+    /// `icinga2` for Icinga 2 (written back through its REST API); Nagios otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// $NOTIFICATIONTYPE$
     #[serde(rename = "type")]
     pub kind: String,
@@ -54,8 +57,8 @@ impl Notification {
             "PROBLEM" => AlertKind::Problem,
             "RECOVERY" => AlertKind::Recovery,
             "ACKNOWLEDGEMENT" | "DOWNTIMESTART" => AlertKind::Acknowledgement,
-            "FLAPPINGSTART" | "FLAPPINGSTOP" | "FLAPPINGDISABLED" | "DOWNTIMEEND"
-            | "DOWNTIMECANCELLED" | "CUSTOM" => AlertKind::Update,
+            "FLAPPINGSTART" | "FLAPPINGSTOP" | "FLAPPINGEND" | "FLAPPINGDISABLED"
+            | "DOWNTIMEEND" | "DOWNTIMECANCELLED" | "CUSTOM" => AlertKind::Update,
             other => {
                 return Err(PayloadError::Invalid(format!(
                     "type: unknown $NOTIFICATIONTYPE$ {other:?}; expected PROBLEM, RECOVERY, ACKNOWLEDGEMENT, FLAPPING*, DOWNTIME* or CUSTOM"
@@ -86,12 +89,27 @@ impl Notification {
             .time
             .and_then(|t| Timestamp::from_second(t).ok())
             .unwrap_or(received_at);
-        Ok(Alert {
-            source_ref: SourceRef::Nagios {
+        let source_ref = match self.source.as_deref() {
+            None | Some("nagios") => SourceRef::Nagios {
                 host: self.host.clone(),
                 service: service.clone(),
                 problem_id,
             },
+            // Icinga 2 has no problem ids; its objects are named host!service.
+            Some("icinga2") => SourceRef::Icinga2 {
+                object: match &service {
+                    Some(s) => format!("{}!{s}", self.host),
+                    None => self.host.clone(),
+                },
+            },
+            Some(other) => {
+                return Err(PayloadError::Invalid(format!(
+                    "source: {other:?} is not nagios or icinga2"
+                )));
+            }
+        };
+        Ok(Alert {
+            source_ref,
             key,
             kind,
             severity,
@@ -181,6 +199,13 @@ mod tests {
             };
             assert_eq!(n.kind().unwrap(), expected, "{kind}");
         }
+        let icinga = parse(br#"{"source":"icinga2","type":"PROBLEM","host":"web01","service":"HTTP","state":"CRITICAL"}"#, now()).unwrap();
+        assert_eq!(
+            icinga.source_ref,
+            SourceRef::Icinga2 {
+                object: "web01!HTTP".into()
+            }
+        );
         let err = parse(br#"{"type":"BOGUS","host":"h","state":"OK"}"#, now()).unwrap_err();
         assert!(
             err.to_string().contains("unknown $NOTIFICATIONTYPE$"),

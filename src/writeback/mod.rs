@@ -3,6 +3,7 @@
 //! backoff and jitter until the source accepts; a refusal for good (no permission, alert
 //! gone) is recorded on the row and not retried. Every row's state shows on its incident.
 
+mod icinga2;
 mod mackerel;
 mod nagios;
 
@@ -57,6 +58,12 @@ impl Worker {
             writers.insert(
                 Source::Nagios,
                 Box::new(nagios::Nagios::new(n, clock.clone())),
+            );
+        }
+        if let Some(i) = &config.sources.icinga2 {
+            writers.insert(
+                Source::Icinga2,
+                Box::new(icinga2::Icinga2::new(i, clock.clone())),
             );
         }
         if let Some(m) = &config.sources.mackerel {

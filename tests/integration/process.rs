@@ -273,3 +273,76 @@ async fn escalation_continues_across_kill_9() {
         "retry_after is kept"
     );
 }
+
+#[tokio::test]
+async fn nagios_notify_spools_while_the_daemon_is_down_and_the_daemon_delivers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // Point the command at a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&config, text).unwrap();
+    let notify = |kind: &str| {
+        Command::new(KADEN)
+            .args(["nagios-notify", "-c"])
+            .arg(&config)
+            .args([
+                "--type",
+                kind,
+                "--host",
+                "web01",
+                "--service",
+                "HTTP",
+                "--state",
+                "CRITICAL",
+            ])
+            .args(["--output", "HTTP CRITICAL - 503", "--problem-id", "12"])
+            .output()
+            .unwrap()
+    };
+    let out = notify("PROBLEM");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "spooled is safe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    assert!(stderr.contains("alert spooled at"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("spool")).unwrap().count(),
+        1
+    );
+
+    let daemon = start(&config);
+    let incidents = wait_for_incidents(&daemon.base).await;
+    assert_eq!(incidents[0]["call_setting"], "infra");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("spool")).unwrap().count(),
+        0,
+        "delivered and removed"
+    );
+
+    // A notification the daemon refuses is not spooled: it exits non-zero with the reason.
+    let out = notify("BOGUS");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown $NOTIFICATIONTYPE$"));
+}
+
+async fn wait_for_incidents(base: &str) -> Vec<Value> {
+    for _ in 0..300 {
+        let list = get(base, "/api/v1/incidents").await;
+        if let Some(list) = list.as_array().filter(|l| !l.is_empty()) {
+            return list.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the spooled alert never arrived");
+}

@@ -169,3 +169,34 @@ async fn mackerel_webhook_with_the_token_in_the_query_is_phoned_and_memoed() {
         "hostRetire"
     );
 }
+
+#[tokio::test]
+async fn icinga2_is_acknowledged_through_its_rest_api_naming_the_object() {
+    let icinga = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/actions/acknowledge-problem"))
+        .and(header("Accept", "application/json"))
+        .and(header("Authorization", "Basic a2FkZW46aWNpbmdhLXNlY3JldA=="))
+        .and(body_partial_json(json!({
+            "type": "Service", "service": "web01!HTTP", "author": "a", "sticky": true, "notify": false
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{ "code": 200.0, "status": "Successfully acknowledged problem for object 'web01!HTTP'." }]
+        })))
+        .expect(1)
+        .mount(&icinga)
+        .await;
+    let config = config("http://127.0.0.1:9").replace(
+        "  mackerel: { api_key: mackerel-secret-key, api_base: \"http://127.0.0.1:9\" }",
+        &format!(
+            "  icinga2: {{ api_url: \"{}\", username: kaden, password: icinga-secret }}",
+            icinga.uri()
+        ),
+    );
+    let app = spawn_app_with(&config).await;
+    let notification = json!({ "source": "icinga2", "type": "PROBLEM", "host": "web01", "service": "HTTP",
+                                "state": "CRITICAL", "output": "HTTP CRITICAL" });
+    let (status, answer) = app.post_json("/webhooks/nagios", &notification).await;
+    assert_eq!(status, 202, "{answer}");
+    writeback_state(&app, &answer["incident_id"], "done").await;
+}

@@ -1,0 +1,162 @@
+//! Icinga 2 write-back through its REST API: `acknowledge-problem` and
+//! `schedule-downtime`, always naming the one object (an action without a filter hits
+//! every object). Each per-object result is checked, not just the HTTP status.
+
+use super::{WriteError, WriteFuture, Writer};
+use crate::clock::SharedClock;
+use crate::config::Icinga2Config;
+use crate::domain::SourceRef;
+use crate::escalation::AckBy;
+use crate::store::{PendingWriteBack, WriteBackAction};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub struct Icinga2 {
+    http: Result<reqwest::Client, String>,
+    api_url: String,
+    username: String,
+    password: SecretString,
+    clock: SharedClock,
+}
+
+impl Icinga2 {
+    pub fn new(config: &Icinga2Config, clock: SharedClock) -> Self {
+        Icinga2 {
+            http: client(config),
+            api_url: config.api_url.clone(),
+            username: config.username.clone(),
+            password: config.password.clone(),
+            clock,
+        }
+    }
+}
+
+/// TLS with the configured CA, or without verification only when `insecure` says so.
+fn client(config: &Icinga2Config) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(15));
+    if let Some(ca) = &config.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| format!("cannot read sources.icinga2.ca_file {}: {e}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            format!(
+                "sources.icinga2.ca_file {} is not a PEM certificate: {e}",
+                ca.display()
+            )
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    if config.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up the Icinga 2 client: {e}"))
+}
+
+impl Writer for Icinga2 {
+    fn write<'a>(&'a self, item: &'a PendingWriteBack, message: &'a str) -> WriteFuture<'a> {
+        Box::pin(async move {
+            let http = self
+                .http
+                .as_ref()
+                .map_err(|e| WriteError::Refused(e.clone()))?;
+            let SourceRef::Icinga2 { object } = &item.source_ref else {
+                return Err(WriteError::Refused("not an Icinga 2 alert".into()));
+            };
+            let author = match &item.by {
+                AckBy::Phone { user, .. } => user.to_string(),
+                AckBy::Manual { by } => by.clone(),
+                AckBy::Source => "kaden".into(),
+            };
+            let mut body = if object.contains('!') {
+                json!({ "type": "Service", "service": object })
+            } else {
+                json!({ "type": "Host", "host": object })
+            };
+            let (action, extra) = match item.action {
+                WriteBackAction::Acknowledge => (
+                    "acknowledge-problem",
+                    json!({ "sticky": true, "notify": false }),
+                ),
+                WriteBackAction::Downtime { minutes } => {
+                    let start = self.clock.now().as_second();
+                    (
+                        "schedule-downtime",
+                        json!({ "start_time": start, "end_time": start + i64::from(minutes) * 60, "fixed": true }),
+                    )
+                }
+            };
+            body["author"] = author.into();
+            body["comment"] = message.into();
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                body[k] = v.clone();
+            }
+            let response = http
+                .post(format!("{}/v1/actions/{action}", self.api_url))
+                .basic_auth(&self.username, Some(self.password.expose_secret()))
+                .header("Accept", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| {
+                    WriteError::Retry(format!("Icinga 2 unreachable: {}", e.without_url()))
+                })?;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or_default();
+            judge(status.as_u16(), &answer)
+        })
+    }
+}
+
+/// Every per-object result must be 200, or 409 "already acknowledged" (done before).
+fn judge(status: u16, answer: &Value) -> Result<(), WriteError> {
+    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    if results.is_empty() {
+        let why = format!(
+            "Icinga 2 answered {status}: {}",
+            answer["status"].as_str().unwrap_or("no results")
+        );
+        return Err(if status == 503 || status >= 500 {
+            WriteError::Retry(why)
+        } else {
+            WriteError::Refused(why)
+        });
+    }
+    for r in &results {
+        let code = r["code"].as_f64().unwrap_or(0.0) as u16;
+        let text = r["status"].as_str().unwrap_or_default();
+        match code {
+            200..=299 => {}
+            409 if text.contains("already acknowledged") => {}
+            503 => return Err(WriteError::Retry(format!("Icinga 2: {text}"))),
+            _ => return Err(WriteError::Refused(format!("Icinga 2 ({code}): {text}"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_object_results_decide() {
+        let ok = json!({ "results": [{ "code": 200.0, "status": "Successfully acknowledged problem for object 'web01!HTTP'." }] });
+        assert!(judge(200, &ok).is_ok());
+        let again = json!({ "results": [{ "code": 409.0, "status": "Service 'web01!HTTP' is already acknowledged." }] });
+        assert!(judge(409, &again).is_ok());
+        let recovered =
+            json!({ "results": [{ "code": 409.0, "status": "Service 'web01!HTTP' is OK." }] });
+        assert!(
+            matches!(judge(409, &recovered), Err(WriteError::Refused(m)) if m.contains("is OK"))
+        );
+        let reloading = json!({ "results": [{ "code": 503.0, "status": "Icinga is reloading." }] });
+        assert!(matches!(judge(503, &reloading), Err(WriteError::Retry(_))));
+        assert!(matches!(
+            judge(404, &json!({ "error": 404, "status": "No objects found." })),
+            Err(WriteError::Refused(_))
+        ));
+        assert!(matches!(judge(500, &json!({})), Err(WriteError::Retry(_))));
+    }
+}

@@ -45,6 +45,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/users/{file}", get(oncall::user_feed));
     let mut open = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/gather", post(twilio::gather))
         .route("/twilio/status", post(twilio::status))
@@ -71,6 +72,44 @@ async fn healthz(State(state): State<AppState>) -> Result<axum::Json<serde_json:
         .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
         .await?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut typed = std::collections::HashSet::new();
+    for (name, labels, value) in state.store.metrics().await? {
+        if typed.insert(name) {
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        }
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n")
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response())
 }
 
 /// Bearer-token check for the webhooks and the API, when `server.api_tokens` is set.

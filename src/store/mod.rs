@@ -3,6 +3,7 @@
 
 mod escalations;
 mod ingest;
+mod metrics;
 mod migrations;
 mod overrides;
 mod queries;
@@ -10,6 +11,7 @@ mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
+pub use metrics::Sample;
 pub use queries::{
     AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView,
     WriteBackView,

@@ -266,3 +266,31 @@ async fn source_identity_is_kept_for_write_back() {
         "keys are matched within one source"
     );
 }
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let app = spawn_app().await;
+    app.post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    app.post_alert(&alert("web-01/HTTP", "recovery", "info"))
+        .await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE kaden_alerts_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kaden_alerts_total{source=\"generic\",kind=\"problem\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kaden_alerts_total{source=\"generic\",kind=\"recovery\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kaden_incidents{status=\"recovered\"} 1\n"),
+        "{text}"
+    );
+}

@@ -82,7 +82,8 @@ impl RunnerHandle {
     }
 
     /// A webhook that must be answered with what to say.
-    pub async fn speak(&self, call: CallId, input: Input) -> Option<Spoken> {
+    pub async fn speak(&self, input: Input) -> Option<Spoken> {
+        let call = input.call()?.clone();
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Call {
@@ -96,7 +97,10 @@ impl RunnerHandle {
     }
 
     /// A call outcome that needs no answer.
-    pub async fn tell(&self, call: CallId, input: Input) {
+    pub async fn tell(&self, input: Input) {
+        let Some(call) = input.call().cloned() else {
+            return;
+        };
         let _ = self
             .commands
             .send(Command::Call {
@@ -461,7 +465,7 @@ impl Runner {
                             }
                         }
                     };
-                    handle.tell(call, input).await;
+                    handle.tell(input).await;
                 });
             }
             Effect::EndCall {

@@ -336,6 +336,22 @@ pub enum SmsMessage {
     CallCapReached { incident: IncidentId, cap: u32 },
 }
 
+impl Input {
+    /// The call an input is about, if any.
+    pub fn call(&self) -> Option<&CallId> {
+        match self {
+            Input::Placed { call, .. }
+            | Input::PlaceFailed { call, .. }
+            | Input::Deferred { call, .. }
+            | Input::Answered { call }
+            | Input::Machine { call }
+            | Input::Digits { call, .. }
+            | Input::Ended { call, .. } => Some(call),
+            Input::Alert { .. } | Input::Tick | Input::ManualAck { .. } => None,
+        }
+    }
+}
+
 /// An alert to acknowledge (or put in downtime) in its source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteBackItem {

@@ -100,22 +100,16 @@ pub async fn voice(
     let hook = verify(&state, &uri, &headers, &body)?;
     let spoken = state
         .runner
-        .speak(
-            hook.call.clone(),
-            Input::Answered {
-                call: hook.call.clone(),
-            },
-        )
+        .speak(Input::Answered {
+            call: hook.call.clone(),
+        })
         .await;
     if hook.machine() {
         state
             .runner
-            .tell(
-                hook.call.clone(),
-                Input::Machine {
-                    call: hook.call.clone(),
-                },
-            )
+            .tell(Input::Machine {
+                call: hook.call.clone(),
+            })
             .await;
     }
     Ok(speak(&state, &hook.call, spoken))
@@ -132,13 +126,10 @@ pub async fn gather(
     let digits = hook.get("Digits").unwrap_or_default().to_owned();
     let spoken = state
         .runner
-        .speak(
-            hook.call.clone(),
-            Input::Digits {
-                call: hook.call.clone(),
-                digits,
-            },
-        )
+        .speak(Input::Digits {
+            call: hook.call.clone(),
+            digits,
+        })
         .await;
     Ok(speak(&state, &hook.call, spoken))
 }
@@ -156,13 +147,10 @@ pub async fn status(
     if let Some(outcome) = CallOutcome::parse(status) {
         state
             .runner
-            .tell(
-                hook.call.clone(),
-                Input::Ended {
-                    call: hook.call.clone(),
-                    outcome,
-                },
-            )
+            .tell(Input::Ended {
+                call: hook.call.clone(),
+                outcome,
+            })
             .await;
     }
     Ok(xml(twiml::empty()))
@@ -180,12 +168,9 @@ pub async fn amd(
         tracing::info!(call_id = %hook.call, call_sid = hook.get("CallSid"), "A machine answered; hanging up.");
         state
             .runner
-            .tell(
-                hook.call.clone(),
-                Input::Machine {
-                    call: hook.call.clone(),
-                },
-            )
+            .tell(Input::Machine {
+                call: hook.call.clone(),
+            })
             .await;
     }
     Ok(xml(twiml::empty()))

@@ -8,8 +8,8 @@ use crate::config::Config;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
 use crate::escalation::CallId;
 use crate::escalation::{
-    After, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, Person, Prompt, Roster,
-    SettingSnapshot, SmsMessage, Status,
+    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, Person, Prompt,
+    Roster, SettingSnapshot, SmsMessage, Status,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
@@ -334,7 +334,7 @@ impl Runner {
                 _ => return,
             }
         }
-        let input = Input::Alert {
+        let input = Input::Alert(AlertInput {
             alert_id,
             kind: alert.kind,
             key: ItemKey {
@@ -347,7 +347,7 @@ impl Runner {
             state_word: alert.state,
             output: alert.output,
             source_ref: alert.source_ref,
-        };
+        });
         self.step(incident, input, None).await;
     }
 

@@ -83,30 +83,7 @@ impl Escalation {
     pub fn handle(&mut self, input: Input, now: Timestamp, ctx: &Ctx) -> Vec<Effect> {
         let mut fx = Vec::new();
         match input {
-            Input::Alert {
-                alert_id,
-                kind,
-                key,
-                host,
-                service,
-                severity,
-                state_word,
-                output,
-                source_ref,
-            } => {
-                let alert = AlertUpdate {
-                    alert_id,
-                    kind,
-                    key,
-                    host,
-                    service,
-                    severity,
-                    state_word,
-                    output,
-                    source_ref,
-                };
-                self.apply_alert(alert, now, &mut fx)
-            }
+            Input::Alert(alert) => self.apply_alert(alert, now, &mut fx),
             Input::Placed { call, sid } => {
                 if let Some(i) = self.call_index(&call) {
                     self.calls[i].sid = Some(sid);
@@ -171,7 +148,7 @@ impl Escalation {
         fx
     }
 
-    fn apply_alert(&mut self, a: AlertUpdate, now: Timestamp, fx: &mut Vec<Effect>) {
+    fn apply_alert(&mut self, a: AlertInput, now: Timestamp, fx: &mut Vec<Effect>) {
         let existing = self.items.iter().position(|i| i.key == a.key);
         if let Some(i) = existing
             && self.items[i].last_alert_id >= a.alert_id
@@ -880,16 +857,4 @@ impl Escalation {
         });
         fx.push(self.record(self.calls.len() - 1, None, None));
     }
-}
-
-struct AlertUpdate {
-    alert_id: crate::domain::AlertId,
-    kind: AlertKind,
-    key: ItemKey,
-    host: String,
-    service: Option<String>,
-    severity: crate::domain::Severity,
-    state_word: String,
-    output: String,
-    source_ref: crate::domain::SourceRef,
 }

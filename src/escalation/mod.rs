@@ -14,6 +14,7 @@ mod tests;
 pub use engine::{Ctx, Person, Roster};
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
-    AckBy, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord, Effect, Escalation, Input,
-    Item, ItemKey, ItemStatus, SettingSnapshot, SmsMessage, SnapshotTarget, Status, WriteBackItem,
+    AckBy, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord, Effect,
+    Escalation, Input, Item, ItemKey, ItemStatus, SettingSnapshot, SmsMessage, SnapshotTarget,
+    Status, WriteBackItem,
 };

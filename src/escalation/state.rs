@@ -269,20 +269,24 @@ pub struct Escalation {
     pub next_seq: u32,
 }
 
+/// An alert of this incident, as the engine needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertInput {
+    pub alert_id: AlertId,
+    pub kind: AlertKind,
+    pub key: ItemKey,
+    pub host: String,
+    pub service: Option<String>,
+    pub severity: Severity,
+    pub state_word: String,
+    pub output: String,
+    pub source_ref: SourceRef,
+}
+
 /// Something that happened, fed to [`Escalation::handle`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Input {
-    Alert {
-        alert_id: AlertId,
-        kind: AlertKind,
-        key: ItemKey,
-        host: String,
-        service: Option<String>,
-        severity: Severity,
-        state_word: String,
-        output: String,
-        source_ref: SourceRef,
-    },
+    Alert(AlertInput),
     /// Twilio accepted the call.
     Placed {
         call: CallId,
@@ -347,7 +351,7 @@ impl Input {
             | Input::Machine { call }
             | Input::Digits { call, .. }
             | Input::Ended { call, .. } => Some(call),
-            Input::Alert { .. } | Input::Tick | Input::ManualAck { .. } => None,
+            Input::Alert(_) | Input::Tick | Input::ManualAck { .. } => None,
         }
     }
 }

@@ -111,7 +111,7 @@ impl World {
         };
         let alert_id = AlertId::new(self.next_alert);
         self.next_alert += 1;
-        self.input(Input::Alert {
+        self.input(Input::Alert(AlertInput {
             alert_id,
             kind,
             key: ItemKey {
@@ -126,7 +126,7 @@ impl World {
             source_ref: SourceRef::Zabbix {
                 event_id: alert_id.get() as u64,
             },
-        })
+        }))
     }
     fn problem(&mut self, key: &str) -> Vec<Effect> {
         self.alert(AlertKind::Problem, key)

@@ -22,6 +22,10 @@ pub struct Cli {
     /// Log output: text for people, json for log collectors.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The config file [default: /etc/kaden/kaden.yaml]. Accepted before or after the
+    /// subcommand.
+    #[arg(short, long, global = true, env = "KADEN_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -29,29 +33,23 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the daemon: webhooks, API and escalations.
-    Serve(ConfigArg),
+    Serve,
     /// Validate a config file; exits 1 when it has errors.
-    CheckConfig(ConfigArg),
+    CheckConfig,
     /// List incidents from the running daemon.
     Incidents {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only incidents in this state: open or recovered.
         #[arg(long)]
         status: Option<String>,
     },
     /// The call log: who was called, when, the outcome, keys, what was acknowledged.
     Calls {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only the calls of this incident.
         #[arg(long)]
         incident: Option<i64>,
     },
     /// Acknowledge every open problem of an incident (as 9# on the phone does).
     Ack {
-        #[command(flatten)]
-        config: ConfigArg,
         incident: i64,
         /// Who acknowledges, for the log and the write-back message.
         #[arg(long, env = "USER", default_value = "cli")]
@@ -59,9 +57,6 @@ pub enum Command {
     },
     /// Print exactly what would be spoken for TEXT, after the pronunciation rules.
     Say {
-        /// Use this config's rules and language; without it, the built-in ones.
-        #[arg(short, long, env = "KADEN_CONFIG")]
-        config: Option<PathBuf>,
         /// ja-JP or en-US (default: the config's locale.language, else ja-JP).
         #[arg(long)]
         lang: Option<String>,
@@ -69,8 +64,6 @@ pub enum Command {
     },
     /// Who is on call now (or --at a time), and the next handoffs; manage overrides.
     Oncall {
-        #[command(flatten)]
-        config: ConfigArg,
         /// One schedule (default: all).
         schedule: Option<String>,
         /// A time such as 2026-11-23T10:00:00+09:00 (default: now).
@@ -88,8 +81,6 @@ pub enum Command {
     NagiosNotify(NagiosArgs),
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
-        #[command(flatten)]
-        config: ConfigArg,
         #[command(subcommand)]
         action: SimAction,
     },
@@ -97,8 +88,6 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct NagiosArgs {
-    #[command(flatten)]
-    config: ConfigArg,
     /// Which system sends this: acknowledgements go back to it.
     #[arg(long, value_parser = ["nagios", "icinga2"], default_value = "nagios")]
     source: String,
@@ -136,7 +125,7 @@ pub struct NagiosArgs {
 
 impl NagiosArgs {
     /// Arguments first; then the service or host variant of the NAGIOS_* variable.
-    fn notification(self) -> (std::path::PathBuf, crate::sources::nagios::Notification) {
+    fn notification(self) -> crate::sources::nagios::Notification {
         let scope = if self.service.as_deref().is_some_and(|s| !s.is_empty()) {
             "SERVICE"
         } else {
@@ -147,7 +136,7 @@ impl NagiosArgs {
             v.or_else(|| env(name).and_then(|s| s.parse().ok()))
                 .unwrap_or(0)
         };
-        let notification = crate::sources::nagios::Notification {
+        crate::sources::nagios::Notification {
             source: (self.source != "nagios").then_some(self.source),
             kind: self.kind,
             host: self.host,
@@ -159,8 +148,7 @@ impl NagiosArgs {
             author: self.author.filter(|s| !s.is_empty()),
             comment: self.comment.filter(|s| !s.is_empty()),
             time: self.time,
-        };
-        (self.config.config, notification)
+        }
     }
 }
 
@@ -233,40 +221,32 @@ impl SimBehaviour {
     }
 }
 
-#[derive(clap::Args)]
-pub struct ConfigArg {
-    /// The config file.
-    #[arg(
-        short,
-        long,
-        env = "KADEN_CONFIG",
-        default_value = "/etc/kaden/kaden.yaml"
-    )]
-    pub config: PathBuf,
-}
+/// Where the config is when -c / KADEN_CONFIG do not say.
+const DEFAULT_CONFIG: &str = "/etc/kaden/kaden.yaml";
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let given = cli.config;
+    let path = given
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let daemon = || Daemon::from_config(&path);
     match cli.command {
-        Command::Serve(arg) => serve(&arg.config),
-        Command::CheckConfig(arg) => Ok(check_config(&arg.config)),
-        Command::Incidents { config, status } => {
-            Daemon::from_config(&config.config)?.incidents(status.as_deref())?;
+        Command::Serve => serve(&path),
+        Command::CheckConfig => Ok(check_config(&path)),
+        Command::Incidents { status } => {
+            daemon()?.incidents(status.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calls { config, incident } => {
-            Daemon::from_config(&config.config)?.calls(incident)?;
+        Command::Calls { incident } => {
+            daemon()?.calls(incident)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ack {
-            config,
-            incident,
-            by,
-        } => {
-            Daemon::from_config(&config.config)?.ack(incident, &by)?;
+        Command::Ack { incident, by } => {
+            daemon()?.ack(incident, &by)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::NagiosNotify(args) => {
-            let (path, notification) = args.notification();
+            let notification = args.notification();
             let config = match config::load(&path, &SystemSecrets) {
                 Ok((config, _)) => config,
                 Err(e) => {
@@ -280,15 +260,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = serde_json::to_value(notification).expect("a notification serializes");
             Ok(crate::notify::deliver(&config, "nagios", body))
         }
-        Command::Say { config, lang, text } => say(config.as_deref(), lang.as_deref(), &text),
+        Command::Say { lang, text } => say(given.as_deref(), lang.as_deref(), &text),
         Command::Oncall {
-            config,
             schedule,
             at,
             next,
             action,
         } => {
-            let daemon = Daemon::from_config(&config.config)?;
+            let daemon = daemon()?;
             match action {
                 None => daemon.oncall(schedule.as_deref(), at.as_deref(), next)?,
                 Some(OncallAction::Override {
@@ -305,8 +284,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { config, action } => {
-            let daemon = Daemon::from_config(&config.config)?;
+        Command::Sim { action } => {
+            let daemon = daemon()?;
             match action {
                 SimAction::Phone {
                     number,

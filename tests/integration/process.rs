@@ -165,6 +165,17 @@ fn check_config_accepts_the_shipped_default() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    let before = Command::new(KADEN)
+        .arg("-c")
+        .arg(&example)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(
+        before.status.code(),
+        Some(0),
+        "-c is accepted before the subcommand too"
+    );
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ pub struct SourcesConfig {
     pub mackerel: Option<MackerelConfig>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum ZabbixAuth {
     Token(SecretString),
     Password {

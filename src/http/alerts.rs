@@ -3,7 +3,7 @@
 
 use super::{ApiError, BODY_LIMIT};
 use crate::app::AppState;
-use crate::sources::{generic, mackerel, nagios};
+use crate::sources::{generic, mackerel, nagios, zabbix};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,6 +27,15 @@ pub async fn post_nagios(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     accept(state, headers, body, nagios::parse).await
+}
+
+/// The Zabbix webhook media type (plugins/zabbix/media_kaden.yaml).
+pub async fn post_zabbix(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    accept(state, headers, body, zabbix::parse).await
 }
 
 /// Mackerel's webhook channel; the token comes as `?token=` (Mackerel sets no headers).

@@ -26,6 +26,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     let mut protected = Router::new()
         .route("/api/v1/alerts", post(alerts::post_generic))
         .route("/webhooks/nagios", post(alerts::post_nagios))
+        .route("/webhooks/zabbix", post(alerts::post_zabbix))
         .route("/webhooks/mackerel", post(alerts::post_mackerel))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))

@@ -3,6 +3,7 @@
 pub mod generic;
 pub mod mackerel;
 pub mod nagios;
+pub mod zabbix;
 
 /// Turns one webhook body into an alert; `received_at` stands in for a missing time.
 pub type Parser = fn(&[u8], jiff::Timestamp) -> Result<crate::domain::Alert, PayloadError>;

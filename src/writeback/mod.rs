@@ -6,6 +6,7 @@
 mod icinga2;
 mod mackerel;
 mod nagios;
+mod zabbix;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -54,6 +55,12 @@ pub struct Worker {
 impl Worker {
     pub fn new(config: &Config, store: Store, clock: SharedClock, wake: Arc<Notify>) -> Worker {
         let mut writers: HashMap<Source, Box<dyn Writer>> = HashMap::new();
+        if let Some(z) = &config.sources.zabbix {
+            writers.insert(
+                Source::Zabbix,
+                Box::new(zabbix::Zabbix::new(z, clock.clone())),
+            );
+        }
         if let Some(n) = &config.sources.nagios {
             writers.insert(
                 Source::Nagios,

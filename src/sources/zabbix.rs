@@ -1,0 +1,140 @@
+//! Zabbix: what the webhook media type in plugins/zabbix/media_kaden.yaml posts to
+//! `POST /webhooks/zabbix`, one field per macro.
+//!
+//! | notification | kaden |
+//! | --- | --- |
+//! | problem ({EVENT.VALUE}=1, {EVENT.UPDATE.STATUS}=0) | problem: call |
+//! | recovery ({EVENT.VALUE}=0) | recovery |
+//! | update with {EVENT.ACK.STATUS}=Yes | acknowledged in Zabbix: stop calling (kaden's own echo is ignored) |
+//! | any other update (comment, severity change) | update: stored, nobody is called |
+//!
+//! The key is {EVENT.ID}: recoveries and updates carry the problem's event id, which is
+//! also what `event.acknowledge` takes.
+
+use super::PayloadError;
+use crate::domain::{Alert, AlertKind, Severity, SourceRef};
+use jiff::Timestamp;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Webhook {
+    event_id: String,
+    event_value: String,
+    #[serde(default)]
+    event_status: String,
+    #[serde(default)]
+    event_severity: String,
+    #[serde(default)]
+    event_name: String,
+    #[serde(default)]
+    event_update_status: String,
+    #[serde(default)]
+    event_ack_status: String,
+    host_name: String,
+    #[serde(default)]
+    item_value: String,
+}
+
+/// A macro Zabbix could not resolve arrives literally (`{EVENT.RECOVERY.ID}`).
+fn given(value: &str) -> Option<&str> {
+    let v = value.trim();
+    (!v.is_empty() && !(v.starts_with('{') && v.ends_with('}'))).then_some(v)
+}
+
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let w: Webhook = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
+    let event_id: u64 = given(&w.event_id)
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| {
+            PayloadError::Invalid(format!(
+                "event_id: {:?} is not a Zabbix event id",
+                w.event_id
+            ))
+        })?;
+    let update = given(&w.event_update_status) == Some("1");
+    let kind = match (update, given(&w.event_value)) {
+        (true, _) if given(&w.event_ack_status) == Some("Yes") => AlertKind::Acknowledgement,
+        (true, _) => AlertKind::Update,
+        (false, Some("1")) => AlertKind::Problem,
+        (false, Some("0")) => AlertKind::Recovery,
+        (false, other) => {
+            return Err(PayloadError::Invalid(format!(
+                "event_value: {other:?} is neither 1 (problem) nor 0 (recovery)"
+            )));
+        }
+    };
+    let severity = given(&w.event_severity)
+        .and_then(|s| s.parse().ok())
+        .and_then(Severity::from_zabbix)
+        .unwrap_or(Severity::Average);
+    let host = given(&w.host_name)
+        .ok_or_else(|| PayloadError::Invalid("host_name: missing".into()))?
+        .to_owned();
+    Ok(Alert {
+        source_ref: SourceRef::Zabbix { event_id },
+        key: event_id.to_string(),
+        kind,
+        severity,
+        host,
+        service: given(&w.event_name).map(str::to_owned),
+        state: given(&w.event_status)
+            .unwrap_or(if kind == AlertKind::Recovery {
+                "RESOLVED"
+            } else {
+                "PROBLEM"
+            })
+            .to_owned(),
+        output: given(&w.item_value).map(str::to_owned).unwrap_or_default(),
+        occurred_at: received_at,
+        raw: String::from_utf8_lossy(body).into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(value: &str, update: &str, ack: &str) -> String {
+        format!(
+            r#"{{"sendto":"+819012345678","event_id":"4711","event_value":"{value}","event_status":"PROBLEM",
+            "event_severity":"4","event_name":"HTTP is down","event_update_status":"{update}",
+            "event_update_action":"acknowledged","event_update_message":"","event_ack_status":"{ack}",
+            "event_recovery_id":"{{EVENT.RECOVERY.ID}}","host_name":"web01","host_host":"web01",
+            "trigger_id":"13","item_value":"503"}}"#
+        )
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-23T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn problem_recovery_and_updates_map_deliberately() {
+        let problem = parse(body("1", "0", "No").as_bytes(), now()).unwrap();
+        assert_eq!(problem.kind, AlertKind::Problem);
+        assert_eq!(problem.severity, Severity::High);
+        assert_eq!(problem.key, "4711");
+        assert_eq!(problem.source_ref, SourceRef::Zabbix { event_id: 4711 });
+        assert_eq!(problem.service.as_deref(), Some("HTTP is down"));
+        assert_eq!(
+            parse(body("0", "0", "No").as_bytes(), now()).unwrap().kind,
+            AlertKind::Recovery
+        );
+        assert_eq!(
+            parse(body("1", "1", "Yes").as_bytes(), now()).unwrap().kind,
+            AlertKind::Acknowledgement
+        );
+        assert_eq!(
+            parse(body("1", "1", "No").as_bytes(), now()).unwrap().kind,
+            AlertKind::Update
+        );
+    }
+
+    #[test]
+    fn unresolved_macros_are_refused_clearly() {
+        let bad = body("1", "0", "No").replace("\"4711\"", "\"{EVENT.ID}\"");
+        let err = parse(bad.as_bytes(), now()).unwrap_err().to_string();
+        assert!(err.contains("event_id"), "{err}");
+    }
+}

@@ -1,0 +1,339 @@
+//! End to end against a real Zabbix 6.0: the shipped media type is imported through the
+//! API, a trapper value raises a problem, Zabbix delivers it to kaden, kaden phones
+//! (simulator), 9# is pressed, and event.get shows the event acknowledged with kaden's
+//! message; the recovery resolves the incident.
+//!
+//! Needs Debian's zabbix-server-pgsql, zabbix-frontend-php, php-pgsql, postgresql and
+//! root; `.ci/run` installs them and runs `cargo test --test e2e_zabbix -- --ignored`.
+
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+const TOKEN: &str = "e2e-token-0123456789";
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/zabbix")
+        .join(name)
+}
+
+struct Zabbix {
+    dir: PathBuf,
+    api: String,
+    trapper: u16,
+}
+
+impl Drop for Zabbix {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script("down.sh"))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free port below 32768 (Zabbix's ListenPort refuses higher ones).
+fn free_port() -> u16 {
+    loop {
+        let port = fastrand::u16(20000..32000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+async fn rpc(api: &str, method: &str, params: Value, auth: Option<&str>) -> Value {
+    let mut body = json!({ "jsonrpc": "2.0", "method": method, "params": params, "id": 1 });
+    if let Some(auth) = auth {
+        body["auth"] = auth.into();
+    }
+    let answer: Value = reqwest::Client::new()
+        .post(api)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("error").is_none(), "{method}: {answer}");
+    answer["result"].clone()
+}
+
+/// Sends one trapper value with the Zabbix sender protocol (ZBXD header + JSON).
+fn send_value(port: u16, host: &str, key: &str, value: &str) {
+    use std::io::{Read, Write};
+    let data =
+        json!({ "request": "sender data", "data": [{ "host": host, "key": key, "value": value }] })
+            .to_string();
+    let mut frame = b"ZBXD\x01".to_vec();
+    frame.extend((data.len() as u64).to_le_bytes());
+    frame.extend(data.as_bytes());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(&frame).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.contains("processed: 1"), "trapper answer: {text}");
+}
+
+async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..900 {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("waited 90 s for {what}");
+}
+
+async fn incident(base: &str, check: impl Fn(&Value) -> bool) -> Option<Value> {
+    let client = reqwest::Client::new();
+    let list: Vec<Value> = client
+        .get(format!("{base}/api/v1/incidents"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    for i in list {
+        let detail: Value = client
+            .get(format!("{base}/api/v1/incidents/{}", i["id"]))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        if check(&detail) {
+            return Some(detail);
+        }
+    }
+    None
+}
+
+async fn start_zabbix(dir: &Path) -> Zabbix {
+    let (pg, trapper, web) = (free_port(), free_port(), free_port());
+    let out = Command::new("bash")
+        .arg(script("up.sh"))
+        .arg(dir)
+        .args([pg.to_string(), trapper.to_string(), web.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tests/zabbix/up.sh failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zabbix = Zabbix {
+        dir: dir.to_owned(),
+        api: format!("http://127.0.0.1:{web}/api_jsonrpc.php"),
+        trapper,
+    };
+    let api = zabbix.api.clone();
+    wait_for("the Zabbix API", async || {
+        let body = json!({ "jsonrpc": "2.0", "method": "apiinfo.version", "params": {}, "id": 1 });
+        let r = reqwest::Client::new()
+            .post(&api)
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        r.json::<Value>().await.ok()?.get("result").cloned()
+    })
+    .await;
+    zabbix
+}
+
+/// Imports the shipped media type and wires a host, trapper item, trigger, user media and
+/// action to it, all through the API.
+async fn configure(api: &str, kaden: &str) {
+    let auth = rpc(
+        api,
+        "user.login",
+        json!({ "username": "Admin", "password": "zabbix" }),
+        None,
+    )
+    .await;
+    let auth = auth.as_str();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/zabbix/media_kaden.yaml"),
+    )
+    .unwrap();
+    let rules = json!({ "mediaTypes": { "createMissing": true, "updateExisting": true } });
+    rpc(
+        api,
+        "configuration.import",
+        json!({ "format": "yaml", "rules": rules, "source": shipped }),
+        auth,
+    )
+    .await;
+    let media = rpc(
+        api,
+        "mediatype.get",
+        json!({ "output": "extend", "filter": { "name": "kaden" } }),
+        auth,
+    )
+    .await;
+    let mediatypeid = media[0]["mediatypeid"].as_str().unwrap().to_owned();
+    let parameters: Vec<Value> = media[0]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| match p["name"].as_str().unwrap() {
+            "url" => json!({ "name": "url", "value": format!("{kaden}/webhooks/zabbix") }),
+            "token" => json!({ "name": "token", "value": TOKEN }),
+            _ => json!({ "name": p["name"], "value": p["value"] }),
+        })
+        .collect();
+    rpc(
+        api,
+        "mediatype.update",
+        json!({ "mediatypeid": mediatypeid, "parameters": parameters }),
+        auth,
+    )
+    .await;
+
+    let group = rpc(
+        api,
+        "hostgroup.create",
+        json!({ "name": "kaden e2e" }),
+        auth,
+    )
+    .await;
+    let host = rpc(
+        api,
+        "host.create",
+        json!({ "host": "web01", "groups": [{ "groupid": group["groupids"][0] }] }),
+        auth,
+    )
+    .await;
+    rpc(api, "item.create", json!({ "name": "HTTP status", "key_": "http.status", "hostid": host["hostids"][0], "type": 2, "value_type": 3 }), auth).await;
+    rpc(api, "trigger.create", json!({ "description": "HTTP is down", "expression": "last(/web01/http.status)<>200", "priority": 4 }), auth).await;
+    let media = json!([{ "mediatypeid": mediatypeid, "sendto": "+819000000001", "active": 0, "severity": 63, "period": "1-7,00:00-24:00" }]);
+    rpc(
+        api,
+        "user.update",
+        json!({ "userid": "1", "medias": media }),
+        auth,
+    )
+    .await;
+    let message = json!({ "default_msg": 1, "mediatypeid": mediatypeid });
+    rpc(
+        api,
+        "action.create",
+        json!({
+            "name": "kaden", "eventsource": 0, "status": 0, "esc_period": "1h",
+            "operations": [{ "operationtype": 0, "opmessage_usr": [{ "userid": "1" }], "opmessage": message }],
+            "recovery_operations": [{ "operationtype": 11, "opmessage": { "default_msg": 1 } }],
+            "update_operations": [{ "operationtype": 12, "opmessage": { "default_msg": 1 } }],
+        }),
+        auth,
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a real Zabbix 6.0 and root; run by .ci/run"]
+async fn zabbix_problem_is_phoned_and_acknowledged_in_zabbix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let zabbix = start_zabbix(dir).await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        "\
+server:
+  listen: 127.0.0.1:{port}
+  api_tokens: [{TOKEN}]
+storage:
+  sqlite: {dir}/kaden.db
+telephony:
+  provider: simulator
+  simulator:
+    phones:
+      \"+819000000001\": {{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }}
+users:
+  - {{ id: yamada, name: 山田, phone: \"+819000000001\" }}
+call_settings:
+  - {{ id: infra, targets: [user:yamada] }}
+routes:
+  - {{ when: {{ source: zabbix }}, call: infra }}
+sources:
+  zabbix: {{ api_url: \"{api}\", username: Admin, password: zabbix }}
+",
+        dir = dir.display(),
+        api = zabbix.api
+    );
+    std::fs::write(dir.join("kaden.yaml"), config).unwrap();
+    let _kaden = Killed(
+        Command::new(KADEN)
+            .args(["serve", "-c"])
+            .arg(dir.join("kaden.yaml"))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("kaden.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    configure(&zabbix.api, &base).await;
+    // The server picks up new items within CacheUpdateFrequency (1 s here).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    send_value(zabbix.trapper, "web01", "http.status", "503");
+    let acked = wait_for("the acknowledgement to be written back", async || {
+        incident(&base, |i| i["writebacks"][0]["state"] == "done").await
+    })
+    .await;
+    assert_eq!(acked["calls"][0]["keys"], json!(["9#"]));
+    let event_id = acked["alerts"][0]["source_ref"]["event_id"]
+        .as_u64()
+        .unwrap();
+
+    let auth = rpc(
+        &zabbix.api,
+        "user.login",
+        json!({ "username": "Admin", "password": "zabbix" }),
+        None,
+    )
+    .await;
+    let events = rpc(
+        &zabbix.api,
+        "event.get",
+        json!({ "eventids": event_id.to_string(), "output": ["acknowledged"], "select_acknowledges": "extend" }),
+        auth.as_str(),
+    )
+    .await;
+    assert_eq!(events[0]["acknowledged"], "1", "{events}");
+    let message = events[0]["acknowledges"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("電話で山田 (+819000000001) が対応開始"),
+        "{message}"
+    );
+
+    send_value(zabbix.trapper, "web01", "http.status", "200");
+    wait_for("the recovery", async || {
+        incident(&base, |i| i["status"] == "recovered").await
+    })
+    .await;
+}

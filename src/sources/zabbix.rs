@@ -38,7 +38,8 @@ struct Webhook {
 /// A macro Zabbix could not resolve arrives literally (`{EVENT.RECOVERY.ID}`).
 fn given(value: &str) -> Option<&str> {
     let v = value.trim();
-    (!v.is_empty() && !(v.starts_with('{') && v.ends_with('}'))).then_some(v)
+    let unresolved = v.starts_with('{') && v.ends_with('}');
+    (!v.is_empty() && !unresolved).then_some(v)
 }
 
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {

@@ -21,8 +21,16 @@ pub struct Zabbix {
     api_url: String,
     auth: ZabbixAuth,
     clock: SharedClock,
-    /// (major, minor) once known, and the session from user.login.
-    session: Mutex<(Option<(u32, u32)>, Option<String>)>,
+    session: Mutex<Session>,
+}
+
+/// What is learned from the API once and reused.
+#[derive(Default)]
+struct Session {
+    /// (major, minor), from apiinfo.version.
+    version: Option<(u32, u32)>,
+    /// From user.login, when logging in with a password.
+    id: Option<String>,
 }
 
 enum RpcError {
@@ -51,7 +59,7 @@ impl Zabbix {
             api_url: config.api_url.clone(),
             auth: config.auth.clone(),
             clock,
-            session: Mutex::new((None, None)),
+            session: Mutex::new(Session::default()),
         }
     }
 
@@ -97,14 +105,14 @@ impl Zabbix {
     /// The credential to send, and whether it goes in the Bearer header.
     async fn credential(&self) -> Result<(String, bool), RpcError> {
         let mut session = self.session.lock().await;
-        let version = match session.0 {
+        let version = match session.version {
             Some(v) => v,
             None => {
                 let text = self.rpc("apiinfo.version", json!({}), None).await?;
                 let text = text.as_str().unwrap_or("0.0");
                 let mut parts = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
                 let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-                session.0 = Some(v);
+                session.version = Some(v);
                 v
             }
         };
@@ -119,7 +127,7 @@ impl Zabbix {
                         .rpc("user.login", json!({ "username": username, "password": password.expose_secret() }), None)
                         .await?;
                         let id = id.as_str().unwrap_or_default().to_owned();
-                        session.1 = Some(id.clone());
+                        session.id = Some(id.clone());
                         id
                     }
                 }
@@ -139,7 +147,7 @@ impl Zabbix {
                 if matches!(self.auth, ZabbixAuth::Password { .. })
                     && (m.contains("Session terminated") || m.contains("Not authorized")) =>
             {
-                self.session.lock().await.1 = None;
+                self.session.lock().await.id = None;
                 let (token, bearer) = self.credential().await?;
                 self.rpc(method, params, Some((&token, bearer))).await
             }
@@ -148,7 +156,7 @@ impl Zabbix {
     }
 
     async fn version(&self) -> (u32, u32) {
-        self.session.lock().await.0.unwrap_or((0, 0))
+        self.session.lock().await.version.unwrap_or((0, 0))
     }
 }
 

@@ -120,7 +120,7 @@ impl Zabbix {
         let token = match &self.auth {
             ZabbixAuth::Token(token) => token.expose_secret().to_owned(),
             ZabbixAuth::Password { username, password } => {
-                match &session.1 {
+                match &session.id {
                     Some(id) => id.clone(),
                     None => {
                         let id = self

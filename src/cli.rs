@@ -79,6 +79,16 @@ pub enum Command {
     /// daemon, or spool it if the daemon is unreachable. Macros come as arguments, or
     /// from NAGIOS_* environment variables when Nagios exports them.
     NagiosNotify(NagiosArgs),
+    /// Zabbix alertscript (AlertScriptsPath): deliver one alert to the daemon, or spool it.
+    /// MESSAGE holds `key: value` lines (see plugins/zabbix/media_kaden_script.yaml).
+    ZabbixAlert {
+        /// {ALERT.SENDTO}
+        sendto: String,
+        /// {ALERT.SUBJECT}
+        subject: String,
+        /// {ALERT.MESSAGE}: event_id, event_value, host_name, ... one per line.
+        message: String,
+    },
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(subcommand)]
@@ -260,6 +270,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = serde_json::to_value(notification).expect("a notification serializes");
             Ok(crate::notify::deliver(&config, "nagios", body))
         }
+        Command::ZabbixAlert {
+            sendto,
+            subject,
+            message,
+        } => {
+            let Some(config) = notify_config(&path) else {
+                return Ok(ExitCode::from(3));
+            };
+            Ok(crate::notify::deliver(
+                &config,
+                "zabbix",
+                crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
+            ))
+        }
         Command::Say { lang, text } => say(given.as_deref(), lang.as_deref(), &text),
         Command::Oncall {
             schedule,
@@ -296,6 +320,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SimAction::Calls => daemon.sim_calls()?,
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Notification commands report a bad config in one line on stderr (the monitoring system
+/// shows it) rather than a log.
+fn notify_config(path: &std::path::Path) -> Option<config::Config> {
+    match config::load(path, &SystemSecrets) {
+        Ok((config, _)) => Some(config),
+        Err(e) => {
+            eprintln!(
+                "kaden: {}",
+                e.to_string().lines().collect::<Vec<_>>().join("; ")
+            );
+            None
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
 fn parser(source: &str) -> Option<Parser> {
     match source {
         "nagios" => Some(crate::sources::nagios::parse),
+        "zabbix" => Some(crate::sources::zabbix::parse),
         "generic" => Some(crate::sources::generic::parse),
         _ => None,
     }

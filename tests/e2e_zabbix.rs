@@ -163,9 +163,16 @@ async fn start_zabbix(dir: &Path) -> Zabbix {
     zabbix
 }
 
-/// Imports the shipped media type and wires a host, trapper item, trigger, user media and
-/// action to it, all through the API.
-async fn configure(api: &str, kaden: &str) {
+fn shipped(file: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("plugins/zabbix")
+            .join(file),
+    )
+    .unwrap()
+}
+
+async fn login(api: &str) -> String {
     let auth = rpc(
         api,
         "user.login",
@@ -173,19 +180,24 @@ async fn configure(api: &str, kaden: &str) {
         None,
     )
     .await;
-    let auth = auth.as_str();
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/zabbix/media_kaden.yaml"),
-    )
-    .unwrap();
+    auth.as_str().unwrap().to_owned()
+}
+
+/// Imports both shipped media types and wires hosts, trapper items, triggers and an
+/// action to them, all through the API. Returns the (webhook, alertscript) media type ids.
+async fn configure(api: &str, kaden: &str, config: &Path) -> (String, String) {
+    let auth = login(api).await;
+    let auth = Some(auth.as_str());
     let rules = json!({ "mediaTypes": { "createMissing": true, "updateExisting": true } });
-    rpc(
-        api,
-        "configuration.import",
-        json!({ "format": "yaml", "rules": rules, "source": shipped }),
-        auth,
-    )
-    .await;
+    for file in ["media_kaden.yaml", "media_kaden_script.yaml"] {
+        rpc(
+            api,
+            "configuration.import",
+            json!({ "format": "yaml", "rules": rules, "source": shipped(file) }),
+            auth,
+        )
+        .await;
+    }
     let media = rpc(
         api,
         "mediatype.get",
@@ -193,7 +205,7 @@ async fn configure(api: &str, kaden: &str) {
         auth,
     )
     .await;
-    let mediatypeid = media[0]["mediatypeid"].as_str().unwrap().to_owned();
+    let webhook = media[0]["mediatypeid"].as_str().unwrap().to_owned();
     let parameters: Vec<Value> = media[0]["parameters"]
         .as_array()
         .unwrap()
@@ -207,7 +219,26 @@ async fn configure(api: &str, kaden: &str) {
     rpc(
         api,
         "mediatype.update",
-        json!({ "mediatypeid": mediatypeid, "parameters": parameters }),
+        json!({ "mediatypeid": webhook, "parameters": parameters }),
+        auth,
+    )
+    .await;
+    let script = rpc(
+        api,
+        "mediatype.get",
+        json!({ "output": "extend", "filter": { "name": "kaden (alertscript)" } }),
+        auth,
+    )
+    .await;
+    let alertscript = script[0]["mediatypeid"].as_str().unwrap().to_owned();
+    let exec_params = script[0]["exec_params"]
+        .as_str()
+        .unwrap()
+        .replace("/etc/kaden/kaden.yaml", &config.display().to_string());
+    rpc(
+        api,
+        "mediatype.update",
+        json!({ "mediatypeid": alertscript, "exec_params": exec_params }),
         auth,
     )
     .await;
@@ -219,24 +250,21 @@ async fn configure(api: &str, kaden: &str) {
         auth,
     )
     .await;
-    let host = rpc(
-        api,
-        "host.create",
-        json!({ "host": "web01", "groups": [{ "groupid": group["groupids"][0] }] }),
-        auth,
-    )
-    .await;
-    rpc(api, "item.create", json!({ "name": "HTTP status", "key_": "http.status", "hostid": host["hostids"][0], "type": 2, "value_type": 3 }), auth).await;
-    rpc(api, "trigger.create", json!({ "description": "HTTP is down", "expression": "last(/web01/http.status)<>200", "priority": 4 }), auth).await;
-    let media = json!([{ "mediatypeid": mediatypeid, "sendto": "+819000000001", "active": 0, "severity": 63, "period": "1-7,00:00-24:00" }]);
-    rpc(
-        api,
-        "user.update",
-        json!({ "userid": "1", "medias": media }),
-        auth,
-    )
-    .await;
-    let message = json!({ "default_msg": 1, "mediatypeid": mediatypeid });
+    for name in ["web01", "db01"] {
+        let host = rpc(
+            api,
+            "host.create",
+            json!({ "host": name, "groups": [{ "groupid": group["groupids"][0] }] }),
+            auth,
+        )
+        .await;
+        let item = json!({ "name": "HTTP status", "key_": "http.status", "hostid": host["hostids"][0], "type": 2, "value_type": 3 });
+        rpc(api, "item.create", item, auth).await;
+        let trigger = json!({ "description": "HTTP is down", "expression": format!("last(/{name}/http.status)<>200"), "priority": 4 });
+        rpc(api, "trigger.create", trigger, auth).await;
+    }
+    // "0": every media of the user; the test switches Admin from webhook to alertscript.
+    let message = json!({ "default_msg": 1, "mediatypeid": "0" });
     rpc(
         api,
         "action.create",
@@ -249,11 +277,63 @@ async fn configure(api: &str, kaden: &str) {
         auth,
     )
     .await;
+    (webhook, alertscript)
+}
+
+/// Gives Admin one media: the phone number on `mediatypeid`.
+async fn use_media(api: &str, mediatypeid: &str) {
+    let auth = login(api).await;
+    let media = json!([{ "mediatypeid": mediatypeid, "sendto": "+819000000001", "active": 0, "severity": 63, "period": "1-7,00:00-24:00" }]);
+    rpc(
+        api,
+        "user.update",
+        json!({ "userid": "1", "medias": media }),
+        Some(auth.as_str()),
+    )
+    .await;
+}
+
+/// Raises a problem on `host`, waits for kaden's acknowledgement to be written back, checks
+/// Zabbix shows it, then recovers the host and waits for the incident to resolve.
+async fn problem_acknowledged_and_recovered(zabbix: &Zabbix, base: &str, host: &str) {
+    send_value(zabbix.trapper, host, "http.status", "503");
+    let acked = wait_for(
+        &format!("{host}'s acknowledgement to be written back"),
+        async || {
+            incident(base, |i| {
+                i["problem_list"][0]["host"] == host && i["writebacks"][0]["state"] == "done"
+            })
+            .await
+        },
+    )
+    .await;
+    assert_eq!(acked["calls"][0]["keys"], json!(["9#"]));
+    let event_id = acked["alerts"][0]["source_ref"]["event_id"]
+        .as_u64()
+        .unwrap();
+    let auth = login(&zabbix.api).await;
+    let params = json!({ "eventids": event_id.to_string(), "output": ["acknowledged"], "select_acknowledges": "extend" });
+    let events = rpc(&zabbix.api, "event.get", params, Some(auth.as_str())).await;
+    assert_eq!(events[0]["acknowledged"], "1", "{events}");
+    let message = events[0]["acknowledges"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("電話で山田 (+819000000001) が対応開始"),
+        "{message}"
+    );
+
+    send_value(zabbix.trapper, host, "http.status", "200");
+    wait_for(&format!("{host}'s recovery"), async || {
+        incident(base, |i| {
+            i["problem_list"][0]["host"] == host && i["status"] == "recovered"
+        })
+        .await
+    })
+    .await;
 }
 
 #[tokio::test]
 #[ignore = "needs a real Zabbix 6.0 and root; run by .ci/run"]
-async fn zabbix_problem_is_phoned_and_acknowledged_in_zabbix() {
+async fn zabbix_problems_are_phoned_and_acknowledged_in_both_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -296,44 +376,16 @@ sources:
             .spawn()
             .unwrap(),
     );
-    configure(&zabbix.api, &base).await;
-    // The server picks up new items within CacheUpdateFrequency (1 s here).
+    // Zabbix runs alertscripts from AlertScriptsPath: kaden goes there as "kaden".
+    std::fs::copy(KADEN, dir.join("alertscripts/kaden")).unwrap();
+    let (webhook, alertscript) = configure(&zabbix.api, &base, &dir.join("kaden.yaml")).await;
+
+    use_media(&zabbix.api, &webhook).await;
+    // The server picks up configuration within CacheUpdateFrequency (1 s here).
     tokio::time::sleep(Duration::from_secs(3)).await;
+    problem_acknowledged_and_recovered(&zabbix, &base, "web01").await;
 
-    send_value(zabbix.trapper, "web01", "http.status", "503");
-    let acked = wait_for("the acknowledgement to be written back", async || {
-        incident(&base, |i| i["writebacks"][0]["state"] == "done").await
-    })
-    .await;
-    assert_eq!(acked["calls"][0]["keys"], json!(["9#"]));
-    let event_id = acked["alerts"][0]["source_ref"]["event_id"]
-        .as_u64()
-        .unwrap();
-
-    let auth = rpc(
-        &zabbix.api,
-        "user.login",
-        json!({ "username": "Admin", "password": "zabbix" }),
-        None,
-    )
-    .await;
-    let events = rpc(
-        &zabbix.api,
-        "event.get",
-        json!({ "eventids": event_id.to_string(), "output": ["acknowledged"], "select_acknowledges": "extend" }),
-        auth.as_str(),
-    )
-    .await;
-    assert_eq!(events[0]["acknowledged"], "1", "{events}");
-    let message = events[0]["acknowledges"][0]["message"].as_str().unwrap();
-    assert!(
-        message.starts_with("電話で山田 (+819000000001) が対応開始"),
-        "{message}"
-    );
-
-    send_value(zabbix.trapper, "web01", "http.status", "200");
-    wait_for("the recovery", async || {
-        incident(&base, |i| i["status"] == "recovered").await
-    })
-    .await;
+    use_media(&zabbix.api, &alertscript).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    problem_acknowledged_and_recovered(&zabbix, &base, "db01").await;
 }

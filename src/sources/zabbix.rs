@@ -42,6 +42,19 @@ fn given(value: &str) -> Option<&str> {
     (!v.is_empty() && !unresolved).then_some(v)
 }
 
+/// The alertscript's arguments as the webhook's JSON: MESSAGE is `key: value` lines
+/// (the shipped message template), SENDTO and SUBJECT ride along.
+pub fn alertscript_body(sendto: &str, subject: &str, message: &str) -> serde_json::Value {
+    let mut fields: serde_json::Map<String, serde_json::Value> = message
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().into()))
+        .collect();
+    fields.insert("sendto".into(), sendto.into());
+    fields.insert("subject".into(), subject.into());
+    serde_json::Value::Object(fields)
+}
+
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let w: Webhook = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
@@ -129,6 +142,20 @@ mod tests {
         assert_eq!(
             parse(body("1", "1", "No").as_bytes(), now()).unwrap().kind,
             AlertKind::Update
+        );
+    }
+
+    #[test]
+    fn alertscript_message_lines_become_the_webhook_body() {
+        let message = "event_id: 4711\nevent_value: 1\nevent_severity: 5\nhost_name: db01\nevent_name: Disk: 98% full\n";
+        let body = alertscript_body("+819012345678", "Problem", message);
+        let a = parse(body.to_string().as_bytes(), now()).unwrap();
+        assert_eq!(a.source_ref, SourceRef::Zabbix { event_id: 4711 });
+        assert_eq!(a.severity, Severity::Disaster);
+        assert_eq!(
+            a.service.as_deref(),
+            Some("Disk: 98% full"),
+            "only the first colon separates"
         );
     }
 

@@ -250,7 +250,7 @@ async fn configure(api: &str, kaden: &str, config: &Path) -> (String, String) {
         auth,
     )
     .await;
-    for name in ["web01", "db01"] {
+    for name in ["web01", "db01", "ops01"] {
         let host = rpc(
             api,
             "host.create",
@@ -353,11 +353,15 @@ telephony:
   simulator:
     phones:
       \"+819000000001\": {{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }}
+      \"+819000000002\": {{ behaviour: answer, keys: [\"4#\"], after_secs: 0 }}
 users:
   - {{ id: yamada, name: 山田, phone: \"+819000000001\" }}
+  - {{ id: suzuki, name: 鈴木, phone: \"+819000000002\" }}
 call_settings:
   - {{ id: infra, targets: [user:yamada] }}
+  - {{ id: downtime, targets: [user:suzuki] }}
 routes:
+  - {{ when: {{ host: ops01 }}, call: downtime }}
   - {{ when: {{ source: zabbix }}, call: infra }}
 sources:
   zabbix: {{ api_url: \"{api}\", username: Admin, password: zabbix }}
@@ -384,6 +388,39 @@ sources:
     // The server picks up configuration within CacheUpdateFrequency (1 s here).
     tokio::time::sleep(Duration::from_secs(3)).await;
     problem_acknowledged_and_recovered(&zabbix, &base, "web01").await;
+
+    // 4# on Zabbix 6.0: a maintenance period for the host.
+    send_value(zabbix.trapper, "ops01", "http.status", "503");
+    wait_for("the downtime to be written back", async || {
+        incident(&base, |i| {
+            i["problem_list"][0]["host"] == "ops01"
+                && i["writebacks"].as_array().is_some_and(|w| {
+                    w.iter()
+                        .any(|w| w["action"] == "downtime" && w["state"] == "done")
+                })
+        })
+        .await
+    })
+    .await;
+    let auth = login(&zabbix.api).await;
+    let maintenances = rpc(
+        &zabbix.api,
+        "maintenance.get",
+        json!({ "output": "extend", "selectHosts": ["host"] }),
+        Some(auth.as_str()),
+    )
+    .await;
+    assert_eq!(
+        maintenances[0]["hosts"][0]["host"], "ops01",
+        "{maintenances}"
+    );
+    assert!(
+        maintenances[0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("kaden: event "),
+        "{maintenances}"
+    );
 
     use_media(&zabbix.api, &alertscript).await;
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -259,8 +259,9 @@ impl Phone {
                     Verb::Gather {
                         action,
                         timeout,
+                        finish_on_key,
+                        num_digits,
                         says,
-                        ..
                     } => {
                         self.update(|c| c.transcript.extend(says));
                         if let Some(secs) = hang_up_after {
@@ -278,7 +279,13 @@ impl Phone {
                         self.update(|c| c.keys.push(pressed.clone()));
                         url = resolve(&url, action.as_deref().unwrap_or(&url));
                         let mut params = self.params("in-progress");
-                        params.push(("Digits".into(), pressed.trim_end_matches('#').to_owned()));
+                        // Like Twilio: input stops at the finish key or after numDigits keys.
+                        let typed: String = pressed
+                            .chars()
+                            .take_while(|c| !finish_on_key.contains(*c))
+                            .take(num_digits.unwrap_or(usize::MAX))
+                            .collect();
+                        params.push(("Digits".into(), typed));
                         params.push(("FinishedOnKey".into(), "#".into()));
                         document = self.post(&url, params).await;
                         continue 'documents;

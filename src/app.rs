@@ -14,7 +14,7 @@ use crate::writeback::Worker;
 use jiff::Timestamp;
 use secrecy::SecretString;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -207,15 +207,7 @@ async fn drain_spool(state: AppState, stop: CancellationToken) {
 
 /// The Twilio client, the token webhooks are signed with, and the simulator if it is used.
 fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Option<Simulator>) {
-    let loopback = SocketAddr::new(
-        if local.ip().is_unspecified() {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            local.ip()
-        },
-        local.port(),
-    );
-    let local_url = format!("http://{loopback}");
+    let local_url = crate::config::local_url(local);
     let webhook_base = config
         .server
         .public_url

@@ -7,7 +7,6 @@ use crate::telephony::simulator::{Behaviour, SimCall};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 /// The daemon named by a config file: its address and first API token.
@@ -21,15 +20,8 @@ pub struct Daemon {
 impl Daemon {
     pub fn from_config(path: &Path) -> anyhow::Result<Daemon> {
         let config = load_config(path)?;
-        let listen = config.server.listen;
-        // A wildcard listen address is reached on loopback from this host.
-        let ip = if listen.ip().is_unspecified() {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            listen.ip()
-        };
         Ok(Daemon {
-            base: format!("http://{}", SocketAddr::new(ip, listen.port())),
+            base: crate::config::local_url(config.server.listen),
             token: config.server.api_tokens.into_iter().next(),
             http: reqwest::Client::new(),
             runtime: tokio::runtime::Builder::new_current_thread()

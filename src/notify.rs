@@ -6,7 +6,6 @@
 use crate::config::Config;
 use crate::spool::{self, Spooled};
 use secrecy::ExposeSecret;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,15 +21,9 @@ enum Delivery {
 }
 
 async fn post(config: &Config, source: &str, body: &serde_json::Value) -> Delivery {
-    let listen = config.server.listen;
-    let ip = if listen.ip().is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        listen.ip()
-    };
     let url = format!(
-        "http://{}/webhooks/{source}",
-        SocketAddr::new(ip, listen.port())
+        "{}/webhooks/{source}",
+        crate::config::local_url(config.server.listen)
     );
     let client = match reqwest::Client::builder().timeout(DAEMON_TIMEOUT).build() {
         Ok(c) => c,

@@ -297,6 +297,17 @@ pub fn load(path: &Path, secrets: &dyn SecretSource) -> Result<(Config, Report),
     }
 }
 
+/// `http://` + the address a process on this host reaches `listen` at: a wildcard
+/// listen address is reached on loopback.
+pub fn local_url(listen: SocketAddr) -> String {
+    let ip = if listen.ip().is_unspecified() {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    } else {
+        listen.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, listen.port()))
+}
+
 impl Config {
     pub fn call_setting(&self, id: &CallSettingId) -> Option<&CallSetting> {
         self.call_settings.iter().find(|c| &c.id == id)

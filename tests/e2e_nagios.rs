@@ -5,23 +5,14 @@
 //! Needs `nagios4` (Debian's nagios4-core) and root (Nagios drops to user nagios).
 //! `.ci/run` installs it and runs `cargo test --test e2e_nagios -- --ignored`.
 
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use e2e::{KADEN, TOKEN, free_port, incident, serve, wait_for};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
-const TOKEN: &str = "e2e-token-0123456789";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 struct Nagios {
     lock: PathBuf,
@@ -39,14 +30,6 @@ impl Drop for Nagios {
             );
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write(path: &Path, text: &str) {
@@ -197,51 +180,15 @@ fn status_value(dir: &Path, service: &str, key: &str) -> Option<String> {
         .find_map(|l| l.trim().strip_prefix(&format!("{key}=")).map(str::to_owned))
 }
 
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("waited 60 s for {what}");
-}
-
-async fn incidents(base: &str) -> Vec<Value> {
-    let client = reqwest::Client::new();
-    let Ok(r) = client
-        .get(format!("{base}/api/v1/incidents"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-    else {
-        return Vec::new();
-    };
-    let list: Vec<Value> = r.json().await.unwrap_or_default();
-    let mut out = Vec::new();
-    for i in list {
-        let detail: Value = client
-            .get(format!("{base}/api/v1/incidents/{}", i["id"]))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.push(detail);
-    }
-    out
-}
-
 async fn incident_for(base: &str, key: &str, check: impl Fn(&Value) -> bool) -> Value {
     wait_for(key, async || {
-        incidents(base).await.into_iter().find(|i| {
+        incident(base, |i| {
             i["problem_list"]
                 .as_array()
                 .is_some_and(|p| p.iter().any(|p| p["key"] == key))
                 && check(i)
         })
+        .await
     })
     .await
 }
@@ -287,16 +234,7 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
             .success()
     );
 
-    let _kaden = Killed(
-        Command::new(&kaden)
-            .args(["serve", "-c"])
-            .arg(dir.join("kaden.yaml"))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("kaden.log")).unwrap(),
-            ))
-            .spawn()
-            .unwrap(),
-    );
+    let _kaden = serve(&kaden, dir);
     let base = format!("http://127.0.0.1:{port}");
     let verify = Command::new("nagios4")
         .arg("-v")

@@ -9,11 +9,13 @@
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
-const TOKEN: &str = "e2e-token-0123456789";
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use e2e::{KADEN, TOKEN, free_port, incident, serve, wait_for};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,25 +35,6 @@ impl Drop for Zabbix {
             .arg(script("down.sh"))
             .arg(&self.dir)
             .status();
-    }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A free port below 32768 (Zabbix's ListenPort refuses higher ones).
-fn free_port() -> u16 {
-    loop {
-        let port = fastrand::u16(20000..32000);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
     }
 }
 
@@ -88,44 +71,6 @@ fn send_value(port: u16, host: &str, key: &str, value: &str) {
     stream.read_to_end(&mut answer).unwrap();
     let text = String::from_utf8_lossy(&answer);
     assert!(text.contains("processed: 1"), "trapper answer: {text}");
-}
-
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..900 {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("waited 90 s for {what}");
-}
-
-async fn incident(base: &str, check: impl Fn(&Value) -> bool) -> Option<Value> {
-    let client = reqwest::Client::new();
-    let list: Vec<Value> = client
-        .get(format!("{base}/api/v1/incidents"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    for i in list {
-        let detail: Value = client
-            .get(format!("{base}/api/v1/incidents/{}", i["id"]))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        if check(&detail) {
-            return Some(detail);
-        }
-    }
-    None
 }
 
 async fn start_zabbix(dir: &Path) -> Zabbix {
@@ -370,16 +315,7 @@ sources:
         api = zabbix.api
     );
     std::fs::write(dir.join("kaden.yaml"), config).unwrap();
-    let _kaden = Killed(
-        Command::new(KADEN)
-            .args(["serve", "-c"])
-            .arg(dir.join("kaden.yaml"))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("kaden.log")).unwrap(),
-            ))
-            .spawn()
-            .unwrap(),
-    );
+    let _kaden = serve(Path::new(KADEN), dir);
     // Zabbix runs alertscripts from AlertScriptsPath: kaden goes there as "kaden".
     std::fs::copy(KADEN, dir.join("alertscripts/kaden")).unwrap();
     let (webhook, alertscript) = configure(&zabbix.api, &base, &dir.join("kaden.yaml")).await;

@@ -1,0 +1,84 @@
+//! What the real-server suites share: kaden as a process, free ports, polling, and
+//! looking incidents up through the API.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+pub const TOKEN: &str = "e2e-token-0123456789";
+
+/// A child process killed when the test ends, however it ends.
+pub struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `kaden serve -c DIR/kaden.yaml` from `binary`, logging to DIR/kaden.log.
+pub fn serve(binary: &Path, dir: &Path) -> Killed {
+    Killed(
+        Command::new(binary)
+            .args(["serve", "-c"])
+            .arg(dir.join("kaden.yaml"))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("kaden.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A free port below 32768 (Zabbix's ListenPort refuses higher ones).
+pub fn free_port() -> u16 {
+    loop {
+        let port = fastrand::u16(20000..32000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Polls `probe` until it answers; the limit only guards against a hang.
+pub async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..900 {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("waited 90 s for {what}");
+}
+
+/// The first incident (in full) for which `check` holds, if any yet.
+pub async fn incident(base: &str, check: impl Fn(&Value) -> bool) -> Option<Value> {
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+    let list: Vec<Value> = get("/api/v1/incidents".into())
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    for summary in list {
+        let detail: Value = get(format!("/api/v1/incidents/{}", summary["id"]))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        if check(&detail) {
+            return Some(detail);
+        }
+    }
+    None
+}

@@ -11,8 +11,10 @@ use std::time::Duration;
 const DECLINE_WINDOW: Duration = Duration::from_secs(15);
 /// How long past the ring timeout to wait for a call's outcome before calling it failed.
 const OUTCOME_GRACE: Duration = Duration::from_secs(60);
-/// An answered call that never reports its end counts as failed after this.
-const ANSWERED_CALL_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// An answered call must send keys or end this long after its prompt has been spoken
+/// and the keypad has waited; silence past it means the call is gone (kaden restarted,
+/// a webhook was lost), so it ends unacknowledged and the call-back rule applies.
+const KEYPAD_GRACE: Duration = Duration::from_secs(20);
 /// Details list at most this many alerts; the rest are counted.
 const MAX_DETAILS: usize = 10;
 
@@ -117,7 +119,8 @@ impl Escalation {
                 }
             }
             Input::Answered { call } => {
-                let prompt = self.answer(&call, now);
+                let prompt = self.answer(&call, now, &mut fx);
+                self.expect_reply(&call, &prompt, now);
                 fx.push(Effect::Respond(prompt));
             }
             Input::Machine { call } => {
@@ -133,10 +136,20 @@ impl Escalation {
             }
             Input::Digits { call, digits } => {
                 let prompt = self.digits(&call, &digits, ctx, &mut fx);
+                self.expect_reply(&call, &prompt, now);
                 fx.push(Effect::Respond(prompt));
             }
             Input::Ended { call, outcome } => {
                 self.call_ended(&call, outcome, None, now, ctx, &mut fx)
+            }
+            Input::Lost { call } => {
+                fx.push(Effect::Notice {
+                    error: true,
+                    message: format!(
+                        "Call {call} is unknown to the telephony provider (kaden restarted during it); it ends unacknowledged."
+                    ),
+                });
+                self.call_ended(&call, CallOutcome::Failed, Some("lost"), now, ctx, &mut fx)
             }
             Input::Tick => {}
             Input::ManualAck { by } => {
@@ -331,7 +344,7 @@ impl Escalation {
         }
     }
 
-    fn answer(&mut self, id: &CallId, now: Timestamp) -> Prompt {
+    fn answer(&mut self, id: &CallId, now: Timestamp, fx: &mut Vec<Effect>) -> Prompt {
         let Some(c) = self.call_index(id) else {
             return Prompt {
                 lines: vec![Line::NothingPending],
@@ -341,8 +354,9 @@ impl Escalation {
         let call = &mut self.calls[c];
         if call.answered_at.is_none() {
             call.answered_at = Some(now);
-            call.deadline = after(now, ANSWERED_CALL_LIMIT);
+            fx.push(self.record(c, None, None));
         }
+        let call = &self.calls[c];
         let mut lines = vec![Line::Greeting {
             user: call.user.clone(),
         }];
@@ -350,6 +364,18 @@ impl Escalation {
         Prompt {
             lines,
             after: after_lines,
+        }
+    }
+
+    /// After a prompt, the call must come back (keys, or its end) by the time the prompt
+    /// is spoken, the keypad has waited and a grace has passed.
+    fn expect_reply(&mut self, id: &CallId, prompt: &Prompt, now: Timestamp) {
+        let keypad = match prompt.after {
+            After::Gather => self.setting.keypad_timeout,
+            After::Hangup => Duration::ZERO,
+        };
+        if let Some(c) = self.call_index(id) {
+            self.calls[c].deadline = after(now, prompt.speaking_time() + keypad + KEYPAD_GRACE);
         }
     }
 
@@ -430,7 +456,7 @@ impl Escalation {
                 let keys = self.calls[c].details.clone();
                 let by = self.phone_ack(c);
                 let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].acknowledged.extend(keys);
+                self.calls[c].note_acknowledged(keys);
                 lines.push(Line::Acknowledged { count });
                 self.summary_then_menu(c, &mut lines)
             }
@@ -449,7 +475,7 @@ impl Escalation {
                     minutes: ctx.downtime_minutes,
                 });
                 let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].acknowledged.extend(keys);
+                self.calls[c].note_acknowledged(keys);
                 lines.push(Line::Acknowledged { count });
                 self.close(c, &mut lines)
             }
@@ -457,7 +483,7 @@ impl Escalation {
                 let keys = self.heard_keys(c);
                 let by = self.phone_ack(c);
                 let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].acknowledged.extend(keys);
+                self.calls[c].note_acknowledged(keys);
                 lines.push(Line::Acknowledged { count });
                 self.close(c, &mut lines)
             }

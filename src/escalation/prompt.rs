@@ -4,6 +4,7 @@
 use super::ItemStatus;
 use crate::domain::UserId;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// One alert as read aloud.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,4 +61,22 @@ pub enum After {
 pub struct Prompt {
     pub lines: Vec<Line>,
     pub after: After,
+}
+
+impl Prompt {
+    /// A generous estimate of how long the voice takes to say this prompt: a detail reads
+    /// a host, a service and its output; the menu lists five keys; other lines are one
+    /// short sentence. It bounds how long kaden waits for a call's next webhook.
+    pub fn speaking_time(&self) -> Duration {
+        let secs: u64 = self
+            .lines
+            .iter()
+            .map(|line| match line {
+                Line::Detail(_) => 15,
+                Line::Menu => 20,
+                _ => 8,
+            })
+            .sum();
+        Duration::from_secs(secs)
+    }
 }

@@ -182,6 +182,17 @@ pub struct Call {
     pub ending: bool,
 }
 
+impl Call {
+    /// Adds what a key acknowledged to the call log, once each however often it is pressed.
+    pub fn note_acknowledged(&mut self, keys: Vec<ItemKey>) {
+        for key in keys {
+            if !self.acknowledged.contains(&key) {
+                self.acknowledged.push(key);
+            }
+        }
+    }
+}
+
 /// How a call ended, as Twilio reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -320,6 +331,10 @@ pub enum Input {
         call: CallId,
         outcome: CallOutcome,
     },
+    /// The provider does not know the call (its record went with a restart).
+    Lost {
+        call: CallId,
+    },
     /// A deadline passed.
     Tick,
     /// `kaden ack` / POST /api/v1/incidents/{id}/ack.
@@ -350,7 +365,8 @@ impl Input {
             | Input::Answered { call }
             | Input::Machine { call }
             | Input::Digits { call, .. }
-            | Input::Ended { call, .. } => Some(call),
+            | Input::Ended { call, .. }
+            | Input::Lost { call } => Some(call),
             Input::Alert(_) | Input::Tick | Input::ManualAck { .. } => None,
         }
     }

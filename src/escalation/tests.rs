@@ -214,6 +214,16 @@ fn ended(fx: &[Effect]) -> Vec<CallId> {
         .collect()
 }
 
+/// The outcomes the call log recorded for `call` in these effects.
+fn recorded(fx: &[Effect], call: &CallId) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::RecordCall(r) if &r.call_id == call => r.outcome.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
 fn respond(fx: Vec<Effect>) -> Prompt {
     let prompts: Vec<Prompt> = fx
         .into_iter()
@@ -802,6 +812,80 @@ fn a_call_whose_outcome_never_arrives_counts_as_failed() {
     let fx = w.wait(80);
     assert_eq!(ended(&fx), [call]);
     assert_eq!(placed(&fx), ["b"]);
+}
+
+#[test]
+fn an_answered_call_gone_silent_ends_within_about_a_minute_and_calls_back() {
+    // The daemon died while the callee was in the menu: no keys, no end ever arrive.
+    let mut w = World::round_robin(&["a", "b"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.wait(5);
+    let menu = w.answer(&call);
+    let silence = menu.speaking_time().as_secs() as i64 + 30 + 20;
+    assert!(silence <= 90, "{silence} s before the call counts as gone");
+    assert!(ended(&w.wait(silence - 1)).is_empty());
+    let fx = w.wait(1);
+    assert_eq!(ended(&fx), [call.clone()]);
+    assert!(recorded(&fx, &call).contains(&"no-outcome".to_owned()));
+    // The design's call-back rule: the same person after retry_after.
+    assert_eq!(placed(&w.wait(60)), ["a"]);
+}
+
+#[test]
+fn each_prompt_restarts_the_keypad_wait() {
+    let mut w = World::round_robin(&["a"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    w.wait(50);
+    let details = w.press(&call, "1");
+    let wait = details.speaking_time().as_secs() as i64 + 30 + 20;
+    assert!(ended(&w.wait(wait - 1)).is_empty(), "the call is still on");
+    assert_eq!(ended(&w.wait(1)), [call]);
+}
+
+#[test]
+fn a_call_lost_with_a_restart_ends_unacknowledged() {
+    let mut w = World::round_robin(&["a", "b"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    let fx = w.input(Input::Lost { call: call.clone() });
+    assert!(recorded(&fx, &call).contains(&"lost".to_owned()));
+    assert!(w.esc.calls.is_empty());
+    assert_eq!(placed(&w.wait(60)), ["a"], "called back after retry_after");
+}
+
+#[test]
+fn answering_is_recorded_at_once() {
+    let mut w = World::round_robin(&["a"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.wait(3);
+    let answered_at = w.now;
+    let fx = w.input(Input::Answered { call: call.clone() });
+    let answered: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RecordCall(r) if r.call_id == call => r.answered_at,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, [answered_at]);
+}
+
+#[test]
+fn a_replayed_key_lists_each_alert_once() {
+    let mut w = World::round_robin(&["a"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    for _ in 0..3 {
+        w.press(&call, "9");
+    }
+    assert_eq!(w.esc.calls[0].acknowledged.len(), 1);
+    assert_eq!(w.acks().len(), 1);
 }
 
 #[test]

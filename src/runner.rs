@@ -14,7 +14,7 @@ use crate::escalation::{
 use crate::schedule::Override;
 use crate::speech::Speech;
 use crate::store::Store;
-use crate::telephony::twilio::{CallRequest, CallUpdate, TwilioClient};
+use crate::telephony::twilio::{CallRequest, CallStatus, CallUpdate, TwilioClient};
 use crate::telephony::twiml;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +24,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
+/// How often live calls are checked with the provider, for outcomes whose callbacks were
+/// lost (kaden down, a network blip).
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// On shutdown, inputs still arriving (a call Twilio just accepted) are committed until
+/// none comes for this long ...
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(500);
+/// ... or this long has passed.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(3);
 
 /// Schedule overrides, kept in SQLite and mirrored here for resolving targets at call time.
 pub type SharedOverrides = Arc<std::sync::RwLock<Vec<Override>>>;
@@ -222,6 +230,8 @@ impl Runner {
         if let Err(e) = self.restore().await {
             tracing::error!(error = %e, "Cannot restore escalations; they resume when the database is readable.");
         }
+        let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wait = self.until_next_deadline();
             tokio::select! {
@@ -230,9 +240,59 @@ impl Runner {
                     None => break,
                 },
                 _ = sleep_opt(wait) => self.tick_due().await,
-                _ = shutdown.cancelled() => break,
+                // The first tick is at once: calls that were live when kaden stopped are
+                // settled right after the restore.
+                _ = reconcile.tick() => self.reconcile(),
+                _ = shutdown.cancelled() => {
+                    self.commit_in_flight().await;
+                    break;
+                }
             }
         }
+    }
+
+    /// Commits what is already on its way (a call Twilio accepted, a status callback)
+    /// so a restart knows it.
+    async fn commit_in_flight(&mut self) {
+        let limit = tokio::time::Instant::now() + SHUTDOWN_LIMIT;
+        while let Ok(Some(command)) = tokio::time::timeout_at(
+            limit.min(tokio::time::Instant::now() + SHUTDOWN_QUIET),
+            self.commands.recv(),
+        )
+        .await
+        {
+            self.command(command).await;
+        }
+    }
+
+    /// Asks the provider about every live call it knows: an ended call gets its outcome,
+    /// a call the provider has forgotten ends as lost. Inputs come back as commands.
+    fn reconcile(&self) {
+        let calls: Vec<(CallId, String)> = self
+            .escalations
+            .values()
+            .flat_map(|e| &e.calls)
+            .filter_map(|c| Some((c.id.clone(), c.sid.clone()?)))
+            .collect();
+        if calls.is_empty() {
+            return;
+        }
+        let telephony = self.telephony.clone();
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            for (call, sid) in calls {
+                let input = match telephony.client.fetch_call(&sid).await {
+                    Ok(CallStatus::Live) => continue,
+                    Ok(CallStatus::Ended(outcome)) => Input::Ended { call, outcome },
+                    Ok(CallStatus::Unknown) => Input::Lost { call },
+                    Err(e) => {
+                        tracing::warn!(call_sid = %sid, error = %e, "Cannot check the call with the provider; its deadline still applies.");
+                        continue;
+                    }
+                };
+                handle.tell(input).await;
+            }
+        });
     }
 
     async fn restore(&mut self) -> Result<(), crate::store::StoreError> {

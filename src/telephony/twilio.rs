@@ -1,7 +1,8 @@
-//! A thin client for the three Twilio REST calls kaden needs: create a call, update
-//! (hang up, cancel, redirect) a call, send an SMS. 429, 5xx and network errors are retried
+//! A thin client for the Twilio REST calls kaden needs: create a call, fetch a call's
+//! status, update (hang up, cancel, redirect) a call, send an SMS. 429, 5xx and network errors are retried
 //! with backoff and jitter; other refusals come back typed and are not retried.
 
+use crate::escalation::CallOutcome;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
@@ -49,6 +50,21 @@ struct ErrorBody {
 #[derive(Deserialize)]
 struct Created {
     sid: String,
+}
+
+#[derive(Deserialize)]
+struct Fetched {
+    status: String,
+}
+
+/// Where a call stands, as the provider knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallStatus {
+    /// queued, ringing or in-progress.
+    Live,
+    Ended(CallOutcome),
+    /// The provider has no such call (the simulator forgets its calls with a restart).
+    Unknown,
 }
 
 pub struct TwilioClient {
@@ -132,6 +148,22 @@ impl TwilioClient {
         Ok(created.sid)
     }
 
+    /// Asks where a call stands: how kaden learns the outcome of calls whose status
+    /// callbacks it missed while it was down.
+    pub async fn fetch_call(&self, sid: &str) -> Result<CallStatus, TwilioError> {
+        match self
+            .send::<Fetched>(&format!("Calls/{sid}.json"), None)
+            .await
+        {
+            Ok(fetched) => Ok(match CallOutcome::parse(&fetched.status) {
+                Some(outcome) => CallStatus::Ended(outcome),
+                None => CallStatus::Live,
+            }),
+            Err(TwilioError::Rejected { status: 404, .. }) => Ok(CallStatus::Unknown),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn update_call(&self, sid: &str, update: &CallUpdate) -> Result<(), TwilioError> {
         let form: Vec<(&str, &str)> = match update {
             CallUpdate::End { answered: true } => vec![("Status", "completed")],
@@ -162,15 +194,25 @@ impl TwilioClient {
         path: &str,
         form: &[(&str, &str)],
     ) -> Result<T, TwilioError> {
+        self.send(path, Some(form)).await
+    }
+
+    /// POSTs `form`, or GETs when there is none.
+    async fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<T, TwilioError> {
         let url = format!("{}/{path}", self.base);
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            let sent = self
-                .http
-                .post(&url)
+            let request = match form {
+                Some(form) => self.http.post(&url).form(form),
+                None => self.http.get(&url),
+            };
+            let sent = request
                 .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
-                .form(form)
                 .send()
                 .await;
             match sent {

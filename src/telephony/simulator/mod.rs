@@ -101,8 +101,19 @@ struct SimState {
     calls: Vec<SimCall>,
     messages: Vec<SimMessage>,
     seq: u64,
+    /// Random per simulator, so SIDs never repeat those of an earlier run still in the
+    /// database.
+    run: u64,
     /// Answer the next N API requests with 429, to exercise retries.
     rate_limited: u32,
+}
+
+impl SimState {
+    /// A Twilio-shaped SID (prefix and 32 hex digits), unique across runs.
+    fn next_sid(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        format!("{prefix}{:016x}{:016x}", self.run, self.seq)
+    }
 }
 
 #[derive(Clone)]
@@ -121,6 +132,7 @@ impl Simulator {
         Simulator {
             state: Arc::new(Mutex::new(SimState {
                 phones,
+                run: fastrand::u64(..),
                 ..SimState::default()
             })),
             http: reqwest::Client::new(),
@@ -162,7 +174,7 @@ impl Simulator {
             )
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Calls/{sid}",
-                post(update_call),
+                get(fetch_call).post(update_call),
             )
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Messages.json",
@@ -253,8 +265,7 @@ async fn create_call(
     }
     let sid = {
         let mut state = sim.lock();
-        state.seq += 1;
-        let sid = format!("CA{:032x}", state.seq);
+        let sid = state.next_sid("CA");
         state.calls.push(SimCall {
             sid: sid.clone(),
             to: to.to_owned(),
@@ -287,6 +298,33 @@ async fn create_call(
         "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
     });
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET Calls/{Sid}.json`: the call resource, as Twilio answers it.
+async fn fetch_call(
+    State(sim): State<Simulator>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    let sid = sid.trim_end_matches(".json");
+    let state = sim.lock();
+    let Some(call) = state.calls.iter().find(|c| c.sid == sid) else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    Json(json!({
+        "sid": call.sid, "account_sid": sim.account_sid, "to": call.to, "from": call.from,
+        "status": call.status, "answered_by": call.answered_by, "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "uri": format!("/2010-04-01/Accounts/{}/Calls/{}.json", sim.account_sid, call.sid),
+    }))
+    .into_response()
 }
 
 async fn update_call(
@@ -337,9 +375,8 @@ async fn send_message(
         );
     };
     let mut state = sim.lock();
-    state.seq += 1;
     let message = SimMessage {
-        sid: format!("SM{:032x}", state.seq),
+        sid: state.next_sid("SM"),
         to: to.to_owned(),
         from: param(&params, "From").unwrap_or_default().to_owned(),
         body: body.to_owned(),

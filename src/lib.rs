@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod escalation;
+mod fault;
 pub mod http;
 pub mod notify;
 pub mod routing;

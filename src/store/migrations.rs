@@ -108,6 +108,9 @@ const MIGRATIONS: &[&str] = &[
         end_at TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // 4: when a write-back was last about to reach its source, so the attempt after a
+    // crash asks the source before sending again.
+    "ALTER TABLE writebacks ADD COLUMN sending_since TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

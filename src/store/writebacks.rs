@@ -24,6 +24,9 @@ pub struct PendingWriteBack {
     pub service: Option<String>,
     pub by: AckBy,
     pub attempts: u32,
+    /// An earlier attempt was about to send and its outcome was not recorded (a crash,
+    /// or a failure after sending): the source may already have it.
+    pub maybe_sent: bool,
 }
 
 /// What one attempt came to.
@@ -47,7 +50,8 @@ impl Store {
     ) -> Result<Vec<PendingWriteBack>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts
+                "SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts,
+                        sending_since IS NOT NULL
                  FROM writebacks WHERE state = 'pending' AND next_attempt_at <= ?1
                  ORDER BY next_attempt_at, id LIMIT ?2",
             )?;
@@ -63,10 +67,11 @@ impl Store {
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, String>(8)?,
                     r.get::<_, u32>(9)?,
+                    r.get::<_, bool>(10)?,
                 ))
             })?;
             rows.map(|row| {
-                let (id, alert_id, incident_id, action, minutes, source_ref, host, service, by, attempts) = row?;
+                let (id, alert_id, incident_id, action, minutes, source_ref, host, service, by, attempts, maybe_sent) = row?;
                 let corrupt = |what: &str| StoreError::Corrupt(format!("writeback {id}: {what}"));
                 Ok(PendingWriteBack {
                     id,
@@ -82,9 +87,22 @@ impl Store {
                     service,
                     by: serde_json::from_str(&by).map_err(|_| corrupt("by"))?,
                     attempts,
+                    maybe_sent,
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    /// Records, before anything is sent, that the row is about to reach its source.
+    pub async fn mark_sending(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE writebacks SET sending_since = ?2 WHERE id = ?1",
+                params![id, db_time(now)],
+            )?;
+            Ok(())
         })
         .await
     }

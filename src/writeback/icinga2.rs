@@ -2,7 +2,7 @@
 //! `schedule-downtime`, always naming the one object (an action without a filter hits
 //! every object). Each per-object result is checked, not just the HTTP status.
 
-use super::{WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::Icinga2Config;
 use crate::domain::SourceRef;
@@ -105,6 +105,48 @@ impl Writer for Icinga2 {
             let status = response.status();
             let answer: Value = response.json().await.unwrap_or_default();
             judge(status.as_u16(), &answer)
+        })
+    }
+
+    /// The object's `acknowledgement` (non-zero when acknowledged) or `downtime_depth`.
+    fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a> {
+        Box::pin(async move {
+            let http = self
+                .http
+                .as_ref()
+                .map_err(|e| WriteError::Refused(e.clone()))?;
+            let SourceRef::Icinga2 { object } = &item.source_ref else {
+                return Err(WriteError::Refused("not an Icinga 2 alert".into()));
+            };
+            let kind = if object.contains('!') {
+                "services"
+            } else {
+                "hosts"
+            };
+            let mut url = reqwest::Url::parse(&self.api_url)
+                .map_err(|e| WriteError::Refused(format!("sources.icinga2.api_url: {e}")))?;
+            url.path_segments_mut()
+                .map_err(|_| {
+                    WriteError::Refused("sources.icinga2.api_url cannot take a path".into())
+                })?
+                .pop_if_empty()
+                .extend(["v1", "objects", kind, object]);
+            let response = http
+                .get(url)
+                .query(&[("attrs", "acknowledgement"), ("attrs", "downtime_depth")])
+                .basic_auth(&self.username, Some(self.password.expose_secret()))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| {
+                    WriteError::Retry(format!("Icinga 2 unreachable: {}", e.without_url()))
+                })?;
+            let answer: Value = response.json().await.unwrap_or_default();
+            let attr = |name: &str| answer["results"][0]["attrs"][name].as_f64().unwrap_or(0.0);
+            Ok(match item.action {
+                WriteBackAction::Acknowledge => attr("acknowledgement") > 0.0,
+                WriteBackAction::Downtime { .. } => attr("downtime_depth") > 0.0,
+            })
         })
     }
 }

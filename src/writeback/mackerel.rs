@@ -1,7 +1,7 @@
 //! Mackerel has no acknowledge, only memo and close: kaden writes a memo on the alert
 //! saying who acknowledged and when, and closes it only when `close_on_ack` is set.
 
-use super::{WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::config::MackerelConfig;
 use crate::domain::SourceRef;
 use crate::store::{PendingWriteBack, WriteBackAction};
@@ -74,5 +74,11 @@ impl Writer for Mackerel {
             }
             Ok(())
         })
+    }
+
+    /// Mackerel's API does not return the memo; writing it again sets the same text, so
+    /// sending again leaves the alert as one write would.
+    fn applied<'a>(&'a self, _item: &'a PendingWriteBack) -> AppliedFuture<'a> {
+        Box::pin(async { Ok(false) })
     }
 }

@@ -2,6 +2,10 @@
 //! (or asked for downtime). Network trouble and 429/5xx are retried with exponential
 //! backoff and jitter until the source accepts; a refusal for good (no permission, alert
 //! gone) is recorded on the row and not retried. Every row's state shows on its incident.
+//!
+//! Exactly once: the row is marked as sending (committed) before the source is written
+//! to. A row found marked after a crash is first checked against the source's own state
+//! (`Writer::applied`) and only sent again when the source does not show it.
 
 mod icinga2;
 mod mackerel;
@@ -38,10 +42,15 @@ pub enum WriteError {
 }
 
 pub type WriteFuture<'a> = Pin<Box<dyn Future<Output = Result<(), WriteError>> + Send + 'a>>;
+pub type AppliedFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, WriteError>> + Send + 'a>>;
 
 /// One source system's write-back.
 pub trait Writer: Send + Sync {
     fn write<'a>(&'a self, item: &'a PendingWriteBack, message: &'a str) -> WriteFuture<'a>;
+
+    /// Whether the source already shows this acknowledgement or downtime, asked before
+    /// re-sending a row whose earlier attempt may have reached it. `false` sends again.
+    fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a>;
 }
 
 pub struct Worker {
@@ -130,8 +139,24 @@ impl Worker {
             tracing::error!(incident_id = item.incident_id.get(), alert_id = %item.alert_id, source = %source, "{error}");
             return Attempted::Failed { error };
         };
+        if item.maybe_sent {
+            match writer.applied(item).await {
+                Ok(true) => {
+                    tracing::info!(incident_id = item.incident_id.get(), alert_id = %item.alert_id, source = %source,
+                        "The source already shows this write-back (sent before a restart); not sent again.");
+                    return Attempted::Done;
+                }
+                Ok(false) => {}
+                Err(e) => return self.retry(item, e.to_string()),
+            }
+        }
+        if let Err(e) = self.store.mark_sending(item.id, self.clock.now()).await {
+            return self.retry(item, format!("cannot record the attempt: {e}"));
+        }
         let message = self.message(&item.by);
-        match writer.write(item, &message).await {
+        let written = writer.write(item, &message).await;
+        crate::fault::crash_point("writeback-sent");
+        match written {
             Ok(()) => {
                 tracing::info!(incident_id = item.incident_id.get(), alert_id = %item.alert_id, source = %source, "Written back.");
                 Attempted::Done
@@ -140,17 +165,20 @@ impl Worker {
                 tracing::error!(incident_id = item.incident_id.get(), alert_id = %item.alert_id, source = %source, %error, "Write-back refused.");
                 Attempted::Failed { error }
             }
-            Err(WriteError::Retry(error)) => {
-                let delay = backoff(item.attempts);
-                tracing::warn!(incident_id = item.incident_id.get(), alert_id = %item.alert_id, source = %source, %error, retry_in = ?delay, "Write-back failed; retrying.");
-                let at = self
-                    .clock
-                    .now()
-                    .saturating_add(SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX))
-                    .expect("adding a bounded delay saturates");
-                Attempted::RetryAt { at, error }
-            }
+            Err(WriteError::Retry(error)) => self.retry(item, error),
         }
+    }
+
+    fn retry(&self, item: &PendingWriteBack, error: String) -> Attempted {
+        let delay = backoff(item.attempts);
+        tracing::warn!(incident_id = item.incident_id.get(), alert_id = %item.alert_id,
+            source = %item.source_ref.source(), %error, retry_in = ?delay, "Write-back failed; retrying.");
+        let at = self
+            .clock
+            .now()
+            .saturating_add(SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX))
+            .expect("adding a bounded delay saturates");
+        Attempted::RetryAt { at, error }
     }
 
     /// Who acknowledged and how, in Japanese and English, for the source's log.

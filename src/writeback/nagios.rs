@@ -4,7 +4,7 @@
 //! command per write, each under PIPE_BUF. The pipe never answers, so where
 //! `status_file` is set the result is confirmed in status.dat.
 
-use super::{WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::NagiosConfig;
 use crate::domain::SourceRef;
@@ -12,7 +12,7 @@ use crate::escalation::AckBy;
 use crate::store::{PendingWriteBack, WriteBackAction};
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Nagios writes status.dat at most every second; wait a few of those.
@@ -122,31 +122,35 @@ impl Nagios {
     }
 
     /// True once status.dat shows the acknowledgement or the downtime.
-    async fn confirmed(&self, status_file: &PathBuf, item: &PendingWriteBack) -> bool {
-        let SourceRef::Nagios { host, service, .. } = &item.source_ref else {
-            return false;
-        };
+    async fn confirmed(&self, status_file: &Path, item: &PendingWriteBack) -> bool {
         let waited = tokio::time::Instant::now();
         while waited.elapsed() < CONFIRM_FOR {
-            if let Ok(text) = tokio::fs::read_to_string(status_file).await
-                && let Some(block) = status_block(&text, host, service.as_deref())
-            {
-                let value = |key: &str| block.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-                let done = match item.action {
-                    WriteBackAction::Acknowledge => {
-                        value("problem_has_been_acknowledged") == Some("1")
-                    }
-                    WriteBackAction::Downtime { .. } => {
-                        value("scheduled_downtime_depth").is_some_and(|d| d != "0")
-                    }
-                };
-                if done {
-                    return true;
-                }
+            if shows(status_file, item).await {
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         false
+    }
+}
+
+/// Whether status.dat shows the row's acknowledgement or downtime now.
+async fn shows(status_file: &Path, item: &PendingWriteBack) -> bool {
+    let SourceRef::Nagios { host, service, .. } = &item.source_ref else {
+        return false;
+    };
+    let Ok(text) = tokio::fs::read_to_string(status_file).await else {
+        return false;
+    };
+    let Some(block) = status_block(&text, host, service.as_deref()) else {
+        return false;
+    };
+    let value = |key: &str| block.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    match item.action {
+        WriteBackAction::Acknowledge => value("problem_has_been_acknowledged") == Some("1"),
+        WriteBackAction::Downtime { .. } => {
+            value("scheduled_downtime_depth").is_some_and(|d| d != "0")
+        }
     }
 }
 
@@ -197,6 +201,17 @@ impl Writer for Nagios {
             } else {
                 Err(WriteError::Retry(why))
             }
+        })
+    }
+
+    /// status.dat tells; without `status_file` nothing can, and the command is sent again
+    /// (Nagios takes a second acknowledgement of an acknowledged problem as a no-op).
+    fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a> {
+        Box::pin(async move {
+            Ok(match &self.status_file {
+                Some(status_file) => shows(status_file, item).await,
+                None => false,
+            })
         })
     }
 }

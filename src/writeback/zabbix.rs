@@ -3,7 +3,7 @@
 //! `event.acknowledge` with suppress from 6.2 on. The version decides the auth style:
 //! the `auth` member before 6.4, the Bearer header from 6.4.
 
-use super::{WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::{ZabbixAuth, ZabbixConfig};
 use crate::domain::SourceRef;
@@ -15,6 +15,10 @@ use tokio::sync::Mutex;
 
 /// `acknowledges.message` is varchar(2048) in 6.0.
 const MESSAGE_LIMIT: usize = 2048;
+/// `event.acknowledge` action bits.
+const ACKNOWLEDGE: u32 = 2;
+const MESSAGE: u32 = 4;
+const SUPPRESS: u32 = 32;
 
 pub struct Zabbix {
     http: reqwest::Client,
@@ -169,8 +173,8 @@ impl Writer for Zabbix {
             let message: String = message.chars().take(MESSAGE_LIMIT).collect();
             match item.action {
                 WriteBackAction::Acknowledge => {
-                    // 2 acknowledge | 4 add message.
-                    self.call("event.acknowledge", json!({ "eventids": event_id.to_string(), "action": 6, "message": message }))
+                    let action = ACKNOWLEDGE | MESSAGE;
+                    self.call("event.acknowledge", json!({ "eventids": event_id.to_string(), "action": action, "message": message }))
                         .await?;
                 }
                 WriteBackAction::Downtime { minutes } => {
@@ -178,8 +182,8 @@ impl Writer for Zabbix {
                     let until = now + i64::from(minutes) * 60;
                     self.credential().await?;
                     if self.version().await >= (6, 2) {
-                        // 2 acknowledge | 4 message | 32 suppress.
-                        let params = json!({ "eventids": event_id.to_string(), "action": 38, "message": message, "suppress_until": until });
+                        let action = ACKNOWLEDGE | MESSAGE | SUPPRESS;
+                        let params = json!({ "eventids": event_id.to_string(), "action": action, "message": message, "suppress_until": until });
                         self.call("event.acknowledge", params).await?;
                     } else {
                         let hosts = self
@@ -198,7 +202,7 @@ impl Writer for Zabbix {
                             })?
                             .to_owned();
                         let params = json!({
-                            "name": format!("kaden: event {event_id} at {now}"),
+                            "name": maintenance_name(*event_id, &now.to_string()),
                             "active_since": now, "active_till": until, "hostids": [hostid],
                             "description": message,
                             "timeperiods": [{ "timeperiod_type": 0, "start_date": now, "period": until - now }],
@@ -210,4 +214,47 @@ impl Writer for Zabbix {
             Ok(())
         })
     }
+
+    /// `event.get`: the event is acknowledged; for a downtime, a suppressing
+    /// acknowledgement (6.2+) or kaden's maintenance for the event (6.0).
+    fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a> {
+        Box::pin(async move {
+            let SourceRef::Zabbix { event_id } = &item.source_ref else {
+                return Err(WriteError::Refused("not a Zabbix alert".into()));
+            };
+            self.credential().await?;
+            if let WriteBackAction::Downtime { .. } = item.action
+                && self.version().await < (6, 2)
+            {
+                let found = self
+                    .call(
+                        "maintenance.get",
+                        json!({ "output": ["maintenanceid"], "search": { "name": maintenance_name(*event_id, "") }, "startSearch": true }),
+                    )
+                    .await?;
+                return Ok(found.as_array().is_some_and(|m| !m.is_empty()));
+            }
+            let events = self
+                .call(
+                    "event.get",
+                    json!({ "eventids": event_id.to_string(), "output": ["acknowledged"], "select_acknowledges": ["action"] }),
+                )
+                .await?;
+            let event = &events[0];
+            Ok(match item.action {
+                WriteBackAction::Acknowledge => event["acknowledged"] == "1",
+                WriteBackAction::Downtime { .. } => event["acknowledges"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a["action"].as_str()?.parse::<u32>().ok())
+                    .any(|action| action & SUPPRESS != 0),
+            })
+        })
+    }
+}
+
+/// kaden's maintenance for one event; `event.get` finds it by this prefix.
+fn maintenance_name(event_id: u64, at: &str) -> String {
+    format!("kaden: event {event_id} at {at}")
 }

@@ -826,7 +826,7 @@ fn an_answered_call_gone_silent_ends_within_about_a_minute_and_calls_back() {
     assert!(silence <= 90, "{silence} s before the call counts as gone");
     assert!(ended(&w.wait(silence - 1)).is_empty());
     let fx = w.wait(1);
-    assert_eq!(ended(&fx), [call.clone()]);
+    assert_eq!(ended(&fx), std::slice::from_ref(&call));
     assert!(recorded(&fx, &call).contains(&"no-outcome".to_owned()));
     // The design's call-back rule: the same person after retry_after.
     assert_eq!(placed(&w.wait(60)), ["a"]);

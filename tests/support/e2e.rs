@@ -21,16 +21,45 @@ impl Drop for Killed {
 
 /// Runs `kaden serve -c DIR/kaden.yaml` from `binary`, logging to DIR/kaden.log.
 pub fn serve(binary: &Path, dir: &Path) -> Killed {
-    Killed(
-        Command::new(binary)
-            .args(["serve", "-c"])
-            .arg(dir.join("kaden.yaml"))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("kaden.log")).unwrap(),
-            ))
-            .spawn()
-            .unwrap(),
-    )
+    serve_crashing_at(binary, dir, None)
+}
+
+/// `serve`, aborting at a crash point (`KADEN_CRASH_AT`, see src/fault.rs) if one is
+/// given. Logs are appended, so a restart keeps what the crashed run printed.
+pub fn serve_crashing_at(binary: &Path, dir: &Path, point: Option<&str>) -> Killed {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("kaden.log"))
+        .unwrap();
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "-c"])
+        .arg(dir.join("kaden.yaml"))
+        .stderr(Stdio::from(log));
+    if let Some(point) = point {
+        command.env("KADEN_CRASH_AT", point);
+    }
+    Killed(command.spawn().unwrap())
+}
+
+impl Killed {
+    /// kill -9: no shutdown code runs.
+    pub fn kill_9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Waits for the process to end by itself (a crash point); the limit guards a hang.
+    pub async fn crashed(mut self) {
+        for _ in 0..900 {
+            if self.0.try_wait().unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("kaden did not reach its crash point within 90 s");
+    }
 }
 
 /// A free port below 32768 (Zabbix's ListenPort refuses higher ones).

@@ -8,7 +8,7 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, TOKEN, free_port, incident, serve, wait_for};
+use e2e::{KADEN, TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -234,7 +234,8 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
             .success()
     );
 
-    let _kaden = serve(&kaden, dir);
+    // The first run dies right after its acknowledgement reaches the command pipe.
+    let crashing = serve_crashing_at(&kaden, dir, Some("writeback-sent"));
     let base = format!("http://127.0.0.1:{port}");
     let verify = Command::new("nagios4")
         .arg("-v")
@@ -261,11 +262,14 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
     })
     .await;
 
-    // CRITICAL → notification → call → 9# → ACKNOWLEDGE_SVC_PROBLEM → status.dat.
+    // CRITICAL → notification → call → 9# → ACKNOWLEDGE_SVC_PROBLEM → crash → restart
+    // → status.dat already shows it, so it is not sent again.
     external(
         dir,
         "PROCESS_SERVICE_CHECK_RESULT;web01;HTTP;2;HTTP CRITICAL - 503 Service Unavailable",
     );
+    crashing.crashed().await;
+    let _kaden = serve(&kaden, dir);
     let incident = incident_for(&base, "web01/HTTP", |i| {
         i["writebacks"][0]["state"] == "done"
     })
@@ -282,9 +286,11 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
         "sticky"
     );
     let log = std::fs::read_to_string(dir.join("nagios.log")).unwrap();
-    assert!(
-        log.contains("ACKNOWLEDGE_SVC_PROBLEM;web01;HTTP;2;0;1;yamada;電話で山田"),
-        "{log}"
+    assert_eq!(
+        log.matches("ACKNOWLEDGE_SVC_PROBLEM;web01;HTTP;2;0;1;yamada;電話で山田")
+            .count(),
+        1,
+        "exactly one acknowledgement across the crash: {log}"
     );
 
     // CRITICAL on DISK → 4# → SCHEDULE_SVC_DOWNTIME → status.dat.

@@ -15,7 +15,7 @@ use std::time::Duration;
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, TOKEN, free_port, incident, serve, wait_for};
+use e2e::{KADEN, TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -240,8 +240,8 @@ async fn use_media(api: &str, mediatypeid: &str) {
 
 /// Raises a problem on `host`, waits for kaden's acknowledgement to be written back, checks
 /// Zabbix shows it, then recovers the host and waits for the incident to resolve.
+/// After `host`'s problem was sent: it is phoned, acknowledged once, and recovers.
 async fn problem_acknowledged_and_recovered(zabbix: &Zabbix, base: &str, host: &str) {
-    send_value(zabbix.trapper, host, "http.status", "503");
     let acked = wait_for(
         &format!("{host}'s acknowledgement to be written back"),
         async || {
@@ -260,6 +260,11 @@ async fn problem_acknowledged_and_recovered(zabbix: &Zabbix, base: &str, host: &
     let params = json!({ "eventids": event_id.to_string(), "output": ["acknowledged"], "select_acknowledges": "extend" });
     let events = rpc(&zabbix.api, "event.get", params, Some(auth.as_str())).await;
     assert_eq!(events[0]["acknowledged"], "1", "{events}");
+    assert_eq!(
+        events[0]["acknowledges"].as_array().map(Vec::len),
+        Some(1),
+        "exactly one acknowledgement: {events}"
+    );
     let message = events[0]["acknowledges"][0]["message"].as_str().unwrap();
     assert!(
         message.starts_with("電話で山田 (+819000000001) が対応開始"),
@@ -315,7 +320,8 @@ sources:
         api = zabbix.api
     );
     std::fs::write(dir.join("kaden.yaml"), config).unwrap();
-    let _kaden = serve(Path::new(KADEN), dir);
+    // The first run dies right after event.acknowledge reached Zabbix.
+    let crashing = serve_crashing_at(Path::new(KADEN), dir, Some("writeback-sent"));
     // Zabbix runs alertscripts from AlertScriptsPath: kaden goes there as "kaden".
     std::fs::copy(KADEN, dir.join("alertscripts/kaden")).unwrap();
     let (webhook, alertscript) = configure(&zabbix.api, &base, &dir.join("kaden.yaml")).await;
@@ -323,6 +329,9 @@ sources:
     use_media(&zabbix.api, &webhook).await;
     // The server picks up configuration within CacheUpdateFrequency (1 s here).
     tokio::time::sleep(Duration::from_secs(3)).await;
+    send_value(zabbix.trapper, "web01", "http.status", "503");
+    crashing.crashed().await;
+    let _kaden = serve(Path::new(KADEN), dir);
     problem_acknowledged_and_recovered(&zabbix, &base, "web01").await;
 
     // 4# on Zabbix 6.0: a maintenance period for the host.
@@ -360,5 +369,6 @@ sources:
 
     use_media(&zabbix.api, &alertscript).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    send_value(zabbix.trapper, "db01", "http.status", "503");
     problem_acknowledged_and_recovered(&zabbix, &base, "db01").await;
 }

@@ -5,7 +5,6 @@
 //! forgets its calls with the process, as a call Twilio ended while kaden was down.
 
 #[path = "support/e2e.rs"]
-#[allow(dead_code)] // shared with the real-server suites, which use the rest
 mod e2e;
 
 use e2e::{KADEN, Killed, TOKEN, free_port, serve, serve_crashing_at, wait_for};

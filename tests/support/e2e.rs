@@ -1,5 +1,6 @@
 //! What the real-server suites share: kaden as a process, free ports, polling, and
 //! looking incidents up through the API.
+#![allow(dead_code)] // each suite that includes this uses a part of it
 
 use serde_json::Value;
 use std::path::Path;

@@ -282,3 +282,31 @@ async fn crash_after_writing_the_acknowledgement_does_not_send_it_twice() {
     assert_eq!(acks(&commands), 1, "{:?}", commands.lock().unwrap());
     assert_eq!(detail["calls"].as_array().unwrap().len(), 1, "{detail:#}");
 }
+
+#[tokio::test]
+async fn a_twilio_outage_is_retried_then_the_next_person_is_called() {
+    let site = Site::new(
+        "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
+        "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
+        "",
+    );
+    let _daemon = site.serve().await;
+    // Four 503s use up every attempt for Yamada's call; Suzuki's goes through on the
+    // third attempt.
+    let response = reqwest::Client::new()
+        .put(format!("{}/sim/outage", site.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "requests": 6, "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let incident = site.problem("generic").await["incident_id"].clone();
+    let calls = site
+        .calls_until(&incident, "an acknowledgement", |c| {
+            c.iter().any(|c| c["outcome"] == "acknowledged")
+        })
+        .await;
+    assert_eq!(field(&calls, "user"), ["yamada", "suzuki"], "{calls:#?}");
+    assert_eq!(field(&calls, "outcome"), ["failed", "acknowledged"]);
+}

@@ -104,8 +104,10 @@ struct SimState {
     /// Random per simulator, so SIDs never repeat those of an earlier run still in the
     /// database.
     run: u64,
-    /// Answer the next N API requests with 429, to exercise retries.
-    rate_limited: u32,
+    /// Answer the next N API requests with this HTTP status (429, 5xx), to exercise
+    /// retries.
+    refuse_next: u32,
+    refuse_with: u16,
 }
 
 impl SimState {
@@ -161,8 +163,12 @@ impl Simulator {
         self.lock().messages.clone()
     }
 
-    pub fn rate_limit_next(&self, requests: u32) {
-        self.lock().rate_limited = requests;
+    /// The next `requests` API requests fail with `status`, as Twilio answers when it
+    /// rate-limits (429) or has an outage (500, 503).
+    pub fn refuse_next(&self, requests: u32, status: StatusCode) {
+        let mut state = self.lock();
+        state.refuse_next = requests;
+        state.refuse_with = status.as_u16();
     }
 
     /// Twilio's REST API under `/twilio/2010-04-01/...`, with Twilio's basic auth.
@@ -183,7 +189,7 @@ impl Simulator {
             .with_state(self)
     }
 
-    /// Scripting: phones' behaviour, the calls and messages so far, injected 429s.
+    /// Scripting: phones' behaviour, the calls and messages so far, injected refusals.
     pub fn script_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
             .route("/phones", get(list_phones))
@@ -191,6 +197,7 @@ impl Simulator {
             .route("/calls", get(list_calls))
             .route("/messages", get(list_messages))
             .route("/rate-limit", put(put_rate_limit))
+            .route("/outage", put(put_outage))
             .with_state(self)
     }
 
@@ -206,9 +213,16 @@ impl Simulator {
             return Err((StatusCode::UNAUTHORIZED, 20003, "Authenticate"));
         }
         let mut state = self.lock();
-        if state.rate_limited > 0 {
-            state.rate_limited -= 1;
-            return Err((StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests"));
+        if state.refuse_next > 0 {
+            state.refuse_next -= 1;
+            return Err(match state.refuse_with {
+                429 => (StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests"),
+                status => (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                    20500,
+                    "An internal server error has occurred",
+                ),
+            });
         }
         Ok(())
     }
@@ -411,11 +425,32 @@ async fn list_messages(State(sim): State<Simulator>) -> Json<Vec<SimMessage>> {
 }
 
 #[derive(Deserialize)]
-struct RateLimit {
+struct Refusals {
     requests: u32,
+    /// A 5xx status; 503 when absent.
+    status: Option<u16>,
 }
 
-async fn put_rate_limit(State(sim): State<Simulator>, Json(limit): Json<RateLimit>) -> StatusCode {
-    sim.rate_limit_next(limit.requests);
+/// `PUT /sim/rate-limit {"requests": N}`: the next N requests answer 429.
+async fn put_rate_limit(State(sim): State<Simulator>, Json(r): Json<Refusals>) -> StatusCode {
+    sim.refuse_next(r.requests, StatusCode::TOO_MANY_REQUESTS);
     StatusCode::NO_CONTENT
+}
+
+/// `PUT /sim/outage {"requests": N, "status": 503}`: the next N requests fail with a 5xx.
+async fn put_outage(State(sim): State<Simulator>, Json(r): Json<Refusals>) -> Response {
+    match r
+        .status
+        .map_or(Ok(StatusCode::SERVICE_UNAVAILABLE), StatusCode::from_u16)
+    {
+        Ok(status) if status.is_server_error() => {
+            sim.refuse_next(r.requests, status);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "status: an outage answers 500-599", "status": 422 })),
+        )
+            .into_response(),
+    }
 }

@@ -8,8 +8,8 @@ use crate::config::Config;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
 use crate::escalation::CallId;
 use crate::escalation::{
-    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, Person, Prompt,
-    Roster, SettingSnapshot, SmsMessage, Status,
+    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, ManualVia,
+    Person, Prompt, Roster, SettingSnapshot, SmsMessage, Status,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
@@ -57,6 +57,7 @@ pub enum Command {
     Ack {
         incident: IncidentId,
         by: String,
+        via: ManualVia,
         reply: oneshot::Sender<bool>,
     },
 }
@@ -120,13 +121,14 @@ impl RunnerHandle {
     }
 
     /// Acknowledges everything open in an incident; false when it has nothing escalating.
-    pub async fn ack(&self, incident: IncidentId, by: String) -> bool {
+    pub async fn ack(&self, incident: IncidentId, by: String, via: ManualVia) -> bool {
         let (reply, answer) = oneshot::channel();
         if self
             .commands
             .send(Command::Ack {
                 incident,
                 by,
+                via,
                 reply,
             })
             .await
@@ -363,11 +365,13 @@ impl Runner {
             Command::Ack {
                 incident,
                 by,
+                via,
                 reply,
             } => {
                 let known = self.escalations.contains_key(&incident);
                 if known {
-                    self.step(incident, Input::ManualAck { by }, None).await;
+                    self.step(incident, Input::ManualAck { by, via }, None)
+                        .await;
                 }
                 let _ = reply.send(known);
             }

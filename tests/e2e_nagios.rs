@@ -313,7 +313,7 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
 
     // OK → RECOVERY notification → the incident is resolved.
     external(dir, "PROCESS_SERVICE_CHECK_RESULT;web01;HTTP;0;HTTP OK");
-    let resolved = incident_for(&base, "web01/HTTP", |i| i["status"] == "recovered").await;
+    let resolved = incident_for(&base, "web01/HTTP", |i| i["status"] == "resolved").await;
     let purposes: Vec<&str> = resolved["calls"]
         .as_array()
         .unwrap()

@@ -274,7 +274,7 @@ async fn problem_acknowledged_and_recovered(zabbix: &Zabbix, base: &str, host: &
     send_value(zabbix.trapper, host, "http.status", "200");
     wait_for(&format!("{host}'s recovery"), async || {
         incident(base, |i| {
-            i["problem_list"][0]["host"] == host && i["status"] == "recovered"
+            i["problem_list"][0]["host"] == host && i["status"] == "resolved"
         })
         .await
     })

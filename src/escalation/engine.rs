@@ -152,9 +152,9 @@ impl Escalation {
                 self.call_ended(&call, CallOutcome::Failed, Some("lost"), now, ctx, &mut fx)
             }
             Input::Tick => {}
-            Input::ManualAck { by } => {
+            Input::ManualAck { by, via } => {
                 let keys: Vec<ItemKey> = self.items.iter().map(|i| i.key.clone()).collect();
-                self.acknowledge(&keys, AckBy::Manual { by }, &mut fx);
+                self.acknowledge(&keys, AckBy::Manual { by, via }, &mut fx);
             }
         }
         self.settle(now, ctx, &mut fx);
@@ -225,8 +225,6 @@ impl Escalation {
                     }),
                     Some(AckBy::Source) => {}
                     None if item.status == ItemStatus::Problem => {
-                        item.ack = Some(AckBy::Source);
-                        item.heard_version = item.version;
                         fx.push(Effect::Notice {
                             error: false,
                             message: format!(
@@ -234,6 +232,8 @@ impl Escalation {
                                 item.key.key, item.key.source
                             ),
                         });
+                        let key = item.key.clone();
+                        self.acknowledge(&[key], AckBy::Source, fx);
                     }
                     None => {}
                 }
@@ -454,7 +454,7 @@ impl Escalation {
             }
             "3" => {
                 let keys = self.calls[c].details.clone();
-                let by = self.phone_ack(c);
+                let by = self.phone_ack(c, digits);
                 let count = self.acknowledge(&keys, by, fx);
                 self.calls[c].note_acknowledged(keys);
                 lines.push(Line::Acknowledged { count });
@@ -462,7 +462,7 @@ impl Escalation {
             }
             "4" => {
                 let keys = self.heard_keys(c);
-                let by = self.phone_ack(c);
+                let by = self.phone_ack(c, digits);
                 let items = self.write_back_items(&keys, |i| i.status == ItemStatus::Problem);
                 if !items.is_empty() {
                     fx.push(Effect::Downtime {
@@ -481,7 +481,7 @@ impl Escalation {
             }
             "9" => {
                 let keys = self.heard_keys(c);
-                let by = self.phone_ack(c);
+                let by = self.phone_ack(c, digits);
                 let count = self.acknowledge(&keys, by, fx);
                 self.calls[c].note_acknowledged(keys);
                 lines.push(Line::Acknowledged { count });
@@ -498,10 +498,11 @@ impl Escalation {
         self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect()
     }
 
-    fn phone_ack(&self, c: usize) -> AckBy {
+    fn phone_ack(&self, c: usize, key: &str) -> AckBy {
         AckBy::Phone {
             user: self.calls[c].user.clone(),
             call: self.calls[c].id.clone(),
+            key: Some(format!("{key}#")),
         }
     }
 
@@ -514,6 +515,7 @@ impl Escalation {
             .iter()
             .filter(|i| keys.contains(&i.key) && keep(i))
             .map(|i| WriteBackItem {
+                key: i.key.clone(),
                 alert_id: i.problem_alert_id,
                 source_ref: i.source_ref.clone(),
                 host: i.host.clone(),
@@ -740,7 +742,7 @@ impl Escalation {
     fn end_escalation_calls(&mut self, fx: &mut Vec<Effect>) {
         let handled_by = self.items.iter().rev().find_map(|i| match &i.ack {
             Some(AckBy::Phone { user, .. }) => Some(user.to_string()),
-            Some(AckBy::Manual { by }) => Some(by.clone()),
+            Some(AckBy::Manual { by, .. }) => Some(by.clone()),
             _ => None,
         });
         for call in self

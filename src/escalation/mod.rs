@@ -15,6 +15,6 @@ pub use engine::{Ctx, Person, Roster};
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
     AckBy, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord, Effect,
-    Escalation, Input, Item, ItemKey, ItemStatus, SettingSnapshot, SmsMessage, SnapshotTarget,
-    Status, WriteBackItem,
+    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, SettingSnapshot, SmsMessage,
+    SnapshotTarget, Status, WriteBackItem,
 };

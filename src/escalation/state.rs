@@ -114,12 +114,53 @@ pub enum ItemStatus {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AckBy {
-    /// Pressed on the phone during `call`.
-    Phone { user: UserId, call: CallId },
-    /// `kaden ack` or the API.
-    Manual { by: String },
+    /// Pressed on the phone during `call`; `key` is what was pressed (`9#`, `3#`, `4#`).
+    Phone {
+        user: UserId,
+        call: CallId,
+        #[serde(default)]
+        key: Option<String>,
+    },
+    /// `kaden ack`, the API or the status page.
+    Manual {
+        by: String,
+        #[serde(default)]
+        via: ManualVia,
+    },
     /// Someone acknowledged in the monitoring system itself.
     Source,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManualVia {
+    /// `POST /api/v1/incidents/{id}/ack` (and `kaden ack`, which calls it).
+    #[default]
+    Api,
+    /// The status page's button.
+    Web,
+}
+
+impl AckBy {
+    /// The name a source's own log shows as the author.
+    pub fn author(&self) -> String {
+        match self {
+            AckBy::Phone { user, .. } => user.to_string(),
+            AckBy::Manual { by, .. } => by.clone(),
+            AckBy::Source => "kaden".into(),
+        }
+    }
+
+    /// `{user, via, key}` as the API shows who acknowledged and how.
+    pub fn view(&self) -> serde_json::Value {
+        match self {
+            AckBy::Phone { user, key, .. } => {
+                serde_json::json!({ "user": user, "via": "phone", "key": key })
+            }
+            AckBy::Manual { by, via } => serde_json::json!({ "user": by, "via": via }),
+            AckBy::Source => serde_json::json!({ "user": null, "via": "source" }),
+        }
+    }
 }
 
 /// The latest state of one thing that is broken (one key of one source).
@@ -340,6 +381,7 @@ pub enum Input {
     /// `kaden ack` / POST /api/v1/incidents/{id}/ack.
     ManualAck {
         by: String,
+        via: ManualVia,
     },
 }
 
@@ -375,6 +417,7 @@ impl Input {
 /// An alert to acknowledge (or put in downtime) in its source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteBackItem {
+    pub key: ItemKey,
     pub alert_id: AlertId,
     pub source_ref: SourceRef,
     pub host: String,
@@ -399,6 +442,8 @@ pub enum Effect {
     },
     /// The answer to an `Answered` or `Digits` input.
     Respond(Prompt),
+    /// These problems are acknowledged: recorded on the incident, and written back to
+    /// the source unless the acknowledgement came from it.
     Acknowledge {
         items: Vec<WriteBackItem>,
         by: AckBy,

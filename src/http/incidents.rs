@@ -3,7 +3,10 @@
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::IncidentId;
-use crate::store::{CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary};
+use crate::escalation::ManualVia;
+use crate::store::{
+    ALERTS_SHOWN, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
+};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,27 +15,60 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Comma-separated lifecycle states.
     status: Option<String>,
+    since: Option<String>,
+    before: Option<String>,
     limit: Option<u32>,
 }
 
+/// A page of incidents, newest first: `?status=open,acknowledged&since=&before=&limit=`.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<IncidentSummary>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(status) = query.status.as_deref()
-        && !matches!(status, "open" | "recovered")
-    {
-        return Err(ApiError::BadRequest(format!(
-            "status {status:?} is not open or recovered"
-        )));
-    }
     let filter = IncidentFilter {
-        status: query.status,
-        limit: query.limit.unwrap_or(100).min(1000),
+        status: lifecycle_states(query.status.as_deref())?,
+        since: query
+            .since
+            .as_deref()
+            .map(|t| {
+                t.parse().map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "since: {t:?} is not a time such as 2026-11-23T10:00:00+09:00"
+                    ))
+                })
+            })
+            .transpose()?,
+        before: query
+            .before
+            .as_deref()
+            .map(|b| {
+                b.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("before: {b:?} is not an incident id"))
+                })
+            })
+            .transpose()?,
+        limit: query.limit.unwrap_or(50).min(1000),
     };
     Ok(Json(state.store.incidents(filter).await?))
+}
+
+/// `open,acknowledged` → the states; `recovered` is the older name of `resolved`.
+pub fn lifecycle_states(raw: Option<&str>) -> Result<Vec<String>, ApiError> {
+    raw.into_iter()
+        .flat_map(|r| r.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "open" | "acknowledged" | "resolved" => Ok(s.to_owned()),
+            "recovered" => Ok("resolved".to_owned()),
+            other => Err(ApiError::BadRequest(format!(
+                "status: {other:?} is not open, acknowledged or resolved"
+            ))),
+        })
+        .collect()
 }
 
 fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
@@ -51,6 +87,43 @@ pub async fn show(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Pages through an incident's alerts beyond the latest the detail shows:
+/// `?before=ALERT_ID&limit=`, oldest first within the page.
+pub async fn alerts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = incident_id(&id)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let before = query
+        .before
+        .as_deref()
+        .map(|b| {
+            b.parse::<i64>()
+                .map(crate::domain::AlertId::new)
+                .map_err(|_| ApiError::BadRequest(format!("before: {b:?} is not an alert id")))
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(ALERTS_SHOWN).min(1000);
+    let alerts = state.store.incident_alerts(id, before, limit).await?;
+    let next = (alerts.len() as u32 == limit)
+        .then(|| {
+            alerts
+                .first()
+                .map(|a| format!("/api/v1/incidents/{id}/alerts?before={}", a.id))
+        })
+        .flatten();
+    Ok(Json(serde_json::json!({ "alerts": alerts, "next": next })))
 }
 
 #[derive(Deserialize, Default)]
@@ -73,7 +146,7 @@ pub async fn ack(
     let by = body
         .and_then(|Json(b)| b.by)
         .unwrap_or_else(|| "api".to_owned());
-    if state.runner.ack(id, by.clone()).await {
+    if state.runner.ack(id, by.clone(), ManualVia::Api).await {
         tracing::info!(incident_id = id.get(), by = %by, "Acknowledged through the API.");
         Ok((
             StatusCode::ACCEPTED,

@@ -31,6 +31,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
+        .route("/api/v1/incidents/{id}/alerts", get(incidents::alerts))
         .route("/api/v1/calls", get(incidents::calls))
         .route("/api/v1/oncall", get(oncall::oncall))
         .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))

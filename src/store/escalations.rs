@@ -4,7 +4,7 @@
 
 use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
-use crate::escalation::{CallRecord, Effect, Escalation, WriteBackItem};
+use crate::escalation::{AckBy, CallRecord, Effect, Escalation, WriteBackItem};
 use jiff::Timestamp;
 use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -161,6 +161,10 @@ fn record_effect(
             Ok(())
         }
         Effect::Acknowledge { items, by } => {
+            record_acknowledgement(tx, incident, items, by, now)?;
+            if *by == AckBy::Source {
+                return Ok(()); // The source has it already.
+            }
             insert_writebacks(tx, incident, "acknowledge", items, by, None, now)
         }
         Effect::Downtime { items, minutes, by } => {
@@ -168,6 +172,31 @@ fn record_effect(
         }
         _ => Ok(()),
     }
+}
+
+/// Marks the problems acknowledged (the incident's lifecycle reads this).
+fn record_acknowledgement(
+    tx: &Transaction,
+    incident: IncidentId,
+    items: &[WriteBackItem],
+    by: &AckBy,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    let by = by.view().to_string();
+    let mut stmt = tx.prepare_cached(
+        "UPDATE problems SET acknowledged_at = ?4, acknowledged_by = ?5
+         WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
+    )?;
+    for item in items {
+        stmt.execute(params![
+            incident.get(),
+            item.key.source.as_str(),
+            item.key.key,
+            db_time(now),
+            by
+        ])?;
+    }
+    Ok(())
 }
 
 fn upsert_call(tx: &Transaction, r: &CallRecord) -> rusqlite::Result<()> {
@@ -205,7 +234,7 @@ fn insert_writebacks(
     incident: IncidentId,
     action: &str,
     items: &[WriteBackItem],
-    by: &crate::escalation::AckBy,
+    by: &AckBy,
     minutes: Option<u32>,
     now: Timestamp,
 ) -> rusqlite::Result<()> {

@@ -192,7 +192,8 @@ fn upsert_problem(
     alert_id: AlertId,
     status: &str,
 ) -> rusqlite::Result<()> {
-    // A recovery keeps the problem's severity and output: what broke stays readable.
+    // A recovery keeps the problem's severity and output: what broke stays readable. A
+    // problem that comes back needs acknowledging again.
     tx.execute(
         "INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
                                status, last_alert_id)
@@ -201,6 +202,10 @@ fn upsert_problem(
              state = excluded.state,
              status = excluded.status,
              last_alert_id = excluded.last_alert_id,
+             acknowledged_at = CASE WHEN status = 'recovered' AND excluded.status = 'problem'
+                 THEN NULL ELSE acknowledged_at END,
+             acknowledged_by = CASE WHEN status = 'recovered' AND excluded.status = 'problem'
+                 THEN NULL ELSE acknowledged_by END,
              severity = CASE WHEN excluded.status = 'problem' THEN excluded.severity ELSE severity END,
              output = CASE WHEN excluded.status = 'problem' THEN excluded.output ELSE output END",
         params![

@@ -111,6 +111,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: when a write-back was last about to reach its source, so the attempt after a
     // crash asks the source before sending again.
     "ALTER TABLE writebacks ADD COLUMN sending_since TEXT;",
+    // 5: who acknowledged each problem, when and how (`{user, via, key}` as JSON).
+    "ALTER TABLE problems ADD COLUMN acknowledged_at TEXT;
+    ALTER TABLE problems ADD COLUMN acknowledged_by TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -13,8 +13,8 @@ pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
 pub use queries::{
-    AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary, ProblemView,
-    WriteBackView,
+    ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
+    ProblemView, WriteBackView,
 };
 pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 

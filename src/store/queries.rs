@@ -5,13 +5,25 @@ use crate::domain::{AlertId, IncidentId};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IncidentSummary {
     pub id: IncidentId,
+    /// What is broken: the worst open problem (`db01 HTTP: HTTP CRITICAL - 503`), with the
+    /// number of the others.
+    pub title: String,
+    pub host: String,
+    pub service: Option<String>,
+    /// The worst severity among open problems (the worst ever once resolved).
+    pub severity: String,
     /// `None`: no route matched; the alerts are kept and shown, nobody is called.
     pub call_setting: Option<String>,
     pub unrouted: bool,
+    /// `open` (some open problem is unacknowledged), `acknowledged` (every open problem
+    /// is) or `resolved`.
     pub status: String,
+    pub acknowledged_at: Option<String>,
+    /// `{user, via, key}` of the latest acknowledgement, while `acknowledged`.
+    pub acknowledged_by: Option<serde_json::Value>,
     pub opened_at: String,
     pub updated_at: String,
     pub resolved_at: Option<String>,
@@ -19,7 +31,7 @@ pub struct IncidentSummary {
     pub problems: u32,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ProblemView {
     pub source: String,
     pub key: String,
@@ -28,7 +40,11 @@ pub struct ProblemView {
     pub severity: String,
     pub state: String,
     pub output: String,
+    /// `problem`, `acknowledged` or `recovered`.
     pub status: String,
+    pub acknowledged: bool,
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<serde_json::Value>,
     pub last_alert_id: AlertId,
 }
 
@@ -55,7 +71,11 @@ pub struct IncidentDetail {
     /// escalating, quiet or exhausted; none for unrouted incidents.
     pub escalation: Option<String>,
     pub problem_list: Vec<ProblemView>,
+    /// The latest `ALERTS_SHOWN` alerts, oldest first; `alerts_total` counts them all.
     pub alerts: Vec<AlertView>,
+    pub alerts_total: u32,
+    /// Where the older alerts are, when there are more than `alerts` shows.
+    pub alerts_next: Option<String>,
     pub calls: Vec<CallView>,
     pub notices: Vec<super::NoticeView>,
     pub writebacks: Vec<WriteBackView>,
@@ -99,29 +119,98 @@ pub struct CallFilter {
 
 #[derive(Clone, Debug, Default)]
 pub struct IncidentFilter {
-    /// `open` or `recovered`; `None` lists both.
-    pub status: Option<String>,
+    /// Lifecycle states to list (`open`, `acknowledged`, `resolved`); empty lists all.
+    pub status: Vec<String>,
+    /// Only incidents changed at or after this time.
+    pub since: Option<jiff::Timestamp>,
+    /// Only incidents with a smaller id (the next page).
+    pub before: Option<IncidentId>,
     pub limit: u32,
 }
 
-const SUMMARY_SELECT: &str = "SELECT i.id, i.call_setting, i.status, i.opened_at, i.updated_at,
-        i.resolved_at,
-        (SELECT COUNT(*) FROM problems p WHERE p.incident_id = i.id AND p.status = 'problem'),
-        (SELECT COUNT(*) FROM problems p WHERE p.incident_id = i.id)
-    FROM incidents i";
+/// How many alerts an incident's detail carries; the rest are paged.
+pub const ALERTS_SHOWN: u32 = 100;
+
+/// Severities worst last, for ordering in SQL.
+const SEVERITY_RANK: &str = "WITH severity_rank(name, rank) AS (VALUES
+    ('info', 1), ('warning', 2), ('average', 3), ('high', 4), ('disaster', 5))";
+
+/// Incidents with their lifecycle, derived from their problems: `lifecycle`; `top`, the
+/// problem that names the incident (open before recovered, then the worst severity,
+/// hosts before services); `last_ack`, the latest acknowledged problem.
+const SUMMARIES: &str = "SELECT s.*, t.host, t.service, t.output, t.severity AS worst_severity,
+        a.acknowledged_at, a.acknowledged_by
+    FROM (SELECT i.id, i.call_setting, i.opened_at, i.updated_at, i.resolved_at,
+            (SELECT COUNT(*) FROM problems p WHERE p.incident_id = i.id AND p.status = 'problem') AS open_problems,
+            (SELECT COUNT(*) FROM problems p WHERE p.incident_id = i.id) AS problems,
+            CASE
+                WHEN i.status <> 'open' THEN 'resolved'
+                WHEN EXISTS (SELECT 1 FROM problems p WHERE p.incident_id = i.id
+                             AND p.status = 'problem' AND p.acknowledged_at IS NULL) THEN 'open'
+                WHEN EXISTS (SELECT 1 FROM problems p WHERE p.incident_id = i.id
+                             AND p.status = 'problem') THEN 'acknowledged'
+                ELSE 'open'
+            END AS lifecycle,
+            (SELECT p.rowid FROM problems p WHERE p.incident_id = i.id AND p.acknowledged_at IS NOT NULL
+             ORDER BY p.acknowledged_at DESC LIMIT 1) AS last_ack,
+            (SELECT p.rowid FROM problems p WHERE p.incident_id = i.id
+             ORDER BY p.status = 'problem' DESC,
+                      (SELECT rank FROM severity_rank WHERE name = p.severity) DESC,
+                      p.service IS NOT NULL, p.host, p.service
+             LIMIT 1) AS top
+          FROM incidents i) s
+    LEFT JOIN problems t ON t.rowid = s.top
+    LEFT JOIN problems a ON a.rowid = s.last_ack";
+
+/// Summaries where `condition` holds (on the columns of `SUMMARIES`), then `tail`.
+fn summary_sql(condition: &str, tail: &str) -> String {
+    format!("{SEVERITY_RANK} SELECT * FROM ({SUMMARIES}) WHERE {condition} {tail}")
+}
 
 fn summary(r: &Row) -> rusqlite::Result<IncidentSummary> {
-    let call_setting: Option<String> = r.get(1)?;
+    let call_setting: Option<String> = r.get("call_setting")?;
+    let host: Option<String> = r.get("host")?;
+    let service: Option<String> = r.get("service")?;
+    let output: Option<String> = r.get("output")?;
+    let problems: u32 = r.get("problems")?;
+    let status: String = r.get("lifecycle")?;
+    let acknowledged = status == "acknowledged";
+    let by: Option<String> = r.get("acknowledged_by")?;
+    let mut title = match (&host, &service) {
+        (Some(h), Some(s)) => format!("{h} {s}"),
+        (Some(h), None) => h.clone(),
+        _ => String::new(),
+    };
+    if let Some(output) = output.filter(|o| !o.is_empty()) {
+        title = format!("{title}: {output}");
+    }
+    if problems > 1 {
+        title = format!("{title} (+{})", problems - 1);
+    }
     Ok(IncidentSummary {
-        id: IncidentId::new(r.get(0)?),
+        id: IncidentId::new(r.get("id")?),
+        title,
+        host: host.unwrap_or_default(),
+        service,
+        severity: r
+            .get::<_, Option<String>>("worst_severity")?
+            .unwrap_or_default(),
         unrouted: call_setting.is_none(),
         call_setting,
-        status: r.get(2)?,
-        opened_at: r.get(3)?,
-        updated_at: r.get(4)?,
-        resolved_at: r.get(5)?,
-        open_problems: r.get(6)?,
-        problems: r.get(7)?,
+        status,
+        acknowledged_at: if acknowledged {
+            r.get("acknowledged_at")?
+        } else {
+            None
+        },
+        acknowledged_by: by
+            .filter(|_| acknowledged)
+            .and_then(|b| serde_json::from_str(&b).ok()),
+        opened_at: r.get("opened_at")?,
+        updated_at: r.get("updated_at")?,
+        resolved_at: r.get("resolved_at")?,
+        open_problems: r.get("open_problems")?,
+        problems,
     })
 }
 
@@ -132,11 +221,23 @@ impl Store {
         filter: IncidentFilter,
     ) -> Result<Vec<IncidentSummary>, StoreError> {
         self.call(move |conn| {
-            let sql = format!(
-                "{SUMMARY_SELECT} WHERE ?1 IS NULL OR i.status = ?1 ORDER BY i.id DESC LIMIT ?2"
+            let sql = summary_sql(
+                "(?1 IS NULL OR lifecycle IN (SELECT value FROM json_each(?1)))
+                 AND (?2 IS NULL OR updated_at >= ?2) AND (?3 IS NULL OR id < ?3)",
+                "ORDER BY id DESC LIMIT ?4",
             );
+            let statuses = (!filter.status.is_empty())
+                .then(|| serde_json::to_string(&filter.status).expect("strings serialize"));
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![filter.status, filter.limit], summary)?;
+            let rows = stmt.query_map(
+                params![
+                    statuses,
+                    filter.since.map(super::db_time),
+                    filter.before.map(IncidentId::get),
+                    filter.limit
+                ],
+                summary,
+            )?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
@@ -144,17 +245,22 @@ impl Store {
 
     pub async fn incident(&self, id: IncidentId) -> Result<Option<IncidentDetail>, StoreError> {
         self.call(move |conn| {
-            let sql = format!("{SUMMARY_SELECT} WHERE i.id = ?1");
+            let sql = summary_sql("id = ?1", "");
             let Some(summary) = conn.query_row(&sql, [id.get()], summary).optional()? else {
                 return Ok(None);
             };
             let mut stmt = conn.prepare_cached(
-                "SELECT source, key, host, service, severity, state, output, status, last_alert_id
+                "SELECT source, key, host, service, severity, state, output, status, last_alert_id,
+                        acknowledged_at, acknowledged_by
                  FROM problems WHERE incident_id = ?1
                  ORDER BY service IS NOT NULL, host, service",
             )?;
             let problem_list = stmt
                 .query_map([id.get()], |r| {
+                    let status: String = r.get(7)?;
+                    let acknowledged_at: Option<String> = r.get(9)?;
+                    let by: Option<String> = r.get(10)?;
+                    let acknowledged = acknowledged_at.is_some();
                     Ok(ProblemView {
                         source: r.get(0)?,
                         key: r.get(1)?,
@@ -163,12 +269,24 @@ impl Store {
                         severity: r.get(4)?,
                         state: r.get(5)?,
                         output: r.get(6)?,
-                        status: r.get(7)?,
+                        status: if status == "problem" && acknowledged {
+                            "acknowledged".into()
+                        } else {
+                            status
+                        },
+                        acknowledged,
+                        acknowledged_at,
+                        acknowledged_by: by.and_then(|b| serde_json::from_str(&b).ok()),
                         last_alert_id: AlertId::new(r.get(8)?),
                     })
                 })?
                 .collect::<Result<_, _>>()?;
-            let alerts = alerts_where(conn, "incident_id = ?1", id.get())?;
+            let alerts_total: u32 = conn.query_row(
+                "SELECT COUNT(*) FROM alerts WHERE incident_id = ?1",
+                [id.get()],
+                |r| r.get(0),
+            )?;
+            let alerts = alerts_page(conn, id, None, ALERTS_SHOWN)?;
             let escalation = conn
                 .query_row(
                     "SELECT status FROM escalations WHERE incident_id = ?1",
@@ -211,7 +329,12 @@ impl Store {
                 summary,
                 escalation,
                 problem_list,
+                alerts_next: (alerts_total > alerts.len() as u32)
+                    .then(|| alerts.first())
+                    .flatten()
+                    .map(|a| format!("/api/v1/incidents/{id}/alerts?before={}", a.id)),
                 alerts,
+                alerts_total,
                 calls,
                 notices,
                 writebacks,
@@ -227,15 +350,41 @@ impl Store {
     }
 
     pub async fn alert(&self, id: AlertId) -> Result<Option<AlertView>, StoreError> {
-        self.call(move |conn| Ok(alerts_where(conn, "id = ?1", id.get())?.pop()))
+        self.call(move |conn| Ok(alerts_where(conn, "id = ?1", params![id.get()])?.pop()))
             .await
     }
+
+    /// An incident's alerts before `before` (all when `None`): the latest `limit` of
+    /// them, oldest first.
+    pub async fn incident_alerts(
+        &self,
+        incident: IncidentId,
+        before: Option<AlertId>,
+        limit: u32,
+    ) -> Result<Vec<AlertView>, StoreError> {
+        self.call(move |conn| alerts_page(conn, incident, before, limit))
+            .await
+    }
+}
+
+fn alerts_page(
+    conn: &rusqlite::Connection,
+    incident: IncidentId,
+    before: Option<AlertId>,
+    limit: u32,
+) -> Result<Vec<AlertView>, StoreError> {
+    alerts_where(
+        conn,
+        "id IN (SELECT id FROM alerts WHERE incident_id = ?1 AND (?2 IS NULL OR id < ?2)
+                ORDER BY id DESC LIMIT ?3)",
+        params![incident.get(), before.map(AlertId::get), limit],
+    )
 }
 
 fn alerts_where(
     conn: &rusqlite::Connection,
     condition: &str,
-    value: i64,
+    values: impl rusqlite::Params,
 ) -> Result<Vec<AlertView>, StoreError> {
     let sql = format!(
         "SELECT id, received_at, source, source_ref, key, kind, severity, host, service, state,
@@ -243,7 +392,7 @@ fn alerts_where(
          FROM alerts WHERE {condition} ORDER BY id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([value], |r| {
+    let rows = stmt.query_map(values, |r| {
         let source_ref: String = r.get(3)?;
         Ok((
             source_ref,

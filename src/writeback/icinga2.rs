@@ -6,7 +6,6 @@ use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::Icinga2Config;
 use crate::domain::SourceRef;
-use crate::escalation::AckBy;
 use crate::store::{PendingWriteBack, WriteBackAction};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -64,11 +63,7 @@ impl Writer for Icinga2 {
             let SourceRef::Icinga2 { object } = &item.source_ref else {
                 return Err(WriteError::Refused("not an Icinga 2 alert".into()));
             };
-            let author = match &item.by {
-                AckBy::Phone { user, .. } => user.to_string(),
-                AckBy::Manual { by } => by.clone(),
-                AckBy::Source => "kaden".into(),
-            };
+            let author = item.by.author();
             let mut body = if object.contains('!') {
                 json!({ "type": "Service", "service": object })
             } else {

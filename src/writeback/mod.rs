@@ -190,7 +190,7 @@ impl Worker {
                 }
                 None => format!("電話で{user} が対応開始 / acknowledged by phone via kaden"),
             },
-            AckBy::Manual { by } => {
+            AckBy::Manual { by, .. } => {
                 format!("{by} が kaden で対応開始 / acknowledged via kaden by {by}")
             }
             AckBy::Source => "acknowledged in the source".to_owned(),

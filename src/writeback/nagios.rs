@@ -8,7 +8,6 @@ use super::{AppliedFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::NagiosConfig;
 use crate::domain::SourceRef;
-use crate::escalation::AckBy;
 use crate::store::{PendingWriteBack, WriteBackAction};
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -45,11 +44,7 @@ impl Nagios {
         let SourceRef::Nagios { host, service, .. } = &item.source_ref else {
             return Err(WriteError::Refused("not a Nagios alert".into()));
         };
-        let author = match &item.by {
-            AckBy::Phone { user, .. } => user.to_string(),
-            AckBy::Manual { by } => by.clone(),
-            AckBy::Source => "kaden".into(),
-        };
+        let author = item.by.author();
         // Nagios reads a line up to \n; downtime comments also end at the next ';'.
         let clean = |s: &str| s.replace(['\n', '\r'], " ");
         let now = self.clock.now().as_second();

@@ -75,7 +75,7 @@ async fn recovery_with_the_same_key_resolves_the_problem() {
     let r = app.post_alert(&alert("db-01", "recovery", "info")).await;
     assert_eq!(r["outcome"], "resolved");
     let incident = app.incident(&b["incident_id"]).await;
-    assert_eq!(incident["status"], "recovered");
+    assert_eq!(incident["status"], "resolved");
     assert_eq!(incident["open_problems"], 0);
     assert!(incident["resolved_at"].is_string());
     assert_eq!(

@@ -108,6 +108,12 @@ const MIGRATIONS: &[&str] = &[
         end_at TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // 4: what recognises a retried delivery: the source's identity of the notification
+    // and the client's Idempotency-Key. NULLs never collide in a unique index.
+    "ALTER TABLE alerts ADD COLUMN notification TEXT;
+    ALTER TABLE alerts ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX alerts_by_notification ON alerts(source, notification);
+    CREATE UNIQUE INDEX alerts_by_idempotency_key ON alerts(idempotency_key);",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -111,18 +111,22 @@ impl Notification {
                 )));
             }
         };
-        // Everything that tells one notification from another: $TIMET$ differs for every
-        // notification Nagios sends, the number for each re-notification of a problem.
-        let notification = serde_json::json!([
-            key,
-            self.kind,
-            self.state,
-            problem_id,
-            self.last_problem_id,
-            self.number,
-            self.time
-        ])
-        .to_string();
+        // Only $TIMET$ tells two notifications apart for sure: without it the same service
+        // failing again next week (Icinga 2 has no problem ids) would look like a retry and
+        // nobody would be called. The notification command's Idempotency-Key still covers
+        // its own retries.
+        let notification = self.time.map(|time| {
+            serde_json::json!([
+                key,
+                self.kind,
+                self.state,
+                problem_id,
+                self.last_problem_id,
+                self.number,
+                time
+            ])
+            .to_string()
+        });
         let alert = Alert {
             source_ref,
             key,
@@ -135,7 +139,7 @@ impl Notification {
             occurred_at,
             raw,
         };
-        Ok(Delivery::new(alert, Some(notification)))
+        Ok(Delivery::new(alert, notification))
     }
 
     /// A state word kaden does not know is refused: guessing a severity could route the
@@ -276,5 +280,11 @@ mod tests {
         assert_ne!(identity(&recovery), first);
         let other_host = SAMPLE.replace("web01", "web02");
         assert_ne!(identity(&other_host), first);
+        let untimed = SAMPLE.replace(r#","time":1700000000"#, "");
+        assert_eq!(
+            identity(&untimed),
+            None,
+            "a later failure could look the same"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider};
-use crate::domain::Alert;
+use crate::domain::Delivery;
 use crate::routing;
 use crate::runner::{Runner, RunnerHandle, SharedOverrides, Telephony, Webhooks};
 use crate::speech::{RulesError, Speech};
@@ -41,17 +41,24 @@ pub struct AppState {
 
 impl AppState {
     /// Routes and stores one alert, whatever its source, and hands it to the escalation
-    /// runner. Returns once the alert is durable.
+    /// runner. Returns once the alert is durable. A retried delivery is answered with the
+    /// alert stored before and escalates nothing.
     pub async fn ingest(
         &self,
-        alert: Alert,
+        delivery: Delivery,
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
+        let alert = delivery.alert.clone();
         let call_setting = routing::route(&self.config.routes, &alert).cloned();
         let ingested = self
             .store
-            .ingest(alert.clone(), call_setting.clone(), received_at)
+            .ingest(delivery, call_setting.clone(), received_at)
             .await?;
+        if !ingested.outcome.is_new() {
+            tracing::info!(alert_id = %ingested.alert_id, source = %alert.source(), key = %alert.key,
+                outcome = ?ingested.outcome, "Delivery seen before; nothing stored.");
+            return Ok(ingested);
+        }
         tracing::info!(
             alert_id = %ingested.alert_id,
             incident_id = ingested.incident_id.map(|i| i.get()),

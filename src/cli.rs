@@ -122,6 +122,9 @@ pub struct NagiosArgs {
     /// $LASTSERVICEPROBLEMID$ or $LASTHOSTPROBLEMID$
     #[arg(long)]
     last_problem_id: Option<u64>,
+    /// $NOTIFICATIONNUMBER$ (tells a re-notification from a retry)
+    #[arg(long, env = "NAGIOS_NOTIFICATIONNUMBER")]
+    number: Option<u64>,
     /// $NOTIFICATIONAUTHOR$
     #[arg(long, env = "NAGIOS_NOTIFICATIONAUTHOR")]
     author: Option<String>,
@@ -154,6 +157,7 @@ impl NagiosArgs {
             output: self.output.or_else(|| env("*OUTPUT")).unwrap_or_default(),
             problem_id: id(self.problem_id, "*PROBLEMID"),
             last_problem_id: id(self.last_problem_id, "LAST*PROBLEMID"),
+            number: self.number,
             service: self.service.filter(|s| !s.is_empty()),
             author: self.author.filter(|s| !s.is_empty()),
             comment: self.comment.filter(|s| !s.is_empty()),
@@ -256,34 +260,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::NagiosNotify(args) => {
-            let notification = args.notification();
-            let config = match config::load(&path, &SystemSecrets) {
-                Ok((config, _)) => config,
-                Err(e) => {
-                    eprintln!(
-                        "kaden: {}",
-                        e.to_string().lines().collect::<Vec<_>>().join("; ")
-                    );
-                    return Ok(ExitCode::from(3));
-                }
-            };
-            let body = serde_json::to_value(notification).expect("a notification serializes");
-            Ok(crate::notify::deliver(&config, "nagios", body))
+            let body =
+                serde_json::to_value(args.notification()).expect("a notification serializes");
+            Ok(crate::notify::deliver(&path, "nagios", body))
         }
         Command::ZabbixAlert {
             sendto,
             subject,
             message,
-        } => {
-            let Some(config) = notify_config(&path) else {
-                return Ok(ExitCode::from(3));
-            };
-            Ok(crate::notify::deliver(
-                &config,
-                "zabbix",
-                crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
-            ))
-        }
+        } => Ok(crate::notify::deliver(
+            &path,
+            "zabbix",
+            crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
+        )),
         Command::Say { lang, text } => say(given.as_deref(), lang.as_deref(), &text),
         Command::Oncall {
             schedule,
@@ -320,21 +309,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SimAction::Calls => daemon.sim_calls()?,
             }
             Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Notification commands report a bad config in one line on stderr (the monitoring system
-/// shows it) rather than a log.
-fn notify_config(path: &std::path::Path) -> Option<config::Config> {
-    match config::load(path, &SystemSecrets) {
-        Ok((config, _)) => Some(config),
-        Err(e) => {
-            eprintln!(
-                "kaden: {}",
-                e.to_string().lines().collect::<Vec<_>>().join("; ")
-            );
-            None
         }
     }
 }

@@ -1,11 +1,15 @@
-//! Notification commands (`kaden nagios-notify`): hand one alert to the local daemon over
-//! HTTP, or spool it durably when the daemon is unreachable. Exit 0 only once the alert
-//! is safe; otherwise one clear line on stderr and a non-zero exit, which the monitoring
-//! system shows and retries.
+//! Notification commands (`kaden nagios-notify`, `kaden zabbix-alert`): check one alert
+//! with the daemon's own parser, then hand it to the local daemon over HTTP, or spool it
+//! durably when the daemon is unreachable. Exit 0 only once the alert is safe; otherwise
+//! one clear line on stderr and a non-zero exit, which the monitoring system shows and
+//! retries: 1 cannot spool, 2 the alert is invalid, 3 the config is.
 
-use crate::config::Config;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Config, SystemSecrets};
+use crate::domain::IdempotencyKey;
 use crate::spool::{self, Spooled};
 use secrecy::ExposeSecret;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,16 +24,20 @@ enum Delivery {
     Unreachable(String),
 }
 
-async fn post(config: &Config, source: &str, body: &serde_json::Value) -> Delivery {
+async fn post(config: &Config, spooled: &Spooled) -> Delivery {
     let url = format!(
-        "{}/webhooks/{source}",
-        crate::config::local_url(config.server.listen)
+        "{}/webhooks/{}",
+        crate::config::local_url(config.server.listen),
+        spooled.source
     );
     let client = match reqwest::Client::builder().timeout(DAEMON_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => return Delivery::Unreachable(e.to_string()),
     };
-    let mut request = client.post(&url).json(body);
+    let mut request = client.post(&url).json(&spooled.body);
+    if let Some(key) = &spooled.idempotency_key {
+        request = request.header("Idempotency-Key", key.as_str());
+    }
     if let Some(token) = config.server.api_tokens.first() {
         request = request.bearer_auth(token.expose_secret());
     }
@@ -49,8 +57,29 @@ async fn post(config: &Config, source: &str, body: &serde_json::Value) -> Delive
     }
 }
 
-/// Delivers or spools `body` for the `source` webhook.
-pub fn deliver(config: &Config, source: &str, body: serde_json::Value) -> ExitCode {
+/// Checks `body` for the `source` webhook, then delivers or spools it. Whatever is
+/// spooled parses, so the daemon can always deliver it.
+pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> ExitCode {
+    let parse = crate::sources::parser(source).expect("notification commands name a webhook");
+    if let Err(e) = parse(body.to_string().as_bytes(), SystemClock.now()) {
+        eprintln!("kaden: invalid alert, not sent: {e}");
+        return ExitCode::from(2);
+    }
+    let config = match config::load(config_path, &SystemSecrets) {
+        Ok((config, _)) => config,
+        Err(e) => {
+            let report = e.to_string().lines().collect::<Vec<_>>().join("; ");
+            eprintln!("kaden: {report}");
+            return ExitCode::from(3);
+        }
+    };
+    // One key for every attempt: posted now, or drained from the spool after a crash that
+    // lost the daemon's answer, the alert is stored once.
+    let spooled = Spooled {
+        source: source.to_owned(),
+        body,
+        idempotency_key: Some(IdempotencyKey::random()),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,33 +90,27 @@ pub fn deliver(config: &Config, source: &str, body: serde_json::Value) -> ExitCo
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(post(config, source, &body)) {
+    match runtime.block_on(post(&config, &spooled)) {
         Delivery::Accepted => ExitCode::SUCCESS,
         Delivery::Refused(why) => {
             eprintln!("kaden: the daemon refused the alert ({why})");
             ExitCode::from(2)
         }
-        Delivery::Unreachable(why) => {
-            let spooled = Spooled {
-                source: source.to_owned(),
-                body,
-            };
-            match spool::write(&config.storage.spool, &spooled) {
-                Ok(path) => {
-                    eprintln!(
-                        "kaden: daemon unreachable ({why}); alert spooled at {}",
-                        path.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!(
-                        "kaden: daemon unreachable ({why}) and cannot spool to {}: {e}",
-                        config.storage.spool.display()
-                    );
-                    ExitCode::from(1)
-                }
+        Delivery::Unreachable(why) => match spool::write(&config.storage.spool, &spooled) {
+            Ok(path) => {
+                eprintln!(
+                    "kaden: daemon unreachable ({why}); alert spooled at {}",
+                    path.display()
+                );
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => {
+                eprintln!(
+                    "kaden: daemon unreachable ({why}) and cannot spool to {}: {e}",
+                    config.storage.spool.display()
+                );
+                ExitCode::from(1)
+            }
+        },
     }
 }

@@ -3,7 +3,8 @@
 //! fsync, rename); the daemon drains the directory at start and every few seconds.
 
 use crate::app::AppState;
-use crate::sources::Parser;
+use crate::domain::IdempotencyKey;
+use crate::store::Outcome;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ pub struct Spooled {
     /// The webhook the alert was meant for, e.g. `nagios`.
     pub source: String,
     pub body: serde_json::Value,
+    /// Sent with the first attempt too: however often the alert reaches the daemon (posted,
+    /// then drained after a crash lost the answer), it is stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// Writes one alert durably; returns the file.
@@ -40,15 +45,6 @@ pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-fn parser(source: &str) -> Option<Parser> {
-    match source {
-        "nagios" => Some(crate::sources::nagios::parse),
-        "zabbix" => Some(crate::sources::zabbix::parse),
-        "generic" => Some(crate::sources::generic::parse),
-        _ => None,
-    }
-}
-
 /// Ingests every spooled alert, oldest first. A file that cannot become an alert is
 /// moved to `rejected/` and logged, never deleted.
 pub async fn drain(state: &AppState, dir: &Path) {
@@ -65,14 +61,24 @@ pub async fn drain(state: &AppState, dir: &Path) {
         let parsed = std::fs::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).ok())
-            .and_then(|s| parser(&s.source).map(|p| (p, s.body.to_string())));
-        let Some((parse, body)) = parsed else {
+            .and_then(|s| crate::sources::parser(&s.source).map(|p| (p, s)));
+        let Some((parse, spooled)) = parsed else {
             reject(dir, &path, "not a spooled alert");
             continue;
         };
         let now = state.clock.now();
-        match parse(body.as_bytes(), now) {
-            Ok(alert) => match state.ingest(alert, now).await {
+        match parse(spooled.body.to_string().as_bytes(), now) {
+            Ok(delivery) => match state
+                .ingest(delivery.with_key(spooled.idempotency_key), now)
+                .await
+            {
+                Ok(ingested) if ingested.outcome == Outcome::KeyReused => {
+                    reject(
+                        dir,
+                        &path,
+                        "its idempotency key names a different stored alert",
+                    );
+                }
                 Ok(_) => {
                     let _ = std::fs::remove_file(&path);
                     tracing::info!(file = %path.display(), "Spooled alert delivered.");

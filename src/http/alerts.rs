@@ -1,9 +1,13 @@
 //! Alert ingest: parse, then hand to [`AppState::ingest`], which answers only once the
-//! alert is on disk.
+//! alert is on disk. Every ingest endpoint takes an optional `Idempotency-Key` header; a
+//! delivery seen before (same key, or the same notification from the source) is answered
+//! `200` with the earlier alert's id, and the same key with a different body is `409`.
 
 use super::{ApiError, BODY_LIMIT};
 use crate::app::AppState;
+use crate::domain::{Delivery, IdempotencyKey};
 use crate::sources::{generic, mackerel, nagios, zabbix};
+use crate::store::Outcome;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -46,9 +50,10 @@ pub async fn post_mackerel(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
     require_json(&headers)?;
+    let key = idempotency_key(&headers)?;
     let now = state.clock.now();
     match mackerel::parse(&body, now)? {
-        mackerel::Event::Alert(alert) => respond(state.ingest(*alert, now).await?),
+        mackerel::Event::Alert(delivery) => store(&state, delivery.with_key(key), now).await,
         mackerel::Event::Ignored(event) => {
             tracing::info!(source = "mackerel", event = %event, "Mackerel event other than alert; ignored.");
             Ok((StatusCode::ACCEPTED, Json(json!({ "ignored": event }))))
@@ -65,20 +70,47 @@ async fn accept(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
     require_json(&headers)?;
+    let key = idempotency_key(&headers)?;
     let now = state.clock.now();
-    let alert = parse(&body, now)?;
-    respond(state.ingest(alert, now).await?)
+    let delivery = parse(&body, now)?;
+    store(&state, delivery.with_key(key), now).await
 }
 
-fn respond(ingested: crate::store::Ingested) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// Stores the delivery: `202` when new, `200` with the earlier alert when seen before.
+async fn store(
+    state: &AppState,
+    delivery: Delivery,
+    now: jiff::Timestamp,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ingested = state.ingest(delivery, now).await?;
+    let status = match ingested.outcome {
+        Outcome::KeyReused => {
+            return Err(ApiError::Conflict(format!(
+                "Idempotency-Key was already used for a different alert (id {}); use a new key for a new alert",
+                ingested.alert_id
+            )));
+        }
+        Outcome::Duplicate => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
     Ok((
-        StatusCode::ACCEPTED,
+        status,
         Json(json!({
             "id": ingested.alert_id,
             "incident_id": ingested.incident_id,
             "outcome": ingested.outcome,
         })),
     ))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    // A value that is not visible ASCII fails `to_str` and the key's own check alike.
+    IdempotencyKey::parse(value.to_str().unwrap_or_default())
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {

@@ -1,8 +1,8 @@
 //! The generic alert of design.md (`POST /api/v1/alerts`), which every source is
 //! normalized into. Scripts and bridges use it directly.
 
-use super::PayloadError;
-use crate::domain::{Alert, AlertKind, Severity, Source, SourceRef};
+use super::{PayloadError, from_json};
+use crate::domain::{Alert, AlertKind, Delivery, Severity, Source, SourceRef};
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,10 +31,10 @@ fn generic() -> Source {
     Source::Generic
 }
 
-/// Parses one generic alert; `received_at` stands in for a missing `time`.
-pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let g: GenericAlert = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
+/// Parses one generic alert; `received_at` stands in for a missing `time`. A generic alert
+/// names no notification of its own: clients that retry send an `Idempotency-Key`.
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Delivery, PayloadError> {
+    let g: GenericAlert = from_json(body)?;
     if g.key.trim().is_empty() {
         return Err(PayloadError::Invalid("key: must not be empty".into()));
     }
@@ -42,7 +42,7 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError>
         return Err(PayloadError::Invalid("host: must not be empty".into()));
     }
     let source_ref = source_ref(g.source, g.source_ref)?;
-    Ok(Alert {
+    let alert = Alert {
         source_ref,
         key: g.key,
         kind: g.kind,
@@ -53,7 +53,8 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError>
         output: g.summary,
         occurred_at: g.time.unwrap_or(received_at),
         raw: String::from_utf8_lossy(body).into_owned(),
-    })
+    };
+    Ok(Delivery::new(alert, None))
 }
 
 fn source_ref(source: Source, raw: Option<Value>) -> Result<SourceRef, PayloadError> {
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn parses_the_design_sample() {
-        let a = parse(SAMPLE.as_bytes(), now()).unwrap();
+        let a = parse(SAMPLE.as_bytes(), now()).unwrap().alert;
         assert_eq!(a.source(), Source::Generic);
         assert_eq!(a.key, "web-01/HTTP");
         assert_eq!(a.kind, AlertKind::Problem);
@@ -108,7 +109,7 @@ mod tests {
     #[test]
     fn missing_time_means_received_time() {
         let body = r#"{"key":"k","kind":"recovery","severity":"info","host":"h","summary":"ok"}"#;
-        let a = parse(body.as_bytes(), now()).unwrap();
+        let a = parse(body.as_bytes(), now()).unwrap().alert;
         assert_eq!(a.occurred_at, now());
         assert_eq!(a.service, None);
     }
@@ -118,6 +119,14 @@ mod tests {
         let cases = [
             ("{not json", "malformed JSON"),
             (r#"{"kind":"problem"}"#, "missing field `key`"),
+            (
+                r#"{"key":"k","kind":"problem","severity":"high","host":"h","summary":""}xyz"#,
+                "malformed JSON: trailing characters",
+            ),
+            (
+                r#"{"key":"k","kind":"problem","severity":"high","host":"h","summary":""}{"key":"k"}"#,
+                "malformed JSON: trailing characters",
+            ),
             (
                 r#"{"key":"k","kind":"boom","severity":"high","host":"h","summary":""}"#,
                 "kind: unknown variant `boom`",
@@ -148,7 +157,7 @@ mod tests {
     #[test]
     fn non_generic_source_carries_its_identity() {
         let body = r#"{"source":"zabbix","ref":{"event_id":4711},"key":"z/1","kind":"problem","severity":"disaster","host":"db","summary":"down"}"#;
-        let a = parse(body.as_bytes(), now()).unwrap();
+        let a = parse(body.as_bytes(), now()).unwrap().alert;
         assert_eq!(a.source_ref, SourceRef::Zabbix { event_id: 4711 });
     }
 }

@@ -4,23 +4,20 @@
 //! `alert.status`: ok → recovery (info); warning → warning; unknown → average;
 //! critical → high. The key is `alert.id`, which the recovery carries too.
 
-use super::PayloadError;
-use crate::domain::{Alert, AlertKind, Severity, SourceRef};
+use super::{PayloadError, from_json};
+use crate::domain::{Alert, AlertKind, Delivery, Severity, SourceRef};
 use jiff::Timestamp;
 use serde_json::Value;
 
 /// What a Mackerel webhook amounts to.
 pub enum Event {
-    Alert(Box<Alert>),
+    Alert(Box<Delivery>),
     /// An event kaden does not act on (`alertGroup`, `hostStatus`, ...).
     Ignored(String),
 }
 
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Event, PayloadError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => PayloadError::Invalid(e.to_string()),
-        _ => PayloadError::Malformed(e.to_string()),
-    })?;
+    let v: Value = from_json(body)?;
     let event = v["event"]
         .as_str()
         .ok_or_else(|| PayloadError::Invalid("event: missing".into()))?;
@@ -57,7 +54,10 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Event, PayloadError>
         .or_else(|| alert["openedAt"].as_i64())
         .and_then(|s| Timestamp::from_second(s).ok())
         .unwrap_or(received_at);
-    Ok(Event::Alert(Box::new(Alert {
+    // The alert id names the alert for its whole life; each status change is a new
+    // notification of it.
+    let notification = serde_json::json!([id, status, alert["statusChangedAt"]]).to_string();
+    let alert = Alert {
         source_ref: SourceRef::Mackerel {
             alert_id: id.clone(),
         },
@@ -70,7 +70,11 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Event, PayloadError>
         output: v["message"].as_str().unwrap_or_default().to_owned(),
         occurred_at,
         raw: String::from_utf8_lossy(body).into_owned(),
-    })))
+    };
+    Ok(Event::Alert(Box::new(Delivery::new(
+        alert,
+        Some(notification),
+    ))))
 }
 
 #[cfg(test)]
@@ -98,9 +102,10 @@ mod tests {
 
     #[test]
     fn documented_alert_becomes_a_problem() {
-        let Event::Alert(a) = parse(SAMPLE.as_bytes(), now()).unwrap() else {
+        let Event::Alert(d) = parse(SAMPLE.as_bytes(), now()).unwrap() else {
             panic!("not an alert")
         };
+        let a = &d.alert;
         assert_eq!(a.kind, AlertKind::Problem);
         assert_eq!(a.severity, Severity::High);
         assert_eq!(a.key, "2bj...");
@@ -118,10 +123,14 @@ mod tests {
     #[test]
     fn ok_is_a_recovery_and_other_events_are_ignored() {
         let ok = SAMPLE.replace("\"status\": \"critical\"", "\"status\": \"ok\"");
-        let Event::Alert(a) = parse(ok.as_bytes(), now()).unwrap() else {
+        let Event::Alert(recovery) = parse(ok.as_bytes(), now()).unwrap() else {
             panic!()
         };
-        assert_eq!(a.kind, AlertKind::Recovery);
+        assert_eq!(recovery.alert.kind, AlertKind::Recovery);
+        let Event::Alert(problem) = parse(SAMPLE.as_bytes(), now()).unwrap() else {
+            panic!()
+        };
+        assert_ne!(recovery.notification, problem.notification);
         assert!(
             matches!(parse(br#"{"event":"hostStatus","host":{}}"#, now()).unwrap(), Event::Ignored(e) if e == "hostStatus")
         );

@@ -9,8 +9,8 @@
 //! | DOWNTIMESTART | someone silenced it: treated as an acknowledgement |
 //! | FLAPPINGSTART, FLAPPINGSTOP, FLAPPINGEND (Icinga), FLAPPINGDISABLED, DOWNTIMEEND, DOWNTIMECANCELLED, CUSTOM | update: stored, nobody is called |
 
-use super::PayloadError;
-use crate::domain::{Alert, AlertKind, Severity, SourceRef};
+use super::{PayloadError, from_json};
+use crate::domain::{Alert, AlertKind, Delivery, Severity, SourceRef};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,9 @@ pub struct Notification {
     /// $LASTSERVICEPROBLEMID$ or $LASTHOSTPROBLEMID$ (a host recovery carries only this)
     #[serde(default)]
     pub last_problem_id: u64,
+    /// $NOTIFICATIONNUMBER$
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
     /// $NOTIFICATIONAUTHOR$
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
@@ -67,11 +70,12 @@ impl Notification {
         })
     }
 
-    pub fn into_alert(self, raw: String, received_at: Timestamp) -> Result<Alert, PayloadError> {
+    fn into_delivery(self, raw: String, received_at: Timestamp) -> Result<Delivery, PayloadError> {
         let kind = self.kind()?;
         if self.host.trim().is_empty() {
             return Err(PayloadError::Invalid("host: must not be empty".into()));
         }
+        let severity = self.severity()?;
         let service = self.service.filter(|s| !s.is_empty());
         // Problem ids restart with Nagios, so the key is the object; the id goes along
         // for write-back. A host recovery has only the last problem id.
@@ -80,7 +84,6 @@ impl Notification {
         } else {
             self.problem_id
         };
-        let severity = Severity::from_nagios_state(&self.state).unwrap_or(Severity::Average);
         let key = match &service {
             Some(s) => format!("{}/{s}", self.host),
             None => self.host.clone(),
@@ -108,7 +111,23 @@ impl Notification {
                 )));
             }
         };
-        Ok(Alert {
+        // Only $TIMET$ tells two notifications apart for sure: without it the same service
+        // failing again next week (Icinga 2 has no problem ids) would look like a retry and
+        // nobody would be called. The notification command's Idempotency-Key still covers
+        // its own retries.
+        let notification = self.time.map(|time| {
+            serde_json::json!([
+                key,
+                self.kind,
+                self.state,
+                problem_id,
+                self.last_problem_id,
+                self.number,
+                time
+            ])
+            .to_string()
+        });
+        let alert = Alert {
             source_ref,
             key,
             kind,
@@ -119,15 +138,31 @@ impl Notification {
             output: self.output,
             occurred_at,
             raw,
+        };
+        Ok(Delivery::new(alert, notification))
+    }
+
+    /// A state word kaden does not know is refused: guessing a severity could route the
+    /// alert to nobody, or wake the wrong people.
+    fn severity(&self) -> Result<Severity, PayloadError> {
+        if self.state.trim().is_empty() {
+            return Err(PayloadError::Invalid(
+                "state: missing; pass $SERVICESTATE$ or $HOSTSTATE$ (--state)".into(),
+            ));
+        }
+        Severity::from_nagios_state(&self.state).ok_or_else(|| {
+            PayloadError::Invalid(format!(
+                "state: unknown state {:?}; expected OK, WARNING, CRITICAL, UNKNOWN (services) or UP, DOWN, UNREACHABLE (hosts)",
+                self.state
+            ))
         })
     }
 }
 
 /// `POST /webhooks/nagios` body.
-pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let n: Notification = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
-    n.into_alert(String::from_utf8_lossy(body).into_owned(), received_at)
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Delivery, PayloadError> {
+    let n: Notification = from_json(body)?;
+    n.into_delivery(String::from_utf8_lossy(body).into_owned(), received_at)
 }
 
 #[cfg(test)]
@@ -143,7 +178,7 @@ mod tests {
 
     #[test]
     fn service_problem_becomes_an_alert() {
-        let a = parse(SAMPLE.as_bytes(), now()).unwrap();
+        let a = parse(SAMPLE.as_bytes(), now()).unwrap().alert;
         assert_eq!(a.kind, AlertKind::Problem);
         assert_eq!(a.key, "web01/HTTP");
         assert_eq!(a.severity, Severity::High);
@@ -165,7 +200,7 @@ mod tests {
     fn host_recovery_uses_the_last_problem_id() {
         let body =
             r#"{"type":"RECOVERY","host":"db01","state":"UP","problem_id":0,"last_problem_id":7}"#;
-        let a = parse(body.as_bytes(), now()).unwrap();
+        let a = parse(body.as_bytes(), now()).unwrap().alert;
         assert_eq!(a.kind, AlertKind::Recovery);
         assert_eq!(a.key, "db01");
         assert_eq!(
@@ -199,7 +234,7 @@ mod tests {
             };
             assert_eq!(n.kind().unwrap(), expected, "{kind}");
         }
-        let icinga = parse(br#"{"source":"icinga2","type":"PROBLEM","host":"web01","service":"HTTP","state":"CRITICAL"}"#, now()).unwrap();
+        let icinga = parse(br#"{"source":"icinga2","type":"PROBLEM","host":"web01","service":"HTTP","state":"CRITICAL"}"#, now()).unwrap().alert;
         assert_eq!(
             icinga.source_ref,
             SourceRef::Icinga2 {
@@ -210,6 +245,46 @@ mod tests {
         assert!(
             err.to_string().contains("unknown $NOTIFICATIONTYPE$"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_or_missing_states_are_refused() {
+        for (state, expected) in [
+            ("MELTED", "state: unknown state \"MELTED\""),
+            ("", "state: missing"),
+        ] {
+            let body = format!(r#"{{"type":"PROBLEM","host":"h","state":"{state}"}}"#);
+            let err = parse(body.as_bytes(), now()).unwrap_err();
+            assert!(matches!(err, PayloadError::Invalid(_)), "{err}");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        let icinga = br#"{"source":"icinga2","type":"PROBLEM","host":"h","state":"Down"}"#;
+        assert_eq!(
+            parse(icinga, now()).unwrap().alert.severity,
+            Severity::Disaster
+        );
+    }
+
+    #[test]
+    fn each_notification_has_its_own_identity() {
+        let identity = |body: &str| parse(body.as_bytes(), now()).unwrap().notification;
+        let first = identity(SAMPLE);
+        assert!(first.is_some());
+        assert_eq!(identity(SAMPLE), first, "a retry is recognised");
+        let renotified = SAMPLE.replace("1700000000", "1700003600");
+        assert_ne!(identity(&renotified), first, "a later notification is new");
+        let recovery = SAMPLE
+            .replace("PROBLEM", "RECOVERY")
+            .replace("CRITICAL\"", "OK\"");
+        assert_ne!(identity(&recovery), first);
+        let other_host = SAMPLE.replace("web01", "web02");
+        assert_ne!(identity(&other_host), first);
+        let untimed = SAMPLE.replace(r#","time":1700000000"#, "");
+        assert_eq!(
+            identity(&untimed),
+            None,
+            "a later failure could look the same"
         );
     }
 }

@@ -11,8 +11,8 @@
 //! The key is {EVENT.ID}: recoveries and updates carry the problem's event id, which is
 //! also what `event.acknowledge` takes.
 
-use super::PayloadError;
-use crate::domain::{Alert, AlertKind, Severity, SourceRef};
+use super::{PayloadError, from_json};
+use crate::domain::{Alert, AlertKind, Delivery, Severity, SourceRef};
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -29,7 +29,13 @@ struct Webhook {
     #[serde(default)]
     event_update_status: String,
     #[serde(default)]
+    event_update_action: String,
+    #[serde(default)]
+    event_update_message: String,
+    #[serde(default)]
     event_ack_status: String,
+    #[serde(default)]
+    event_recovery_id: String,
     host_name: String,
     #[serde(default)]
     item_value: String,
@@ -55,9 +61,8 @@ pub fn alertscript_body(sendto: &str, subject: &str, message: &str) -> serde_jso
     serde_json::Value::Object(fields)
 }
 
-pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let w: Webhook = serde_path_to_error::deserialize(de).map_err(PayloadError::from_json)?;
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Delivery, PayloadError> {
+    let w: Webhook = from_json(body)?;
     let event_id: u64 = given(&w.event_id)
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| {
@@ -85,7 +90,20 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError>
     let host = given(&w.host_name)
         .ok_or_else(|| PayloadError::Invalid("host_name: missing".into()))?
         .to_owned();
-    Ok(Alert {
+    // A problem or recovery happens once per event, so the event id and kind name the
+    // notification (escalation steps repeating a problem are the same problem). An update
+    // is told apart by what the notification says of it; the alertscript's template
+    // carries only the ack status.
+    let notification = serde_json::json!([
+        event_id,
+        kind.as_str(),
+        given(&w.event_recovery_id),
+        given(&w.event_ack_status),
+        given(&w.event_update_action),
+        given(&w.event_update_message),
+    ])
+    .to_string();
+    let alert = Alert {
         source_ref: SourceRef::Zabbix { event_id },
         key: event_id.to_string(),
         kind,
@@ -102,7 +120,8 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Alert, PayloadError>
         output: given(&w.item_value).map(str::to_owned).unwrap_or_default(),
         occurred_at: received_at,
         raw: String::from_utf8_lossy(body).into_owned(),
-    })
+    };
+    Ok(Delivery::new(alert, Some(notification)))
 }
 
 #[cfg(test)]
@@ -125,22 +144,31 @@ mod tests {
 
     #[test]
     fn problem_recovery_and_updates_map_deliberately() {
-        let problem = parse(body("1", "0", "No").as_bytes(), now()).unwrap();
+        let problem = parse(body("1", "0", "No").as_bytes(), now()).unwrap().alert;
         assert_eq!(problem.kind, AlertKind::Problem);
         assert_eq!(problem.severity, Severity::High);
         assert_eq!(problem.key, "4711");
         assert_eq!(problem.source_ref, SourceRef::Zabbix { event_id: 4711 });
         assert_eq!(problem.service.as_deref(), Some("HTTP is down"));
         assert_eq!(
-            parse(body("0", "0", "No").as_bytes(), now()).unwrap().kind,
+            parse(body("0", "0", "No").as_bytes(), now())
+                .unwrap()
+                .alert
+                .kind,
             AlertKind::Recovery
         );
         assert_eq!(
-            parse(body("1", "1", "Yes").as_bytes(), now()).unwrap().kind,
+            parse(body("1", "1", "Yes").as_bytes(), now())
+                .unwrap()
+                .alert
+                .kind,
             AlertKind::Acknowledgement
         );
         assert_eq!(
-            parse(body("1", "1", "No").as_bytes(), now()).unwrap().kind,
+            parse(body("1", "1", "No").as_bytes(), now())
+                .unwrap()
+                .alert
+                .kind,
             AlertKind::Update
         );
     }
@@ -149,7 +177,7 @@ mod tests {
     fn alertscript_message_lines_become_the_webhook_body() {
         let message = "event_id: 4711\nevent_value: 1\nevent_severity: 5\nhost_name: db01\nevent_name: Disk: 98% full\n";
         let body = alertscript_body("+819012345678", "Problem", message);
-        let a = parse(body.to_string().as_bytes(), now()).unwrap();
+        let a = parse(body.to_string().as_bytes(), now()).unwrap().alert;
         assert_eq!(a.source_ref, SourceRef::Zabbix { event_id: 4711 });
         assert_eq!(a.severity, Severity::Disaster);
         assert_eq!(
@@ -164,5 +192,40 @@ mod tests {
         let bad = body("1", "0", "No").replace("\"4711\"", "\"{EVENT.ID}\"");
         let err = parse(bad.as_bytes(), now()).unwrap_err().to_string();
         assert!(err.contains("event_id"), "{err}");
+    }
+
+    #[test]
+    fn notifications_are_told_apart_by_event_kind_and_update() {
+        let identity = |b: &str| parse(b.as_bytes(), now()).unwrap().notification.unwrap();
+        let problem = identity(&body("1", "0", "No"));
+        assert_eq!(
+            identity(&body("1", "0", "No")),
+            problem,
+            "a retry is recognised"
+        );
+        let ack = identity(&body("1", "1", "Yes"));
+        let comment = body("1", "1", "No").replace("acknowledged", "commented");
+        let distinct = [
+            problem,
+            identity(&body("0", "0", "No")),
+            ack,
+            identity(&comment),
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        let other_event = body("1", "0", "No").replace("4711", "4712");
+        assert_ne!(identity(&other_event), distinct[0]);
+    }
+
+    #[test]
+    fn trailing_data_is_refused() {
+        let bad = format!("{}{{}}", body("1", "0", "No"));
+        assert!(matches!(
+            parse(bad.as_bytes(), now()),
+            Err(PayloadError::Malformed(_))
+        ));
     }
 }

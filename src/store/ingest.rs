@@ -1,8 +1,9 @@
 //! Storing an alert and grouping it into an incident, in one transaction: when this
-//! returns, the alert is on disk.
+//! returns, the alert is on disk. A retried delivery is recognised in the same
+//! transaction, so a client that lost the answer can safely send again.
 
 use super::{Store, StoreError, db_time};
-use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId};
+use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, Delivery, IncidentId};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -22,6 +23,19 @@ pub enum Outcome {
     Attached,
     /// Not a problem, and no open incident knows its key: stored, linked to nothing.
     Unmatched,
+    /// Nothing stored: the same delivery (same notification or Idempotency-Key) was
+    /// stored before; the ids are the earlier alert's.
+    Duplicate,
+    /// Nothing stored: the Idempotency-Key was used before for a different alert, whose
+    /// ids these are.
+    KeyReused,
+}
+
+impl Outcome {
+    /// Whether this delivery was stored now, and so is news to the escalation.
+    pub fn is_new(self) -> bool {
+        !matches!(self, Outcome::Duplicate | Outcome::KeyReused)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,16 +49,21 @@ pub struct Ingested {
 }
 
 impl Store {
-    /// Stores `alert`, routed to `call_setting` (`None`: unrouted), and groups it.
+    /// Stores the delivered alert, routed to `call_setting` (`None`: unrouted), and groups
+    /// it; or, when the same delivery was stored before, answers with that alert.
     pub async fn ingest(
         &self,
-        alert: Alert,
+        delivery: Delivery,
         call_setting: Option<CallSettingId>,
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
         self.call(move |conn| {
+            // Immediate: the check for an earlier delivery and the insert see one state.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let ingested = ingest_in(&tx, &alert, call_setting.as_ref(), received_at)?;
+            let ingested = match earlier_delivery(&tx, &delivery)? {
+                Some(earlier) => earlier,
+                None => ingest_in(&tx, &delivery, call_setting.as_ref(), received_at)?,
+            };
             tx.commit()?;
             Ok(ingested)
         })
@@ -52,13 +71,66 @@ impl Store {
     }
 }
 
+/// The alert stored before for this delivery: same source notification, or same
+/// Idempotency-Key (preferred, so a reused key is caught).
+fn earlier_delivery(tx: &Transaction, delivery: &Delivery) -> rusqlite::Result<Option<Ingested>> {
+    let key = delivery.idempotency_key.as_ref().map(|k| k.as_str());
+    let found = tx
+        .query_row(
+            "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
+             FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
+             WHERE (a.source = ?1 AND a.notification = ?2) OR a.idempotency_key = ?3
+             ORDER BY a.idempotency_key = ?3 DESC LIMIT 1",
+            params![delivery.alert.source().as_str(), delivery.notification, key],
+            |r| {
+                Ok((
+                    AlertId::new(r.get(0)?),
+                    r.get::<_, Option<i64>>(1)?.map(IncidentId::new),
+                    r.get::<_, Option<String>>(2)?.map(CallSettingId::new),
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(
+        found.map(|(alert_id, incident_id, call_setting, raw, stored_key)| {
+            let key_reused = key.is_some()
+                && stored_key.as_deref() == key
+                && !same_payload(&raw, &delivery.alert.raw);
+            Ingested {
+                alert_id,
+                incident_id,
+                call_setting,
+                outcome: if key_reused {
+                    Outcome::KeyReused
+                } else {
+                    Outcome::Duplicate
+                },
+            }
+        }),
+    )
+}
+
+/// Equal as JSON: a retry may be re-serialized (spacing, field order) on the way.
+fn same_payload(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 fn ingest_in(
     tx: &Transaction,
-    alert: &Alert,
+    delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<Ingested> {
-    let alert_id = insert_alert(tx, alert, call_setting, now)?;
+    let alert = &delivery.alert;
+    let alert_id = insert_alert(tx, delivery, call_setting, now)?;
     let known = incident_with_key(tx, alert)?;
     let (incident_id, outcome) = match (alert.kind, known) {
         (AlertKind::Problem, Some(id)) => (Some(id), Outcome::Joined),
@@ -117,16 +189,18 @@ fn ingest_in(
 
 fn insert_alert(
     tx: &Transaction,
-    alert: &Alert,
+    delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<AlertId> {
+    let alert = &delivery.alert;
     let source_ref =
         serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
     tx.execute(
         "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
-                             state, output, occurred_at, raw, call_setting)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                             state, output, occurred_at, raw, call_setting, notification,
+                             idempotency_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             db_time(now),
             alert.source().as_str(),
@@ -141,6 +215,8 @@ fn insert_alert(
             db_time(alert.occurred_at),
             alert.raw,
             call_setting.map(|c| c.as_str()),
+            delivery.notification,
+            delivery.idempotency_key.as_ref().map(|k| k.as_str()),
         ],
     )?;
     Ok(AlertId::new(tx.last_insert_rowid()))

@@ -108,10 +108,16 @@ const MIGRATIONS: &[&str] = &[
         end_at TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
-    // 4: when a write-back was last about to reach its source, so the attempt after a
+    // 4: what recognises a retried delivery: the source's identity of the notification
+    // and the client's Idempotency-Key. NULLs never collide in a unique index.
+    "ALTER TABLE alerts ADD COLUMN notification TEXT;
+    ALTER TABLE alerts ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX alerts_by_notification ON alerts(source, notification);
+    CREATE UNIQUE INDEX alerts_by_idempotency_key ON alerts(idempotency_key);",
+    // 5: when a write-back was last about to reach its source, so the attempt after a
     // crash asks the source before sending again.
     "ALTER TABLE writebacks ADD COLUMN sending_since TEXT;",
-    // 5: who acknowledged each problem, when and how (`{user, via, key}` as JSON).
+    // 6: who acknowledged each problem, when and how (`{user, via, key}` as JSON).
     "ALTER TABLE problems ADD COLUMN acknowledged_at TEXT;
     ALTER TABLE problems ADD COLUMN acknowledged_by TEXT;",
 ];

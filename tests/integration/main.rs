@@ -4,6 +4,7 @@
 mod api;
 mod calls;
 mod helpers;
+mod ingest;
 mod lifecycle;
 mod oncall;
 mod process;

@@ -3,7 +3,7 @@
 use crate::helpers::{TOKEN, alert, write_config};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -288,17 +288,7 @@ async fn escalation_continues_across_kill_9() {
 #[tokio::test]
 async fn nagios_notify_spools_while_the_daemon_is_down_and_the_daemon_delivers_it() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    // Point the command at a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    std::fs::write(&config, text).unwrap();
+    let config = config_with_daemon_down(dir.path());
     let notify = |kind: &str| {
         Command::new(KADEN)
             .args(["nagios-notify", "-c"])
@@ -345,6 +335,158 @@ async fn nagios_notify_spools_while_the_daemon_is_down_and_the_daemon_delivers_i
     let out = notify("BOGUS");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown $NOTIFICATIONTYPE$"));
+}
+
+/// A config whose daemon address is a port nobody listens on.
+fn config_with_daemon_down(dir: &Path) -> PathBuf {
+    let config = write_config(dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn spooled_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join("spool"))
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn invalid_alerts_are_refused_by_the_cli_with_the_daemon_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_daemon_down(dir.path());
+    let run = |args: &[&str]| {
+        Command::new(KADEN)
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["zabbix-alert", "x", "y", "host_name: h"],
+            "missing field `event_id`",
+        ),
+        (
+            &[
+                "zabbix-alert",
+                "x",
+                "y",
+                "event_id: 12\nevent_value: 7\nhost_name: h",
+            ],
+            "event_value",
+        ),
+        (
+            &[
+                "nagios-notify",
+                "--type",
+                "PROBLEM",
+                "--host",
+                "h",
+                "--state",
+                "MELTED",
+            ],
+            "state: unknown state \"MELTED\"",
+        ),
+        (
+            &[
+                "nagios-notify",
+                "--type",
+                "BOGUS",
+                "--host",
+                "h",
+                "--state",
+                "OK",
+            ],
+            "unknown $NOTIFICATIONTYPE$",
+        ),
+    ];
+    for (args, fragment) in cases {
+        let out = run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(fragment), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    }
+    assert_eq!(
+        spooled_files(dir.path()),
+        Vec::<PathBuf>::new(),
+        "nothing spooled"
+    );
+
+    // A valid alert is spooled, and what is spooled is what the daemon delivers.
+    let out = run(&[
+        "zabbix-alert",
+        "x",
+        "y",
+        "event_id: 12\nevent_value: 1\nhost_name: h",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(spooled_files(dir.path()).len(), 1);
+}
+
+#[tokio::test]
+async fn a_spooled_alert_already_delivered_is_not_stored_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let body = serde_json::json!({
+        "type": "PROBLEM", "host": "web01", "service": "HTTP", "state": "CRITICAL",
+        "output": "HTTP CRITICAL - 503", "problem_id": 12
+    });
+    let mut daemon = start(&config);
+    // The notification command posts with its key; the daemon stores the alert and is
+    // killed before the answer arrives, so the command spools the same alert.
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/nagios", daemon.base))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", "cli-7f3a")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let stored: Value = response.json().await.unwrap();
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let spooled =
+        serde_json::json!({ "source": "nagios", "body": body, "idempotency_key": "cli-7f3a" });
+    std::fs::write(spool.join("1-1-00000001.json"), spooled.to_string()).unwrap();
+
+    let restarted = start(&config);
+    for _ in 0..300 {
+        if spooled_files(dir.path()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        spooled_files(dir.path()),
+        Vec::<PathBuf>::new(),
+        "drained, not rejected"
+    );
+    let incident = get(
+        &restarted.base,
+        &format!("/api/v1/incidents/{}", stored["incident_id"]),
+    )
+    .await;
+    let alerts = incident["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{incident:#}");
+    assert_eq!(alerts[0]["id"], stored["id"]);
 }
 
 async fn wait_for_incidents(base: &str) -> Vec<Value> {

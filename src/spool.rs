@@ -80,6 +80,7 @@ pub async fn drain(state: &AppState, dir: &Path) {
                     );
                 }
                 Ok(_) => {
+                    crate::fault::crash_point("spool-delivered");
                     let _ = std::fs::remove_file(&path);
                     tracing::info!(file = %path.display(), "Spooled alert delivered.");
                 }

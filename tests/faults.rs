@@ -310,3 +310,47 @@ async fn a_twilio_outage_is_retried_then_the_next_person_is_called() {
     assert_eq!(field(&calls, "user"), ["yamada", "suzuki"], "{calls:#?}");
     assert_eq!(field(&calls, "outcome"), ["failed", "acknowledged"]);
 }
+
+#[tokio::test]
+async fn crash_between_storing_a_spooled_alert_and_removing_it_stores_it_once() {
+    let site = Site::new(
+        "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
+        "{ behaviour: no_answer }",
+        "",
+    );
+    // The daemon is down: the notification command spools.
+    let notified = std::process::Command::new(KADEN)
+        .args(["nagios-notify", "-c"])
+        .arg(site.dir.join("kaden.yaml"))
+        .args(["--type", "PROBLEM", "--host", "web01", "--service", "HTTP"])
+        .args(["--state", "CRITICAL", "--output", "HTTP CRITICAL - 503"])
+        .args(["--time", "1796140000"])
+        .output()
+        .unwrap();
+    assert!(notified.status.success(), "{notified:?}");
+    let spooled = || {
+        std::fs::read_dir(site.dir.join("spool"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
+    };
+    assert_eq!(spooled(), 1);
+
+    // The first daemon stores it and dies before removing the file.
+    let crashing = serve_crashing_at(Path::new(KADEN), &site.dir, Some("spool-delivered"));
+    crashing.crashed().await;
+    assert_eq!(spooled(), 1, "the crash came before the file was removed");
+
+    let _daemon = site.serve().await;
+    wait_for("the spool to be drained", async || {
+        (spooled() == 0).then_some(())
+    })
+    .await;
+    let incidents = site.get("/api/v1/incidents").await;
+    assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents:#}");
+    let detail = site
+        .get(&format!("/api/v1/incidents/{}", incidents[0]["id"]))
+        .await;
+    assert_eq!(detail["alerts_total"], 1, "stored once: {detail:#}");
+}

@@ -380,12 +380,23 @@ impl Escalation {
     }
 
     /// Appends the summary and the menu, or the closing when nothing is left to hear.
+    /// A call with nothing to acknowledge (a recovery notice) hears the summary and ends:
+    /// it offers no keys it could not honour.
     fn summary_then_menu(&mut self, c: usize, lines: &mut Vec<Line>) -> After {
         match self.hear_summary(c) {
             Some(summary) => {
                 lines.push(summary);
-                lines.push(Line::Menu);
-                After::Gather
+                let heard = &self.calls[c].heard;
+                let acknowledgeable = self
+                    .items
+                    .iter()
+                    .any(|i| i.needs_ack() && heard.iter().any(|(k, _)| k == &i.key));
+                if acknowledgeable {
+                    lines.push(Line::Menu);
+                    After::Gather
+                } else {
+                    self.close(c, lines)
+                }
             }
             None => self.close(c, lines),
         }
@@ -454,10 +465,7 @@ impl Escalation {
             }
             "3" => {
                 let keys = self.calls[c].details.clone();
-                let by = self.phone_ack(c, digits);
-                let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].note_acknowledged(keys);
-                lines.push(Line::Acknowledged { count });
+                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
                 self.summary_then_menu(c, &mut lines)
             }
             "4" => {
@@ -474,17 +482,12 @@ impl Escalation {
                 lines.push(Line::Downtime {
                     minutes: ctx.downtime_minutes,
                 });
-                let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].note_acknowledged(keys);
-                lines.push(Line::Acknowledged { count });
+                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             "9" => {
                 let keys = self.heard_keys(c);
-                let by = self.phone_ack(c, digits);
-                let count = self.acknowledge(&keys, by, fx);
-                self.calls[c].note_acknowledged(keys);
-                lines.push(Line::Acknowledged { count });
+                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             // Anything else: the summary and the menu again, with whatever arrived since.
@@ -524,8 +527,26 @@ impl Escalation {
             .collect()
     }
 
-    /// Acknowledges the unacknowledged problems among `keys`; returns how many.
-    fn acknowledge(&mut self, keys: &[ItemKey], by: AckBy, fx: &mut Vec<Effect>) -> usize {
+    /// A key acknowledged `keys` on call `c`: what was acknowledged goes to the call log
+    /// and is said ("N件を認知済みにしました").
+    fn phone_acknowledge(
+        &mut self,
+        c: usize,
+        keys: &[ItemKey],
+        digits: &str,
+        fx: &mut Vec<Effect>,
+        lines: &mut Vec<Line>,
+    ) {
+        let by = self.phone_ack(c, digits);
+        let acknowledged = self.acknowledge(keys, by, fx);
+        lines.push(Line::Acknowledged {
+            count: acknowledged.len(),
+        });
+        self.calls[c].note_acknowledged(acknowledged);
+    }
+
+    /// Acknowledges the unacknowledged problems among `keys`; returns their keys.
+    fn acknowledge(&mut self, keys: &[ItemKey], by: AckBy, fx: &mut Vec<Effect>) -> Vec<ItemKey> {
         let items = self.write_back_items(keys, Item::needs_ack);
         for item in self.items.iter_mut().filter(|i| keys.contains(&i.key)) {
             if item.needs_ack() {
@@ -533,11 +554,11 @@ impl Escalation {
             }
             item.heard_version = item.heard_version.max(item.version);
         }
-        let count = items.len();
-        if count > 0 {
+        let acknowledged = items.iter().map(|i| i.key.clone()).collect();
+        if !items.is_empty() {
             fx.push(Effect::Acknowledge { items, by });
         }
-        count
+        acknowledged
     }
 
     fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Effect {
@@ -580,6 +601,8 @@ impl Escalation {
             (Disposition::Next, "machine")
         } else if !call.acknowledged.is_empty() {
             (Disposition::CallBack, "acknowledged")
+        } else if call.purpose == CallPurpose::Notice && call.answered_at.is_some() {
+            (Disposition::CallBack, "notified")
         } else if call.answered_at.is_some() {
             (Disposition::CallBack, label.unwrap_or("hung-up"))
         } else if declined {

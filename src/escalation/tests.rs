@@ -660,6 +660,36 @@ fn all_recovered_before_ack_stops_escalation_with_one_recovery_call() {
 }
 
 #[test]
+fn a_recovery_notice_offers_no_keys_and_logs_no_acknowledgement() {
+    let mut w = World::round_robin(&["a"]);
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    w.press(&call, "9");
+    w.end(&call, CallOutcome::Completed);
+    w.recovery("web-01/HTTP");
+    let notice = w.call_to("a");
+    let heard = w.answer(&notice);
+    assert_eq!(summary(&heard), (0, 0, 1));
+    assert!(!heard.lines.contains(&Line::Menu), "{heard:?}");
+    assert_eq!(heard.after, After::Hangup);
+    // A key pressed anyway acknowledges nothing.
+    w.press(&notice, "9");
+    let fx = w.end(&notice, CallOutcome::Completed);
+    assert_eq!(recorded(&fx, &notice), ["notified"]);
+    assert_eq!(w.acks().len(), 1, "only the first call's 9#");
+    let logged: Vec<_> = w
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RecordCall(r) if r.call_id == notice => Some(r.acknowledged.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(logged.iter().all(Vec::is_empty), "{logged:?}");
+}
+
+#[test]
 fn notify_recovery_off_means_no_recovery_call() {
     let mut s = setting(false, &["a"]);
     s.notify_recovery = false;

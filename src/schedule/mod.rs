@@ -108,8 +108,13 @@ fn boundaries(
     points
 }
 
+/// How far back the shift in progress at `from` is traced to its real start.
+const SHIFT_LOOKBACK: SignedDuration = SignedDuration::from_hours(24 * 92);
+
 /// The shifts covering `[from, to)`, contiguous, with no gaps and no overlaps; a stretch
-/// with nobody on call is a shift with `user: None`.
+/// with nobody on call is a shift with `user: None`. The first one keeps its real start
+/// (up to `SHIFT_LOOKBACK` before `from`), so it is the same shift whenever it is asked
+/// for: calendar entries keep their UID from one fetch to the next.
 pub fn shifts(
     schedule: &Schedule,
     overrides: &[Override],
@@ -120,7 +125,17 @@ pub fn shifts(
     if from >= to {
         return out;
     }
-    let points = boundaries(schedule, overrides, from, to);
+    let traced = from.saturating_sub(SHIFT_LOOKBACK).unwrap_or(from);
+    let mut points = boundaries(schedule, overrides, traced, to);
+    // Only the change that starts the shift in progress at `from` is kept from before it.
+    if let Some(first) = points.iter().rposition(|p| *p <= from) {
+        let user = on_call_at(schedule, overrides, points[first]);
+        let mut start = first;
+        while start > 0 && on_call_at(schedule, overrides, points[start - 1]) == user {
+            start -= 1;
+        }
+        points.drain(..start);
+    }
     for (i, start) in points.iter().enumerate() {
         let end = points.get(i + 1).copied().unwrap_or(to);
         let user = on_call_at(schedule, overrides, *start);

@@ -440,7 +440,21 @@ mod properties {
             let from = at("2026-01-01T00:00:00Z").checked_add(SignedDuration::from_secs(start)).unwrap();
             let to = from.checked_add(SignedDuration::from_hours(hours)).unwrap();
             let list = shifts(&s, &[], from, to);
-            prop_assert_eq!(list.first().unwrap().start, from);
+            let first = list.first().unwrap();
+            prop_assert!(first.start <= from && from < first.end, "the shift in progress at from");
+            let lookback = from.checked_sub(SignedDuration::from_hours(24 * 92)).unwrap();
+            if first.start > lookback {
+                let before = first.start.checked_sub(SignedDuration::from_secs(1)).unwrap();
+                prop_assert_ne!(&on_call_at(&s, &[], before), &first.user, "it starts at a real change");
+            }
+            // Asked an hour later, the shift in progress is the same shift (stable UIDs),
+            // unless it began before the lookback.
+            let hour = SignedDuration::from_hours(1);
+            let later_from = from.checked_add(hour).unwrap();
+            if later_from < first.end && first.start > lookback {
+                let later = shifts(&s, &[], later_from, to.checked_add(hour).unwrap());
+                prop_assert_eq!(later[0].start, first.start);
+            }
             prop_assert_eq!(list.last().unwrap().end, to);
             for pair in list.windows(2) {
                 prop_assert_eq!(pair[0].end, pair[1].start, "contiguous");

@@ -5,6 +5,7 @@ mod error;
 mod incidents;
 mod oncall;
 mod twilio;
+mod ui;
 
 pub use error::ApiError;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     Router::new()
         .merge(open)
         .merge(protected)
+        .merge(ui::router(&state))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -19,6 +19,7 @@ pub mod escalation;
 mod fault;
 pub mod http;
 pub mod notify;
+pub mod oncall;
 pub mod routing;
 pub mod runner;
 pub mod schedule;

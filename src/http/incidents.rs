@@ -133,21 +133,32 @@ pub struct AckBody {
     by: Option<String>,
 }
 
-/// Acknowledges every open problem of the incident, as 9# on the phone does.
+/// `POST /api/v1/incidents/{id}/ack`.
 pub async fn ack(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let id = incident_id(&id)?;
-    if state.store.incident(id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no incident {id}")));
-    }
     let by = body
         .and_then(|Json(b)| b.by)
         .unwrap_or_else(|| "api".to_owned());
-    if state.runner.ack(id, by.clone(), ManualVia::Api).await {
-        tracing::info!(incident_id = id.get(), by = %by, "Acknowledged through the API.");
+    acknowledge(&state, &id, by, ManualVia::Api).await
+}
+
+/// Acknowledges every open problem of the incident, as 9# on the phone does: the API's
+/// and the status page's acknowledgement.
+pub async fn acknowledge(
+    state: &AppState,
+    id: &str,
+    by: String,
+    via: ManualVia,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = incident_id(id)?;
+    if state.store.incident(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no incident {id}")));
+    }
+    if state.runner.ack(id, by.clone(), via).await {
+        tracing::info!(incident_id = id.get(), by = %by, ?via, "Acknowledged by hand.");
         Ok((
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "incident_id": id, "acknowledged_by": by })),

@@ -3,6 +3,7 @@
 use super::ApiError;
 use crate::app::AppState;
 use crate::domain::{ScheduleId, UserId};
+use crate::oncall::{OnCall, ShiftView, name, view};
 use crate::schedule::{self, Override, Schedule, Shift, ics};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// How far back and ahead the calendar feeds reach.
 const FEED_PAST: SignedDuration = SignedDuration::from_hours(24 * 7);
@@ -43,16 +44,6 @@ fn overrides(state: &AppState) -> Vec<Override> {
         .clone()
 }
 
-fn name(state: &AppState, user: &Option<UserId>) -> Option<String> {
-    let user = user.as_ref()?;
-    state
-        .config
-        .users
-        .iter()
-        .find(|u| &u.id == user)
-        .map(|u| u.name.clone())
-}
-
 /// Not `deny_unknown_fields`: a `?token=` may come along.
 #[derive(Deserialize)]
 pub struct OncallQuery {
@@ -60,32 +51,6 @@ pub struct OncallQuery {
     at: Option<String>,
     /// How many upcoming handoffs to list (default 3).
     next: Option<usize>,
-}
-
-#[derive(Serialize)]
-pub struct ShiftView {
-    user: Option<UserId>,
-    name: Option<String>,
-    start: Timestamp,
-    end: Timestamp,
-}
-
-#[derive(Serialize)]
-pub struct OnCall {
-    schedule: ScheduleId,
-    at: Timestamp,
-    /// Who is on call at `at`, and the shift they are in.
-    now: ShiftView,
-    next: Vec<ShiftView>,
-}
-
-fn view(state: &AppState, shift: Shift) -> ShiftView {
-    ShiftView {
-        name: name(state, &shift.user),
-        user: shift.user,
-        start: shift.start,
-        end: shift.end,
-    }
 }
 
 /// Who is on call at a time (now by default), per schedule, with the next handoffs.
@@ -99,45 +64,13 @@ pub async fn oncall(
         Some(id) => vec![schedule(&state, id)?],
         None => state.config.schedules.iter().collect(),
     };
-    let overrides = overrides(&state);
-    let answer = selected
-        .into_iter()
-        .map(|s| {
-            let mut upcoming =
-                schedule::next_handoffs(s, &overrides, at, query.next.unwrap_or(3) + 1).into_iter();
-            // The current shift runs from its last change to the first upcoming one.
-            let end = upcoming.as_slice().first().map_or(at, |n| n.start);
-            let back = at
-                .saturating_sub(SignedDuration::from_hours(24 * 366))
-                .unwrap_or(at);
-            let start = schedule::shifts(
-                s,
-                &overrides,
-                back,
-                at.saturating_add(SignedDuration::from_secs(1))
-                    .unwrap_or(at),
-            )
-            .last()
-            .map_or(at, |sh| sh.start);
-            let now = Shift {
-                user: schedule::on_call_at(s, &overrides, at),
-                start,
-                end,
-            };
-            let next = upcoming
-                .by_ref()
-                .take(query.next.unwrap_or(3))
-                .map(|sh| view(&state, sh))
-                .collect();
-            OnCall {
-                schedule: s.id.clone(),
-                at,
-                now: view(&state, now),
-                next,
-            }
-        })
-        .collect();
-    Ok(Json(answer))
+    Ok(Json(crate::oncall::on_call(
+        &state.config,
+        &selected,
+        &overrides(&state),
+        at,
+        query.next.unwrap_or(3),
+    )))
 }
 
 /// Not `deny_unknown_fields`: a `?token=` may come along.
@@ -168,7 +101,9 @@ pub async fn shifts(
         ));
     }
     let list = schedule::shifts(s, &overrides(&state), from, to);
-    Ok(Json(list.into_iter().map(|sh| view(&state, sh)).collect()))
+    Ok(Json(
+        list.into_iter().map(|sh| view(&state.config, sh)).collect(),
+    ))
 }
 
 fn calendar(body: String) -> Response {
@@ -184,7 +119,8 @@ fn feed_range(state: &AppState) -> (Timestamp, Timestamp) {
 }
 
 fn summary(state: &AppState, schedule: &ScheduleId, shift: &Shift) -> String {
-    let who = name(state, &shift.user).or_else(|| shift.user.as_ref().map(|u| u.to_string()));
+    let who =
+        name(&state.config, &shift.user).or_else(|| shift.user.as_ref().map(|u| u.to_string()));
     format!(
         "On call: {} ({schedule})",
         who.unwrap_or_else(|| "nobody".into())

@@ -6,6 +6,7 @@ mod session;
 
 use super::{ApiError, constant_time_eq, incidents, oncall};
 use crate::app::AppState;
+use crate::escalation::ManualVia;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, SET_COOKIE};
@@ -347,7 +348,7 @@ async fn incident_page(
 }
 
 /// The acknowledge button: what `POST /api/v1/incidents/{id}/ack` does, by the session's
-/// label.
+/// label, via the web.
 async fn ack(
     State(state): State<AppState>,
     Extension(ui): Extension<Arc<Ui>>,
@@ -356,10 +357,9 @@ async fn ack(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, StatusCode> {
     current.check(&form)?;
-    let body = serde_json::from_value(json!({ "by": current.session.label }))
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let by = current.session.label.clone();
     Ok(
-        match incidents::ack(State(state.clone()), Path(id.clone()), Some(Json(body))).await {
+        match incidents::acknowledge(&state, &id, by, ManualVia::Web).await {
             Ok(_) => Redirect::to(&format!("/incidents/{id}?acked=true")).into_response(),
             Err(ApiError::Conflict(_)) => {
                 incident_page(

@@ -23,3 +23,57 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!(e))
 }
+
+/// Query parameters whose values are never logged. Matched without case, and as a part of
+/// a longer name (`api_key`, `access_token`, `X-Signature`).
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "auth",
+    "signature",
+    "sig",
+    "session",
+    "credential",
+];
+
+/// `uri` (a path with an optional query) fit for a log line: the value of every
+/// secret-looking query parameter is replaced by `***`.
+pub fn redact_uri(uri: &str) -> std::borrow::Cow<'_, str> {
+    let Some((path, query)) = uri.split_once('?') else {
+        return uri.into();
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            let lower = name.to_ascii_lowercase();
+            if SECRET_PARAMS.iter().any(|s| lower.contains(s)) {
+                format!("{name}=***")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{path}?{}", redacted.join("&")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn secret_query_values_are_replaced() {
+        assert_eq!(
+            redact_uri("/webhooks/mackerel?token=s3cret&x=1&API_KEY=k&access_token"),
+            "/webhooks/mackerel?token=***&x=1&API_KEY=***&access_token=***"
+        );
+        assert_eq!(
+            redact_uri("/twilio/gather?call=12-3"),
+            "/twilio/gather?call=12-3"
+        );
+        assert_eq!(redact_uri("/healthz"), "/healthz");
+    }
+}

@@ -53,8 +53,8 @@ fn name(state: &AppState, user: &Option<UserId>) -> Option<String> {
         .map(|u| u.name.clone())
 }
 
-/// Not `deny_unknown_fields`: a `?token=` may come along.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OncallQuery {
     schedule: Option<String>,
     at: Option<String>,
@@ -140,8 +140,8 @@ pub async fn oncall(
     Ok(Json(answer))
 }
 
-/// Not `deny_unknown_fields`: a `?token=` may come along.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RangeQuery {
     from: Option<String>,
     to: Option<String>,

@@ -39,11 +39,24 @@ const SECRET_PARAMS: &[&str] = &[
     "credential",
 ];
 
-/// `uri` (a path with an optional query) fit for a log line: the value of every
-/// secret-looking query parameter is replaced by `***`.
+/// `uri` (a path or a URL, with an optional query) fit for a log line: a URL's
+/// `user:password@` and the value of every secret-looking query parameter become `***`.
 pub fn redact_uri(uri: &str) -> std::borrow::Cow<'_, str> {
-    let Some((path, query)) = uri.split_once('?') else {
-        return uri.into();
+    let mut head = String::new();
+    let mut rest = uri;
+    if let Some((scheme, after)) = uri.split_once("://") {
+        let authority = &after[..after.find(['/', '?']).unwrap_or(after.len())];
+        if let Some(at) = authority.rfind('@') {
+            head = format!("{scheme}://***");
+            rest = &after[at..];
+        }
+    }
+    let Some((path, query)) = rest.split_once('?') else {
+        return if head.is_empty() {
+            uri.into()
+        } else {
+            (head + rest).into()
+        };
     };
     let redacted: Vec<String> = query
         .split('&')
@@ -57,7 +70,7 @@ pub fn redact_uri(uri: &str) -> std::borrow::Cow<'_, str> {
             }
         })
         .collect();
-    format!("{path}?{}", redacted.join("&")).into()
+    format!("{head}{path}?{}", redacted.join("&")).into()
 }
 
 #[cfg(test)]
@@ -75,5 +88,10 @@ mod tests {
             "/twilio/gather?call=12-3"
         );
         assert_eq!(redact_uri("/healthz"), "/healthz");
+        assert_eq!(
+            redact_uri("https://u:pw@k.example/twilio/voice?call=1&sig=x"),
+            "https://***@k.example/twilio/voice?call=1&sig=***"
+        );
+        assert_eq!(redact_uri("http://u:pw@h:80/x"), "http://***@h:80/x");
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::Delivery;
 use crate::routing;
 use crate::runner::{Runner, RunnerHandle, SharedOverrides, Telephony, Webhooks};
 use crate::speech::{RulesError, Speech};
-use crate::store::{Ingested, Store, StoreError};
+use crate::store::{DaemonLock, Ingested, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;
 use crate::writeback::Worker;
@@ -98,8 +98,6 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// A daemon whose listener is already bound: `local_addr()` is known before `run`.
@@ -109,10 +107,14 @@ pub struct App {
     runner: Runner,
     writeback: Worker,
     simulator: Option<Simulator>,
+    /// One daemon per database: two would restore the same escalations and drain the
+    /// spool twice.
+    lock: DaemonLock,
 }
 
 impl App {
     pub async fn build(config: Config, clock: SharedClock) -> Result<App, AppError> {
+        let lock = DaemonLock::acquire(&config.storage.sqlite)?;
         let store = Store::open(&config.storage.sqlite)?;
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
@@ -160,6 +162,7 @@ impl App {
             runner,
             writeback,
             simulator,
+            lock,
         })
     }
 
@@ -184,18 +187,20 @@ impl App {
             );
         }
         tracing::info!(%addr, "kaden is listening.");
-        let served = axum::serve(
+        let limits = self.state.config.server.limits;
+        crate::http::serve(
             self.listener,
             crate::http::router(self.state, self.simulator),
+            limits,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         stop.cancel();
         let _ = runner.await;
         let _ = writeback.await;
         let _ = spool.await;
-        served.map_err(AppError::Serve)?;
         tracing::info!("kaden stopped.");
+        drop(self.lock);
         Ok(())
     }
 }

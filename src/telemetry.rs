@@ -23,3 +23,75 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!(e))
 }
+
+/// Query parameters whose values are never logged. Matched without case, and as a part of
+/// a longer name (`api_key`, `access_token`, `X-Signature`).
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "auth",
+    "signature",
+    "sig",
+    "session",
+    "credential",
+];
+
+/// `uri` (a path or a URL, with an optional query) fit for a log line: a URL's
+/// `user:password@` and the value of every secret-looking query parameter become `***`.
+pub fn redact_uri(uri: &str) -> std::borrow::Cow<'_, str> {
+    let mut head = String::new();
+    let mut rest = uri;
+    if let Some((scheme, after)) = uri.split_once("://") {
+        let authority = &after[..after.find(['/', '?']).unwrap_or(after.len())];
+        if let Some(at) = authority.rfind('@') {
+            head = format!("{scheme}://***");
+            rest = &after[at..];
+        }
+    }
+    let Some((path, query)) = rest.split_once('?') else {
+        return if head.is_empty() {
+            uri.into()
+        } else {
+            (head + rest).into()
+        };
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            let lower = name.to_ascii_lowercase();
+            if SECRET_PARAMS.iter().any(|s| lower.contains(s)) {
+                format!("{name}=***")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{head}{path}?{}", redacted.join("&")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn secret_query_values_are_replaced() {
+        assert_eq!(
+            redact_uri("/webhooks/mackerel?token=s3cret&x=1&API_KEY=k&access_token"),
+            "/webhooks/mackerel?token=***&x=1&API_KEY=***&access_token=***"
+        );
+        assert_eq!(
+            redact_uri("/twilio/gather?call=12-3"),
+            "/twilio/gather?call=12-3"
+        );
+        assert_eq!(redact_uri("/healthz"), "/healthz");
+        assert_eq!(
+            redact_uri("https://u:pw@k.example/twilio/voice?call=1&sig=x"),
+            "https://***@k.example/twilio/voice?call=1&sig=***"
+        );
+        assert_eq!(redact_uri("http://u:pw@h:80/x"), "http://***@h:80/x");
+    }
+}

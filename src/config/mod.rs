@@ -46,8 +46,22 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where Twilio reaches the webhooks; signatures are computed over it.
     pub public_url: Option<String>,
-    /// Bearer tokens for the webhooks and the API; none means no token is asked for.
+    /// Bearer tokens for the webhooks and the API; none (allowed on loopback only) means
+    /// no token is asked for.
     pub api_tokens: Vec<SecretString>,
+    pub limits: ServerLimits,
+}
+
+/// What one client can hold of the listener, so a flood of idle or slow connections
+/// cannot take `/healthz` and the webhooks down.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerLimits {
+    /// Open connections at once; keep it well below the process's file descriptor limit.
+    pub max_connections: usize,
+    /// A connection that has not sent a request's headers within this is closed.
+    pub header_read_timeout: Duration,
+    /// A request (body included) not answered within this gets 408.
+    pub request_timeout: Duration,
 }
 
 #[derive(Debug)]

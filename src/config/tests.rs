@@ -325,3 +325,112 @@ schedules:
     );
     expect(&found, Level::Error, "schedules[1]", 10, "either rotation");
 }
+
+#[test]
+fn an_empty_file_is_an_error() {
+    for text in ["", "\n# only a comment\n", "{}\n"] {
+        let found = problems(text);
+        assert_eq!(found.len(), 1, "{text:?}: {found:#?}");
+        assert_eq!(found[0].level, Level::Error);
+        assert!(
+            found[0].message.contains("config file is empty"),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_and_short_secrets_are_refused_without_their_value() {
+    struct Empty;
+    impl SecretSource for Empty {
+        fn env(&self, name: &str) -> Option<String> {
+            (name != "UNSET").then(String::new)
+        }
+        fn file(&self, _: &Path) -> std::io::Result<String> {
+            Ok("\n".into())
+        }
+    }
+    let text = format!(
+        "server:\n  public_url: https://k.example\n  api_tokens: [${{env:EMPTY}}, short-tok3n, ${{env:UNSET}}]\n\
+         telephony:\n  provider: twilio\n  twilio:\n    account_sid: AC0123456789abcdef0123456789abcdef\n    \
+         auth_token: ${{file:/etc/kaden/twilio_token}}\n    from: \"+815012345678\"\n{BASE}"
+    );
+    let (_, found) = validate_text(&text, Path::new("/"), &Empty);
+    let at = |path: &str| found.iter().filter(|p| p.path == path).count();
+    expect(
+        &found,
+        Level::Error,
+        "server.api_tokens[0]",
+        3,
+        "${env:EMPTY} gives an empty value",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "server.api_tokens[1]",
+        3,
+        "at least 16 characters",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "server.api_tokens[2]",
+        3,
+        "UNSET is not set",
+    );
+    assert_eq!(
+        at("server.api_tokens[2]"),
+        1,
+        "an unset variable is reported once"
+    );
+    expect(
+        &found,
+        Level::Error,
+        "telephony.twilio.auth_token",
+        8,
+        "the secret is empty",
+    );
+    assert!(!format!("{found:?}").contains("short-tok3n"));
+}
+
+#[test]
+fn listening_beyond_loopback_needs_api_tokens() {
+    let open = format!("server:\n  listen: 0.0.0.0:8480\n{BASE}");
+    expect(
+        &problems(&open),
+        Level::Error,
+        "server.listen",
+        2,
+        "server.api_tokens must be set",
+    );
+    let loopback = format!("server:\n  listen: \"[::1]:8480\"\n{BASE}");
+    assert_eq!(problems(&loopback), vec![]);
+    let with_token =
+        format!("server:\n  listen: 0.0.0.0:8480\n  api_tokens: [0123456789abcdef]\n{BASE}");
+    assert_eq!(problems(&with_token), vec![]);
+}
+
+#[test]
+fn server_limits_have_defaults_and_are_checked() {
+    let (config, found) = validate_text(BASE, Path::new("/"), &AnySecret);
+    assert_eq!(found, vec![]);
+    let limits = config.unwrap().server.limits;
+    assert_eq!(limits.max_connections, 1024);
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+    let text = format!("server:\n  max_connections: 0\n  request_timeout: 0s\n{BASE}");
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "server.max_connections",
+        2,
+        "at least 1",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "server.request_timeout",
+        3,
+        "longer than zero",
+    );
+}

@@ -5,6 +5,7 @@ use super::raw::{OneOrMany, RawCallSetting, RawConfig, RawMatch, RawSources, Raw
 use super::secret::{self, SecretSource};
 use super::yaml::{self, LineIndex, child_index, child_key};
 use super::*;
+use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
@@ -17,6 +18,12 @@ const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(20);
 const VOICEMAIL_RISK: Duration = Duration::from_secs(25);
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 const DEFAULT_KEYPAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// 16 random characters are out of reach of guessing over HTTP; shorter ones may not be.
+pub const MIN_API_TOKEN_CHARS: usize = 16;
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Twilio gives up on a webhook after 15 s; nothing kaden serves takes longer.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const ALL_DAYS: [jiff::civil::Weekday; 7] = {
     use jiff::civil::Weekday::*;
     [
@@ -42,6 +49,17 @@ pub fn validate_text(
             return (None, vec![problem]);
         }
     };
+    // Every key has a default, so an empty file would otherwise start a daemon that can
+    // call nobody: almost certainly the wrong file or a failed deployment.
+    if value.is_null() || value.as_object().is_some_and(|m| m.is_empty()) {
+        let problem = Problem {
+            level: Level::Error,
+            path: String::new(),
+            line: None,
+            message: "the config file is empty; start from examples/kaden.yaml (users, call_settings and routes at least)".into(),
+        };
+        return (None, vec![problem]);
+    }
     let mut v = Validator {
         index: &index,
         problems: Vec::new(),
@@ -120,11 +138,27 @@ impl Validator<'_> {
         })
     }
 
+    /// An empty secret is refused: an empty key is one anybody can present.
     fn secret(&mut self, path: &str, raw: &str) -> SecretString {
-        secret::resolve(raw, self.base_dir, self.secrets).unwrap_or_else(|e| {
+        let resolved = secret::resolve(raw, self.base_dir, self.secrets).unwrap_or_else(|e| {
             self.error(path, e);
             SecretString::from(String::new())
-        })
+        });
+        if resolved.expose_secret().is_empty() && !self.has_error_at(path) {
+            let from = if raw.is_empty() {
+                String::new()
+            } else {
+                format!(" ({raw} gives an empty value)")
+            };
+            self.error(path, format!("the secret is empty{from}; set it"));
+        }
+        resolved
+    }
+
+    fn has_error_at(&self, path: &str) -> bool {
+        self.problems
+            .iter()
+            .any(|p| p.level == Level::Error && p.path == path)
     }
 
     fn timezone(&mut self, path: &str, name: Option<&str>) -> jiff::tz::TimeZone {
@@ -226,7 +260,7 @@ impl Validator<'_> {
 
     fn server(&mut self, raw: super::raw::RawServer) -> ServerConfig {
         let listen_raw = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen = listen_raw.parse().unwrap_or_else(|_| {
+        let listen: SocketAddr = listen_raw.parse().unwrap_or_else(|_| {
             self.error(
                 "server.listen",
                 format!("{listen_raw:?} is not an address:port such as 127.0.0.1:8480"),
@@ -238,16 +272,64 @@ impl Validator<'_> {
         let public_url = raw
             .public_url
             .map(|url| self.http_url("server.public_url", &url));
-        let api_tokens = raw
+        let api_tokens: Vec<SecretString> = raw
             .api_tokens
             .iter()
             .enumerate()
-            .map(|(i, t)| self.secret(&child_index("server.api_tokens", i), t))
+            .map(|(i, t)| {
+                let path = child_index("server.api_tokens", i);
+                let token = self.secret(&path, t);
+                let length = token.expose_secret().chars().count();
+                if length > 0 && length < MIN_API_TOKEN_CHARS {
+                    self.error(
+                        &path,
+                        format!(
+                            "an API token must be at least {MIN_API_TOKEN_CHARS} characters; make one with `openssl rand -hex 16`"
+                        ),
+                    );
+                }
+                token
+            })
             .collect();
+        if api_tokens.is_empty() && !listen.ip().is_loopback() {
+            self.error(
+                "server.listen",
+                format!(
+                    "{listen} is reachable beyond this host, so server.api_tokens must be set: without tokens anyone who reaches the port can post alerts and acknowledge incidents (or listen on 127.0.0.1)"
+                ),
+            );
+        }
+        let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            self.error("server.max_connections", "must be at least 1");
+        }
+        let mut timeout = |key: &str, raw: Option<&str>, default: Duration| {
+            let path = child_key("server", key);
+            let timeout = self.duration(&path, raw, default);
+            if timeout.is_zero() {
+                self.error(&path, "must be longer than zero");
+                return default;
+            }
+            timeout
+        };
+        let limits = ServerLimits {
+            max_connections: max_connections.max(1),
+            header_read_timeout: timeout(
+                "header_read_timeout",
+                raw.header_read_timeout.as_deref(),
+                DEFAULT_HEADER_READ_TIMEOUT,
+            ),
+            request_timeout: timeout(
+                "request_timeout",
+                raw.request_timeout.as_deref(),
+                DEFAULT_REQUEST_TIMEOUT,
+            ),
+        };
         ServerConfig {
             listen,
             public_url,
             api_tokens,
+            limits,
         }
     }
 

@@ -28,6 +28,10 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("internal error; see kaden's log")]
     Internal(#[source] StoreError),
+    #[error(
+        "the store cannot commit ({0}); check free disk space and that storage.sqlite is writable"
+    )]
+    Unavailable(#[source] StoreError),
 }
 
 impl ApiError {
@@ -50,6 +54,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -72,10 +77,19 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = %cause, "Request failed.");
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(error = %cause, "Request failed."),
+            ApiError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "Health check: the store cannot commit.")
+            }
+            _ => {}
         }
-        let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
-        (status, Json(body)).into_response()
+        json_response(status, &self.to_string())
     }
+}
+
+/// The one error shape: `{"error": "...", "status": 422}`.
+pub fn json_response(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message, "status": status.as_u16() });
+    (status, Json(body)).into_response()
 }

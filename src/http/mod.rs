@@ -4,38 +4,48 @@ mod alerts;
 mod error;
 mod incidents;
 mod oncall;
+mod server;
 mod twilio;
 mod ui;
 
 pub use error::ApiError;
+pub use server::serve;
 
 use crate::app::AppState;
 use crate::telephony::simulator::Simulator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use secrecy::ExposeSecret;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Alerts are small; a body above this is a mistake or an attack.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Where a route accepts the API token.
+#[derive(Clone, Copy)]
+enum TokenIn {
+    /// `Authorization: Bearer` only, so tokens stay out of URLs, proxies' logs and
+    /// browser history.
+    Header,
+    /// Also `?token=`: webhook senders (Mackerel) and calendar apps cannot set headers.
+    HeaderOrQuery,
+}
+
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
-    let mut protected = Router::new()
+    let mut header_only = Router::new()
         .route("/api/v1/alerts", post(alerts::post_generic))
-        .route("/webhooks/nagios", post(alerts::post_nagios))
-        .route("/webhooks/zabbix", post(alerts::post_zabbix))
-        .route("/webhooks/mackerel", post(alerts::post_mackerel))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{id}/alerts", get(incidents::alerts))
         .route("/api/v1/calls", get(incidents::calls))
         .route("/api/v1/oncall", get(oncall::oncall))
-        .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))
         .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
         .route(
             "/api/v1/schedules/{id}/overrides",
@@ -44,7 +54,12 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route(
             "/api/v1/schedules/{id}/overrides/{override_id}",
             delete(oncall::delete_override),
-        )
+        );
+    let query_ok = Router::new()
+        .route("/webhooks/nagios", post(alerts::post_nagios))
+        .route("/webhooks/zabbix", post(alerts::post_zabbix))
+        .route("/webhooks/mackerel", post(alerts::post_mackerel))
+        .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))
         .route("/api/v1/users/{file}", get(oncall::user_feed));
     let mut open = Router::new()
         .route("/healthz", get(healthz))
@@ -57,24 +72,76 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     // behind the API token, its scripting endpoints.
     if let Some(sim) = simulator {
         open = open.nest("/sim", sim.clone().twilio_router());
-        protected = protected.nest("/sim", sim.script_router());
+        header_only = header_only.nest("/sim", sim.script_router());
     }
-    let protected =
-        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let guard = |token_in| middleware::from_fn_with_state((state.clone(), token_in), require_token);
+    let request_timeout = state.config.server.limits.request_timeout;
     Router::new()
         .merge(open)
-        .merge(protected)
+        .merge(header_only.route_layer(guard(TokenIn::Header)))
+        .merge(query_ok.route_layer(guard(TokenIn::HeaderOrQuery)))
         .merge(ui::router(&state))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::from_fn(json_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
+/// tower-http's default span, with secrets in the query string replaced by `***`.
+fn request_span(request: &Request) -> tracing::Span {
+    let uri = request.uri().to_string();
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %crate::telemetry::redact_uri(&uri),
+        version = ?request.version(),
+    )
+}
+
+/// Every error answer is JSON, also those made outside kaden's handlers: extractor
+/// rejections, 404 and 405 from the router, 413 from the body limit, 408 from the timeout.
+/// The status page's own HTML answers (the login form again) are for people and stay.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let already = response.headers().get(CONTENT_TYPE).is_some_and(|t| {
+        let t = t.as_bytes();
+        t.starts_with(b"application/json") || t.starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || already {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(BODY_LIMIT).to_string(),
+        StatusCode::REQUEST_TIMEOUT => {
+            "the request was not complete in time (server.request_timeout); send it again".into()
+        }
+        StatusCode::NOT_FOUND if text.is_empty() => format!("no such endpoint: {what}"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{what} is not allowed; see the README's HTTP API")
+        }
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        _ => text,
+    };
+    error::json_response(status, &message)
+}
+
+/// Healthy means an alert could be accepted now: the store commits a small write.
 async fn healthz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
     state
         .store
-        .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-        .await?;
+        .check_writable()
+        .await
+        .map_err(ApiError::Unavailable)?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }
 
@@ -116,22 +183,31 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-/// Bearer-token check for the webhooks and the API, when `server.api_tokens` is set.
+/// Token check for the webhooks and the API, when `server.api_tokens` is set. An empty
+/// token never matches, whatever the config says.
 async fn require_token(
-    State(state): State<AppState>,
+    State((state, token_in)): State<(AppState, TokenIn)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let tokens = &state.config.server.api_tokens;
-    if tokens.is_empty() {
-        return Ok(next.run(request).await);
-    }
-    // Calendar apps and Mackerel cannot send headers: `?token=` works too.
     let from_query = request
         .uri()
         .query()
         .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token"))
         .map(|(_, v)| v.into_owned());
+    let from_query = match token_in {
+        TokenIn::HeaderOrQuery => from_query,
+        TokenIn::Header if from_query.is_some() => {
+            return Err(ApiError::BadRequest(
+                "?token= is accepted only by /webhooks/* and the .ics calendar feeds; send Authorization: Bearer <token>".into(),
+            ));
+        }
+        TokenIn::Header => None,
+    };
+    let tokens = &state.config.server.api_tokens;
+    if tokens.is_empty() {
+        return Ok(next.run(request).await);
+    }
     let presented = request
         .headers()
         .get(AUTHORIZATION)
@@ -139,11 +215,12 @@ async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
         .or(from_query)
+        .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    if tokens
-        .iter()
-        .any(|t| constant_time_eq(t.expose_secret().as_bytes(), presented.as_bytes()))
-    {
+    if tokens.iter().any(|t| {
+        let t = t.expose_secret().as_bytes();
+        !t.is_empty() && constant_time_eq(t, presented.as_bytes())
+    }) {
         Ok(next.run(request).await)
     } else {
         Err(ApiError::Unauthorized)

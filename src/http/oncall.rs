@@ -44,8 +44,8 @@ fn overrides(state: &AppState) -> Vec<Override> {
         .clone()
 }
 
-/// Not `deny_unknown_fields`: a `?token=` may come along.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OncallQuery {
     schedule: Option<String>,
     at: Option<String>,
@@ -73,8 +73,8 @@ pub async fn oncall(
     )))
 }
 
-/// Not `deny_unknown_fields`: a `?token=` may come along.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RangeQuery {
     from: Option<String>,
     to: Option<String>,

@@ -51,6 +51,7 @@ fn verify(
         &params,
         signature,
     ) {
+        let url = crate::telemetry::redact_uri(&url);
         tracing::warn!(%url, "Refused a Twilio webhook with a missing or wrong signature.");
         return Err(ApiError::Forbidden(
             "missing or wrong X-Twilio-Signature".into(),

@@ -12,6 +12,19 @@ use crate::domain::UserId;
 use crate::escalation::{ItemStatus, ItemView, Line, Prompt, SmsMessage};
 use std::collections::HashMap;
 
+/// What one call reads of a name (host, service, state, person) or of a check's output.
+/// Monitoring data is not bounded (a 1 MB host name is a valid Zabbix value); a call must
+/// be, or the TwiML grows past what Twilio accepts and the callee hears nothing useful.
+const MAX_NAME_CHARS: usize = 80;
+const MAX_OUTPUT_CHARS: usize = 200;
+
+/// The first `max` characters of `text`.
+fn clip(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(end, _)| &text[..end])
+}
+
 /// How a user is addressed and greeted.
 struct Voice {
     name: String,
@@ -89,9 +102,10 @@ impl Speech {
     }
 
     pub fn name_of(&self, user: &UserId) -> String {
-        self.users
-            .get(user)
-            .map_or_else(|| user.to_string(), |v| v.name.clone())
+        self.users.get(user).map_or_else(
+            || clip(user.as_str(), MAX_NAME_CHARS).to_owned(),
+            |v| v.name.clone(),
+        )
     }
 
     /// One spoken text for the whole prompt.
@@ -159,9 +173,10 @@ impl Speech {
     }
 
     fn detail(&self, v: &ItemView) -> String {
-        let host = self.pronounce(&v.host);
-        let state = self.pronounce(&v.state_word);
-        let output = self.pronounce(&v.output);
+        let name = |text: &str| self.pronounce(clip(text, MAX_NAME_CHARS));
+        let host = name(&v.host);
+        let state = name(&v.state_word);
+        let output = self.pronounce(clip(&v.output, MAX_OUTPUT_CHARS));
         let t = &self.templates;
         match (&v.status, &v.service) {
             (ItemStatus::Problem, None) => t.fill(
@@ -172,7 +187,7 @@ impl Speech {
                 "service_problem",
                 &[
                     ("host", &host),
-                    ("service", &self.pronounce(service)),
+                    ("service", &name(service)),
                     ("state", &state),
                     ("output", &output),
                 ],
@@ -180,7 +195,7 @@ impl Speech {
             (ItemStatus::Recovered, None) => t.fill("host_recovered", &[("host", &host)]),
             (ItemStatus::Recovered, Some(service)) => t.fill(
                 "service_recovered",
-                &[("host", &host), ("service", &self.pronounce(service))],
+                &[("host", &host), ("service", &name(service))],
             ),
         }
     }
@@ -289,5 +304,36 @@ mod tests {
             }),
             "Problems: 1. Hosts: 0. Services: 1."
         );
+    }
+
+    #[test]
+    fn a_huge_alert_makes_a_call_of_bounded_length() {
+        let huge = "web".repeat(350_000);
+        let detail = |host: &str| {
+            Line::Detail(ItemView {
+                host: host.into(),
+                service: Some(huge.clone()),
+                status: ItemStatus::Problem,
+                state_word: huge.clone(),
+                output: huge.clone(),
+            })
+        };
+        let s = speech(Language::EnUs);
+        let text = s.render(&Prompt {
+            lines: vec![detail(&huge), Line::HandledBy { name: huge.clone() }],
+            after: After::Hangup,
+        });
+        assert!(text.contains("on host webwebweb"), "{text}");
+        assert!(text.chars().count() < 1000, "{} characters", text.len());
+        let twiml = crate::telephony::twiml::hangup(
+            &text,
+            &crate::telephony::twiml::Voice {
+                voice: "Polly.Joanna",
+                language: "en-US",
+            },
+        );
+        assert!(twiml.len() < 4000, "{} bytes of TwiML", twiml.len());
+        assert_eq!(clip("ab障害", 3), "ab障");
+        assert_eq!(clip("ab", 3), "ab");
     }
 }

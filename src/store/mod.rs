@@ -47,6 +47,73 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the storage thread has stopped")]
     Stopped,
+    #[error("another kaden daemon{holder} is already serving the database {}; stop it first, or give this one its own storage.sqlite", path.display())]
+    Locked { path: PathBuf, holder: String },
+    #[error("cannot lock the database {} through {}: {source}", path.display(), lock.display())]
+    Lock {
+        path: PathBuf,
+        lock: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Held by the one daemon that drives a database file; the OS releases it when the
+/// process exits, however it exits (kill -9 included). CLI commands that only read take
+/// no lock.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+impl DaemonLock {
+    /// Takes the lock on `<database>.lock`, beside the database, or says who holds it.
+    pub fn acquire(database: &Path) -> Result<DaemonLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let mut name = database.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = PathBuf::from(name);
+        let failed = |source| StoreError::Lock {
+            path: database.to_owned(),
+            lock: lock.clone(),
+            source,
+        };
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                let holder = if pid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {pid})")
+                };
+                return Err(StoreError::Locked {
+                    path: database.to_owned(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        // The pid is only for the message a second daemon prints.
+        file.set_len(0).map_err(failed)?;
+        file.rewind().map_err(failed)?;
+        write!(file, "{}", std::process::id()).map_err(failed)?;
+        Ok(DaemonLock { _file: file })
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -115,5 +182,62 @@ impl Store {
             }))
             .map_err(|_| StoreError::Stopped)?;
         answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Commits a one-row write, as ingest would: fails when the disk is full or the file
+    /// or its directory became read-only, where a read would still succeed.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.call(|conn| {
+            let tx = conn.transaction()?;
+            // Outside the versioned schema on purpose: a probe, not data.
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS health_probe (
+                     id INTEGER PRIMARY KEY CHECK (id = 1),
+                     writes INTEGER NOT NULL
+                 );
+                 INSERT INTO health_probe (id, writes) VALUES (1, 1)
+                 ON CONFLICT (id) DO UPDATE SET writes = writes + 1;",
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn health_probe_fails_when_writes_cannot_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kaden.db")).unwrap();
+        store.check_writable().await.unwrap();
+        // What a read-only file or a full disk look like to SQLite: reads work, writes fail.
+        store
+            .call(|conn| Ok(conn.pragma_update(None, "query_only", true)?))
+            .await
+            .unwrap();
+        store
+            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+            .unwrap();
+        assert!(store.check_writable().await.is_err());
+    }
+
+    #[test]
+    fn a_second_daemon_lock_on_one_database_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("kaden.db");
+        let first = DaemonLock::acquire(&db).unwrap();
+        let err = DaemonLock::acquire(&db).unwrap_err().to_string();
+        assert!(err.contains("another kaden daemon"), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        DaemonLock::acquire(&db).unwrap();
     }
 }

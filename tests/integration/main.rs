@@ -3,6 +3,7 @@
 
 mod api;
 mod calls;
+mod hardening;
 mod helpers;
 mod ingest;
 mod lifecycle;

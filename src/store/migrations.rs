@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     // 6: who acknowledged each problem, when and how (`{user, via, key}` as JSON).
     "ALTER TABLE problems ADD COLUMN acknowledged_at TEXT;
     ALTER TABLE problems ADD COLUMN acknowledged_by TEXT;",
+    // 7: the row /healthz writes to prove the store can commit.
+    "CREATE TABLE IF NOT EXISTS health_probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        writes INTEGER NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -189,14 +189,10 @@ impl Store {
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         self.call(|conn| {
             let tx = conn.transaction()?;
-            // Outside the versioned schema on purpose: a probe, not data.
-            tx.execute_batch(
-                "CREATE TABLE IF NOT EXISTS health_probe (
-                     id INTEGER PRIMARY KEY CHECK (id = 1),
-                     writes INTEGER NOT NULL
-                 );
-                 INSERT INTO health_probe (id, writes) VALUES (1, 1)
-                 ON CONFLICT (id) DO UPDATE SET writes = writes + 1;",
+            tx.execute(
+                "INSERT INTO health_probe (id, writes) VALUES (1, 1)
+                 ON CONFLICT (id) DO UPDATE SET writes = writes + 1",
+                [],
             )?;
             tx.commit()?;
             Ok(())

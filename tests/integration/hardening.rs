@@ -211,6 +211,10 @@ async fn debug_logs_never_show_a_token() {
             logs.iter().all(|l| !l.contains(TOKEN)),
             "{format}: {logs:#?}"
         );
+        assert!(
+            logs.iter().all(|l| !l.contains('\x1b')),
+            "{format}: no colour codes into a pipe: {logs:#?}"
+        );
     }
 }
 

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromedriver >/dev/null || ! fc-list :lang=ja | grep -q .; then
-    apt-get update
-    apt-get install -y --no-install-recommends chromium chromium-driver fonts-ipafont-gothic
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-ipafont-gothic >/dev/null
 fi
 cargo test --locked --test browser -- --ignored
 echo "Screenshots: target/browser/index.png target/browser/incident.png"

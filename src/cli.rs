@@ -38,15 +38,21 @@ pub enum Command {
     CheckConfig,
     /// List incidents from the running daemon.
     Incidents {
-        /// Only incidents in this state: open or recovered.
+        /// Only incidents in these states: open, acknowledged, resolved (comma-separated).
         #[arg(long)]
         status: Option<String>,
+        /// Print the API's JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// The call log: who was called, when, the outcome, keys, what was acknowledged.
     Calls {
         /// Only the calls of this incident.
         #[arg(long)]
         incident: Option<i64>,
+        /// Print the API's JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Acknowledge every open problem of an incident (as 9# on the phone does).
     Ack {
@@ -63,6 +69,7 @@ pub enum Command {
         text: String,
     },
     /// Who is on call now (or --at a time), and the next handoffs; manage overrides.
+    /// Answers from the config and the database, with or without a running daemon.
     Oncall {
         /// One schedule (default: all).
         schedule: Option<String>,
@@ -72,6 +79,9 @@ pub enum Command {
         /// How many upcoming handoffs to show.
         #[arg(long, default_value_t = 3)]
         next: usize,
+        /// Print the API's JSON, for scripts.
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         action: Option<OncallAction>,
     },
@@ -247,12 +257,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve(&path),
         Command::CheckConfig => Ok(check_config(&path)),
-        Command::Incidents { status } => {
-            daemon()?.incidents(status.as_deref())?;
+        Command::Incidents { status, json } => {
+            daemon()?.incidents(status.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calls { incident } => {
-            daemon()?.calls(incident)?;
+        Command::Calls { incident, json } => {
+            daemon()?.calls(incident, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ack { incident, by } => {
@@ -278,20 +288,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             schedule,
             at,
             next,
-            action,
+            json,
+            action: None,
+        } => {
+            oncall(&path, schedule.as_deref(), at.as_deref(), next, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Oncall {
+            action: Some(action),
+            ..
         } => {
             let daemon = daemon()?;
             match action {
-                None => daemon.oncall(schedule.as_deref(), at.as_deref(), next)?,
-                Some(OncallAction::Override {
+                OncallAction::Override {
                     schedule,
                     user,
                     replaces,
                     from,
                     to,
-                }) => daemon.add_override(&schedule, &user, replaces.as_deref(), &from, &to)?,
-                Some(OncallAction::Overrides { schedule }) => daemon.overrides(&schedule)?,
-                Some(OncallAction::DeleteOverride { schedule, id }) => {
+                } => daemon.add_override(&schedule, &user, replaces.as_deref(), &from, &to)?,
+                OncallAction::Overrides { schedule } => daemon.overrides(&schedule)?,
+                OncallAction::DeleteOverride { schedule, id } => {
                     daemon.delete_override(&schedule, id)?
                 }
             }
@@ -311,6 +328,71 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Who is on call, from the config and the database's overrides (read-only): the same
+/// answer as `GET /api/v1/oncall`, whether or not the daemon runs.
+fn oncall(
+    path: &std::path::Path,
+    schedule: Option<&str>,
+    at: Option<&str>,
+    next: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let config = load_config(path)?;
+    let at: jiff::Timestamp = match at {
+        Some(t) => t.parse().with_context(|| {
+            format!("--at {t:?} is not a time such as 2026-11-23T10:00:00+09:00")
+        })?,
+        None => jiff::Timestamp::now(),
+    };
+    let selected: Vec<&crate::schedule::Schedule> = match schedule {
+        Some(id) => vec![
+            config
+                .schedules
+                .iter()
+                .find(|s| s.id.as_str() == id)
+                .with_context(|| format!("no schedule {id:?} in {}", path.display()))?,
+        ],
+        None => config.schedules.iter().collect(),
+    };
+    let overrides = crate::store::overrides_read_only(&config.storage.sqlite)
+        .context("cannot read the schedule overrides")?;
+    let answer = crate::oncall::on_call(&config, &selected, &overrides, at, next);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    let zone = &config.locale.timezone;
+    let person = |s: &crate::oncall::ShiftView| match (&s.name, &s.user) {
+        (Some(name), Some(id)) => format!("{name} ({id})"),
+        (None, Some(id)) => id.to_string(),
+        _ => "nobody".to_owned(),
+    };
+    let mut rows = Vec::new();
+    for s in &answer {
+        rows.push(vec![
+            s.schedule.to_string(),
+            "now".into(),
+            person(&s.now),
+            crate::display::stamp(s.now.start, zone),
+            crate::display::stamp(s.now.end, zone),
+        ]);
+        for shift in &s.next {
+            rows.push(vec![
+                String::new(),
+                "next".into(),
+                person(shift),
+                crate::display::stamp(shift.start, zone),
+                crate::display::stamp(shift.end, zone),
+            ]);
+        }
+    }
+    print!(
+        "{}",
+        crate::display::table(&["SCHEDULE", "WHEN", "ON CALL", "FROM", "UNTIL"], &rows)
+    );
+    Ok(())
 }
 
 fn say(

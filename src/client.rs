@@ -2,9 +2,11 @@
 //! database and the calls.
 
 use crate::cli::load_config;
+use crate::display::{local_time, table};
 use crate::store::{CallView, IncidentSummary};
 use crate::telephony::simulator::{Behaviour, SimCall};
 use anyhow::Context;
+use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -13,8 +15,23 @@ use std::path::Path;
 pub struct Daemon {
     base: String,
     token: Option<SecretString>,
+    /// `locale.timezone`, for the times people read.
+    zone: TimeZone,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+}
+
+/// `yamada (phone 9#)`, `ops (api)`, `(source)`: who acknowledged and how.
+fn acknowledger(by: &serde_json::Value) -> String {
+    let via = by["via"].as_str().unwrap_or("?");
+    let how = match by["key"].as_str() {
+        Some(key) => format!("{via} {key}"),
+        None => via.to_owned(),
+    };
+    match by["user"].as_str() {
+        Some(user) => format!("{user} ({how})"),
+        None => format!("({how})"),
+    }
 }
 
 impl Daemon {
@@ -23,6 +40,7 @@ impl Daemon {
         Ok(Daemon {
             base: crate::config::local_url(config.server.listen),
             token: config.server.api_tokens.into_iter().next(),
+            zone: config.locale.timezone,
             http: reqwest::Client::new(),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -66,48 +84,99 @@ impl Daemon {
         self.send(self.http.get(format!("{}{path}", self.base)))
     }
 
-    pub fn incidents(&self, status: Option<&str>) -> anyhow::Result<()> {
-        let query = status.map(|s| format!("?status={s}")).unwrap_or_default();
-        let incidents: Vec<IncidentSummary> = self.get(&format!("/api/v1/incidents{query}"))?;
-        println!(
-            "{:>6}  {:<10}  {:<16}  {:>8}  OPENED",
-            "ID", "STATUS", "CALL SETTING", "PROBLEMS"
-        );
-        for i in incidents {
-            println!(
-                "{:>6}  {:<10}  {:<16}  {:>3}/{:<4}  {}",
-                i.id,
-                i.status,
-                i.call_setting.as_deref().unwrap_or("(unrouted)"),
-                i.open_problems,
-                i.problems,
-                i.opened_at
-            );
-        }
+    /// Prints the API's JSON as it is, for scripts.
+    fn print_json(&self, path: &str) -> anyhow::Result<()> {
+        let value: serde_json::Value = self.get(path)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
         Ok(())
     }
 
-    pub fn calls(&self, incident: Option<i64>) -> anyhow::Result<()> {
+    pub fn incidents(&self, status: Option<&str>, json: bool) -> anyhow::Result<()> {
+        let query = status.map(|s| format!("?status={s}")).unwrap_or_default();
+        let path = format!("/api/v1/incidents{query}");
+        if json {
+            return self.print_json(&path);
+        }
+        let incidents: Vec<IncidentSummary> = self.get(&path)?;
+        let rows: Vec<Vec<String>> = incidents
+            .into_iter()
+            .map(|i| {
+                let by = i
+                    .acknowledged_by
+                    .as_ref()
+                    .map(acknowledger)
+                    .unwrap_or_default();
+                vec![
+                    i.id.to_string(),
+                    i.status,
+                    i.severity,
+                    format!("{}/{}", i.open_problems, i.problems),
+                    local_time(&i.opened_at, &self.zone),
+                    by,
+                    i.call_setting.unwrap_or_else(|| "(unrouted)".into()),
+                    i.title,
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "ID",
+                    "STATUS",
+                    "SEVERITY",
+                    "OPEN",
+                    "OPENED",
+                    "ACKNOWLEDGED BY",
+                    "CALL SETTING",
+                    "TITLE"
+                ],
+                &rows
+            )
+        );
+        Ok(())
+    }
+
+    pub fn calls(&self, incident: Option<i64>, json: bool) -> anyhow::Result<()> {
         let query = incident
             .map(|i| format!("?incident={i}"))
             .unwrap_or_default();
-        let calls: Vec<CallView> = self.get(&format!("/api/v1/calls{query}"))?;
-        println!(
-            "{:<8}  {:<30}  {:<12}  {:<14}  {:<14}  {:<10}  ACKNOWLEDGED",
-            "CALL", "PLACED", "USER", "PHONE", "OUTCOME", "KEYS"
-        );
-        for c in calls {
-            println!(
-                "{:<8}  {:<30}  {:<12}  {:<14}  {:<14}  {:<10}  {}",
-                c.id,
-                c.placed_at,
-                c.user,
-                c.phone,
-                c.outcome.as_deref().unwrap_or("(on the line)"),
-                c.keys.join(" "),
-                c.acknowledged.join(", ")
-            );
+        let path = format!("/api/v1/calls{query}");
+        if json {
+            return self.print_json(&path);
         }
+        let calls: Vec<CallView> = self.get(&path)?;
+        let rows: Vec<Vec<String>> = calls
+            .into_iter()
+            .map(|c| {
+                vec![
+                    c.id,
+                    local_time(&c.placed_at, &self.zone),
+                    c.user,
+                    c.phone,
+                    c.purpose,
+                    c.outcome.unwrap_or_else(|| "(on the line)".into()),
+                    c.keys.join(" "),
+                    c.acknowledged.join(", "),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "CALL",
+                    "PLACED",
+                    "USER",
+                    "PHONE",
+                    "PURPOSE",
+                    "OUTCOME",
+                    "KEYS",
+                    "ACKNOWLEDGED"
+                ],
+                &rows
+            )
+        );
         Ok(())
     }
 
@@ -118,40 +187,6 @@ impl Daemon {
         println!(
             "Incident {incident}: acknowledged by {by}; calling stops and the write-back is queued."
         );
-        Ok(())
-    }
-
-    pub fn oncall(
-        &self,
-        schedule: Option<&str>,
-        at: Option<&str>,
-        next: usize,
-    ) -> anyhow::Result<()> {
-        let mut query = vec![("next", next.to_string())];
-        query.extend(schedule.map(|s| ("schedule", s.to_owned())));
-        query.extend(at.map(|a| ("at", a.to_owned())));
-        let url = format!("{}/api/v1/oncall", self.base);
-        let answer: Vec<serde_json::Value> = self.send(self.http.get(url).query(&query))?;
-        let person = |v: &serde_json::Value| match (v["name"].as_str(), v["user"].as_str()) {
-            (Some(name), Some(id)) => format!("{name} ({id})"),
-            (None, Some(id)) => id.to_owned(),
-            _ => "nobody".to_owned(),
-        };
-        for s in answer {
-            println!(
-                "{}: {} until {}",
-                s["schedule"].as_str().unwrap_or_default(),
-                person(&s["now"]),
-                s["now"]["end"].as_str().unwrap_or("?")
-            );
-            for next in s["next"].as_array().into_iter().flatten() {
-                println!(
-                    "    then {} from {}",
-                    person(next),
-                    next["start"].as_str().unwrap_or("?")
-                );
-            }
-        }
         Ok(())
     }
 

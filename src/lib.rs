@@ -14,6 +14,7 @@ pub mod cli;
 mod client;
 pub mod clock;
 pub mod config;
+pub mod display;
 pub mod domain;
 pub mod escalation;
 mod fault;

@@ -12,6 +12,7 @@ mod writebacks;
 pub use escalations::{NoticeView, OpenAlert};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
+pub use overrides::overrides_read_only;
 pub use queries::{
     ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
     ProblemView, WriteBackView,

@@ -4,7 +4,8 @@ use super::{Store, StoreError, db_time};
 use crate::domain::{ScheduleId, UserId};
 use crate::schedule::Override;
 use jiff::Timestamp;
-use rusqlite::params;
+use rusqlite::{Connection, OpenFlags, params};
+use std::path::Path;
 
 impl Store {
     /// Stores an override (its `id` is ignored) and returns it with its new id.
@@ -31,34 +32,7 @@ impl Store {
     }
 
     pub async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
-        self.call(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT id, schedule, user_id, replaces, start_at, end_at FROM overrides ORDER BY id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (id, schedule, user, replaces, start, end) = row?;
-                let time = |t: &str| t.parse().map_err(|e| StoreError::Corrupt(format!("override {id}: {e}")));
-                Ok(Override {
-                    id,
-                    schedule: ScheduleId::new(schedule),
-                    user: UserId::new(user),
-                    replaces: replaces.map(UserId::new),
-                    start: time(&start)?,
-                    end: time(&end)?,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.call(|conn| read_overrides(conn)).await
     }
 
     /// True when the override existed.
@@ -72,4 +46,52 @@ impl Store {
         })
         .await
     }
+}
+
+/// Overrides straight from the database file, read-only, without a daemon: for
+/// `kaden oncall` while `kaden serve` is stopped. No database yet means no overrides.
+pub fn overrides_read_only(path: &Path) -> Result<Vec<Override>, StoreError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            StoreError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    read_overrides(&conn)
+}
+
+fn read_overrides(conn: &Connection) -> Result<Vec<Override>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, schedule, user_id, replaces, start_at, end_at FROM overrides ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (id, schedule, user, replaces, start, end) = row?;
+        let time = |t: &str| {
+            t.parse()
+                .map_err(|e| StoreError::Corrupt(format!("override {id}: {e}")))
+        };
+        Ok(Override {
+            id,
+            schedule: ScheduleId::new(schedule),
+            user: UserId::new(user),
+            replaces: replaces.map(UserId::new),
+            start: time(&start)?,
+            end: time(&end)?,
+        })
+    })
+    .collect()
 }

@@ -499,3 +499,84 @@ async fn wait_for_incidents(base: &str) -> Vec<Value> {
     }
     panic!("the spooled alert never arrived");
 }
+
+const SCHEDULED: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+locale: { timezone: Asia/Tokyo }
+users:
+  - { id: a, name: 山田, phone: \"+819000000001\" }
+  - { id: b, name: 鈴木, phone: \"+819000000002\" }
+  - { id: c, name: 田中, phone: \"+819000000003\" }
+schedules:
+  - id: primary
+    timezone: Asia/Tokyo
+    rotation: { every: 1w, handoff: \"2026-11-02T10:00\", members: [a, b] }
+";
+
+fn oncall_cli(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(KADEN)
+        .args([
+            "oncall",
+            "primary",
+            "--at",
+            "2026-11-09T10:00:00+09:00",
+            "-c",
+        ])
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn oncall_answers_with_the_daemon_stopped_as_the_api_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kaden.yaml");
+    std::fs::write(&config, SCHEDULED.replace("TOKEN", TOKEN)).unwrap();
+    let mut daemon = start(&config);
+    // Tanaka covers the first day of Suzuki's week.
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!(
+            "{}/api/v1/schedules/primary/overrides",
+            daemon.base
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "user": "c", "replaces": "b",
+            "start": "2026-11-09T10:00:00+09:00", "end": "2026-11-10T10:00:00+09:00" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let api: Value = get(
+        &daemon.base,
+        "/api/v1/oncall?schedule=primary&at=2026-11-09T10:00:00%2B09:00",
+    )
+    .await;
+    let running: Value = serde_json::from_str(&oncall_cli(&config, &["--json"])).unwrap();
+    assert_eq!(running, api, "the CLI and the API agree");
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+
+    let stopped: Value = serde_json::from_str(&oncall_cli(&config, &["--json"])).unwrap();
+    assert_eq!(stopped, api, "the same answer with the daemon stopped");
+    assert_eq!(stopped[0]["now"]["user"], "c", "the override counts");
+    let text = oncall_cli(&config, &[]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("SCHEDULE"), "{text}");
+    assert!(
+        lines[1].contains("田中 (c)") && lines[1].contains("2026-11-09 10:00:00 JST"),
+        "{text}"
+    );
+    assert!(lines[2].contains("鈴木 (b)"), "{text}");
+}

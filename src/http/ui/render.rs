@@ -81,10 +81,7 @@ fn local_time(value: &Value, timezone: &TimeZone) -> Result<String, minijinja::E
     let at: Timestamp = text.parse().map_err(|e| {
         minijinja::Error::new(ErrorKind::InvalidOperation, format!("{text:?}: {e}"))
     })?;
-    Ok(at
-        .to_zoned_datetime(timezone.clone())
-        .strftime("%Y-%m-%d %H:%M:%S %Z")
-        .to_string())
+    Ok(crate::display::stamp(at, timezone))
 }
 
 #[cfg(test)]

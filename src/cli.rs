@@ -344,7 +344,7 @@ fn oncall(
         Some(t) => t.parse().with_context(|| {
             format!("--at {t:?} is not a time such as 2026-11-23T10:00:00+09:00")
         })?,
-        None => jiff::Timestamp::now(),
+        None => crate::clock::Clock::now(&SystemClock),
     };
     let selected: Vec<&crate::schedule::Schedule> = match schedule {
         Some(id) => vec![

@@ -1,11 +1,13 @@
 //! Notification commands (`kaden nagios-notify`, `kaden zabbix-alert`): check one alert
 //! with the daemon's own parser, then hand it to the local daemon over HTTP, or spool it
-//! durably when the daemon is unreachable. Exit 0 only once the alert is safe; otherwise
-//! one clear line on stderr and a non-zero exit, which the monitoring system shows and
-//! retries: 1 cannot spool, 2 the alert is invalid, 3 the config is.
+//! durably when the daemon is unreachable or will not take this command's token. Exit 0
+//! only once the alert is safe; otherwise one clear line on stderr and a non-zero exit,
+//! which the monitoring system shows and retries: 1 cannot spool, 2 the alert is invalid,
+//! 3 the config is. They read only what they need of the config (`NotifySettings`), so
+//! the monitoring system's user needs no secret but, at most, an ingest token.
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Config, SystemSecrets};
+use crate::config::{self, NotifySettings, SystemSecrets};
 use crate::domain::IdempotencyKey;
 use crate::spool::{self, Spooled};
 use secrecy::ExposeSecret;
@@ -24,12 +26,11 @@ enum Delivery {
     Unreachable(String),
 }
 
-async fn post(config: &Config, spooled: &Spooled) -> Delivery {
-    let url = format!(
-        "{}/webhooks/{}",
-        crate::config::local_url(config.server.listen),
-        spooled.source
-    );
+async fn post(settings: &NotifySettings, spooled: &Spooled) -> Delivery {
+    if let Some(problem) = &settings.token_problem {
+        return Delivery::Unreachable(format!("no token to post with ({problem})"));
+    }
+    let url = format!("{}/webhooks/{}", settings.daemon_url, spooled.source);
     let client = match reqwest::Client::builder().timeout(DAEMON_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => return Delivery::Unreachable(e.to_string()),
@@ -38,11 +39,15 @@ async fn post(config: &Config, spooled: &Spooled) -> Delivery {
     if let Some(key) = &spooled.idempotency_key {
         request = request.header("Idempotency-Key", key.as_str());
     }
-    if let Some(token) = config.server.api_tokens.first() {
+    if let Some(token) = &settings.token {
         request = request.bearer_auth(token.expose_secret());
     }
     match request.send().await {
         Ok(r) if r.status().is_success() => Delivery::Accepted,
+        // The daemon drains the spool without a token: a wrong or missing one loses nothing.
+        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => Delivery::Unreachable(
+            "the daemon does not take this command's token (server.ingest_tokens)".into(),
+        ),
         Ok(r) if r.status().is_client_error() => {
             let status = r.status();
             let text = r.text().await.unwrap_or_default();
@@ -65,11 +70,10 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
         eprintln!("kaden: invalid alert, not sent: {e}");
         return ExitCode::from(2);
     }
-    let config = match config::load(config_path, &SystemSecrets) {
-        Ok((config, _)) => config,
+    let settings = match config::notify_settings(config_path, &SystemSecrets) {
+        Ok(settings) => settings,
         Err(e) => {
-            let report = e.to_string().lines().collect::<Vec<_>>().join("; ");
-            eprintln!("kaden: {report}");
+            eprintln!("kaden: {e}");
             return ExitCode::from(3);
         }
     };
@@ -90,13 +94,13 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(post(&config, &spooled)) {
+    match runtime.block_on(post(&settings, &spooled)) {
         Delivery::Accepted => ExitCode::SUCCESS,
         Delivery::Refused(why) => {
             eprintln!("kaden: the daemon refused the alert ({why})");
             ExitCode::from(2)
         }
-        Delivery::Unreachable(why) => match spool::write(&config.storage.spool, &spooled) {
+        Delivery::Unreachable(why) => match spool::write(&settings.spool, &spooled) {
             Ok(path) => {
                 eprintln!(
                     "kaden: daemon unreachable ({why}); alert spooled at {}",
@@ -107,7 +111,7 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
             Err(e) => {
                 eprintln!(
                     "kaden: daemon unreachable ({why}) and cannot spool to {}: {e}",
-                    config.storage.spool.display()
+                    settings.spool.display()
                 );
                 ExitCode::from(1)
             }

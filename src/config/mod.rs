@@ -1,11 +1,13 @@
 //! `kaden.yaml`: YAML → [`raw::RawConfig`] → validated [`Config`], in one conversion that
 //! reports every problem at once with the file, the key path and the line.
 
+mod notify;
 mod raw;
 mod secret;
 mod validate;
 mod yaml;
 
+pub use notify::{NotifySettings, notify_settings};
 pub use secret::{SecretSource, SystemSecrets};
 
 use crate::domain::{CallSettingId, PhoneNumber, ScheduleId, Severity, Source, UserId};
@@ -49,6 +51,9 @@ pub struct ServerConfig {
     /// Bearer tokens for the webhooks and the API; none (allowed on loopback only) means
     /// no token is asked for.
     pub api_tokens: Vec<SecretString>,
+    /// Tokens that may only post alerts (`/webhooks/*`, `POST /api/v1/alerts`): what the
+    /// notification commands, running as the monitoring system's user, are given.
+    pub ingest_tokens: Vec<SecretString>,
     pub limits: ServerLimits,
 }
 

@@ -44,6 +44,8 @@ pub struct RawServer {
     pub public_url: Option<String>,
     #[serde(default)]
     pub api_tokens: Vec<String>,
+    #[serde(default)]
+    pub ingest_tokens: Vec<String>,
     pub max_connections: Option<usize>,
     pub header_read_timeout: Option<String>,
     pub request_timeout: Option<String>,

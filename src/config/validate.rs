@@ -8,8 +8,23 @@ use super::*;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 const DEFAULT_SQLITE: &str = "data/kaden.db";
+
+/// The database and the spool, relative to the config's directory; the spool defaults
+/// to `spool/` beside the database.
+pub(super) fn storage_paths(
+    base_dir: &Path,
+    sqlite: Option<&str>,
+    spool: Option<&str>,
+) -> (PathBuf, PathBuf) {
+    let sqlite = secret::resolve_path(base_dir, sqlite.unwrap_or(DEFAULT_SQLITE));
+    let spool = match spool {
+        Some(dir) => secret::resolve_path(base_dir, dir),
+        None => sqlite.parent().unwrap_or(base_dir).join("spool"),
+    };
+    (sqlite, spool)
+}
 const DEFAULT_TIMEZONE: &str = "Asia/Tokyo";
 const DEFAULT_TWILIO_API: &str = "https://api.twilio.com";
 const DEFAULT_MACKEREL_API: &str = "https://api.mackerelio.com";
@@ -199,14 +214,11 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
-        let sqlite = secret::resolve_path(
+        let (sqlite, spool) = storage_paths(
             self.base_dir,
-            raw.storage.sqlite.as_deref().unwrap_or(DEFAULT_SQLITE),
+            raw.storage.sqlite.as_deref(),
+            raw.storage.spool.as_deref(),
         );
-        let spool = match raw.storage.spool.as_deref() {
-            Some(dir) => secret::resolve_path(self.base_dir, dir),
-            None => sqlite.parent().unwrap_or(self.base_dir).join("spool"),
-        };
         let storage = StorageConfig { sqlite, spool };
         let locale = self.locale(raw.locale);
         let telephony = self.telephony(raw.telephony, server.public_url.is_some());
@@ -258,6 +270,27 @@ impl Validator<'_> {
         }
     }
 
+    /// Tokens: resolved secrets, none empty or shorter than `MIN_API_TOKEN_CHARS`.
+    fn tokens(&mut self, key: &str, raw: &[String]) -> Vec<SecretString> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let path = child_index(key, i);
+                let token = self.secret(&path, t);
+                let length = token.expose_secret().chars().count();
+                if length > 0 && length < MIN_API_TOKEN_CHARS {
+                    self.error(
+                        &path,
+                        format!(
+                            "a token must be at least {MIN_API_TOKEN_CHARS} characters; make one with `openssl rand -hex 16`"
+                        ),
+                    );
+                }
+                token
+            })
+            .collect()
+    }
+
     fn server(&mut self, raw: super::raw::RawServer) -> ServerConfig {
         let listen_raw = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = listen_raw.parse().unwrap_or_else(|_| {
@@ -272,25 +305,8 @@ impl Validator<'_> {
         let public_url = raw
             .public_url
             .map(|url| self.http_url("server.public_url", &url));
-        let api_tokens: Vec<SecretString> = raw
-            .api_tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let path = child_index("server.api_tokens", i);
-                let token = self.secret(&path, t);
-                let length = token.expose_secret().chars().count();
-                if length > 0 && length < MIN_API_TOKEN_CHARS {
-                    self.error(
-                        &path,
-                        format!(
-                            "an API token must be at least {MIN_API_TOKEN_CHARS} characters; make one with `openssl rand -hex 16`"
-                        ),
-                    );
-                }
-                token
-            })
-            .collect();
+        let api_tokens = self.tokens("server.api_tokens", &raw.api_tokens);
+        let ingest_tokens = self.tokens("server.ingest_tokens", &raw.ingest_tokens);
         if api_tokens.is_empty() && !listen.ip().is_loopback() {
             self.error(
                 "server.listen",
@@ -329,6 +345,7 @@ impl Validator<'_> {
             listen,
             public_url,
             api_tokens,
+            ingest_tokens,
             limits,
         }
     }

@@ -20,7 +20,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -37,9 +37,23 @@ enum TokenIn {
     HeaderOrQuery,
 }
 
+/// Which tokens a route takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// `server.api_tokens` only.
+    Api,
+    /// Also `server.ingest_tokens`: posting alerts, nothing else.
+    Ingest,
+}
+
+#[derive(Clone, Copy)]
+struct Guard {
+    token_in: TokenIn,
+    scope: Scope,
+}
+
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     let mut header_only = Router::new()
-        .route("/api/v1/alerts", post(alerts::post_generic))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
@@ -55,12 +69,15 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
             "/api/v1/schedules/{id}/overrides/{override_id}",
             delete(oncall::delete_override),
         );
-    let query_ok = Router::new()
-        .route("/webhooks/nagios", post(alerts::post_nagios))
-        .route("/webhooks/zabbix", post(alerts::post_zabbix))
-        .route("/webhooks/mackerel", post(alerts::post_mackerel))
+    let feeds = Router::new()
         .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))
         .route("/api/v1/users/{file}", get(oncall::user_feed));
+    // Alerts in: an ingest token (server.ingest_tokens) is enough here.
+    let ingest = Router::new().route("/api/v1/alerts", post(alerts::post_generic));
+    let webhooks = Router::new()
+        .route("/webhooks/nagios", post(alerts::post_nagios))
+        .route("/webhooks/zabbix", post(alerts::post_zabbix))
+        .route("/webhooks/mackerel", post(alerts::post_mackerel));
     let mut open = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -74,12 +91,16 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         open = open.nest("/sim", sim.clone().twilio_router());
         header_only = header_only.nest("/sim", sim.script_router());
     }
-    let guard = |token_in| middleware::from_fn_with_state((state.clone(), token_in), require_token);
+    let guard = |token_in, scope| {
+        middleware::from_fn_with_state((state.clone(), Guard { token_in, scope }), require_token)
+    };
     let request_timeout = state.config.server.limits.request_timeout;
     Router::new()
         .merge(open)
-        .merge(header_only.route_layer(guard(TokenIn::Header)))
-        .merge(query_ok.route_layer(guard(TokenIn::HeaderOrQuery)))
+        .merge(header_only.route_layer(guard(TokenIn::Header, Scope::Api)))
+        .merge(feeds.route_layer(guard(TokenIn::HeaderOrQuery, Scope::Api)))
+        .merge(ingest.route_layer(guard(TokenIn::Header, Scope::Ingest)))
+        .merge(webhooks.route_layer(guard(TokenIn::HeaderOrQuery, Scope::Ingest)))
         .merge(ui::router(&state))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
@@ -186,10 +207,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// Token check for the webhooks and the API, when `server.api_tokens` is set. An empty
 /// token never matches, whatever the config says.
 async fn require_token(
-    State((state, token_in)): State<(AppState, TokenIn)>,
+    State((state, guard)): State<(AppState, Guard)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let token_in = guard.token_in;
     let from_query = request
         .uri()
         .query()
@@ -217,7 +239,11 @@ async fn require_token(
         .or(from_query)
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    if tokens.iter().any(|t| {
+    let ingest: &[SecretString] = match guard.scope {
+        Scope::Ingest => &state.config.server.ingest_tokens,
+        Scope::Api => &[],
+    };
+    if tokens.iter().chain(ingest).any(|t| {
         let t = t.expose_secret().as_bytes();
         !t.is_empty() && constant_time_eq(t, presented.as_bytes())
     }) {

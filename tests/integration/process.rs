@@ -19,11 +19,17 @@ struct Daemon {
 
 /// Starts `kaden serve` and waits for its "listening" log line to learn the port.
 fn start(config: &Path) -> Daemon {
+    start_with_env(config, &[])
+}
+
+/// `start`, with variables only the daemon's environment has (its secrets).
+fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
     let (lines, logs) = mpsc::channel();
     let mut daemon = Daemon {
         child: Command::new(KADEN)
             .args(["--log-format", "json", "serve", "-c"])
             .arg(config)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -579,4 +585,77 @@ async fn oncall_answers_with_the_daemon_stopped_as_the_api_does() {
         "{text}"
     );
     assert!(lines[2].contains("鈴木 (b)"), "{text}");
+}
+
+#[tokio::test]
+async fn notification_commands_need_no_secret_but_an_ingest_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_daemon_down(dir.path());
+    // The daemon's secrets come from its environment, which the monitoring user does not
+    // have; the notification command gets an ingest token file and nothing else.
+    let ingest = "ingest-token-0123456789";
+    std::fs::write(dir.path().join("ingest_token"), ingest).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("api_tokens: [{TOKEN}]"),
+        "api_tokens: [${env:KADEN_TEST_API_TOKEN}]\n  ingest_tokens: [${file:ingest_token}]",
+    ) + "sources:\n  mackerel: { api_key: ${env:KADEN_TEST_MACKEREL_KEY} }\n";
+    std::fs::write(&config, text).unwrap();
+    let daemon = start_with_env(
+        &config,
+        &[
+            ("KADEN_TEST_API_TOKEN", TOKEN),
+            ("KADEN_TEST_MACKEREL_KEY", "mackerel-key-0123456789"),
+        ],
+    );
+    let notify = |problem_id: &str| {
+        Command::new(KADEN)
+            .args(["nagios-notify", "-c"])
+            .arg(&config)
+            .args(["--type", "PROBLEM", "--host", "web01", "--service", "HTTP"])
+            .args(["--state", "CRITICAL", "--output", "HTTP CRITICAL - 503"])
+            .args(["--problem-id", problem_id])
+            .env_remove("KADEN_TEST_API_TOKEN")
+            .env_remove("KADEN_TEST_MACKEREL_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = notify("1");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "delivered at once: {out:?}");
+    assert_eq!(spooled_files(dir.path()), Vec::<PathBuf>::new());
+    assert_eq!(wait_for_incidents(&daemon.base).await.len(), 1);
+
+    // The token file unreadable: the alert still arrives, through the spool.
+    std::fs::remove_file(dir.path().join("ingest_token")).unwrap();
+    let out = notify("2");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("alert spooled at"), "{stderr}");
+    assert!(
+        !stderr.contains(ingest) && !stderr.contains(TOKEN),
+        "{stderr}"
+    );
+    for _ in 0..300 {
+        if spooled_files(dir.path()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(spooled_files(dir.path()), Vec::<PathBuf>::new(), "drained");
+    let incident = get(&daemon.base, "/api/v1/incidents").await;
+    let detail = get(
+        &daemon.base,
+        &format!("/api/v1/incidents/{}", incident[0]["id"]),
+    )
+    .await;
+    assert_eq!(detail["alerts_total"], 2, "{detail:#}");
+
+    // An ingest token posts alerts and nothing else.
+    let denied = reqwest::Client::new()
+        .get(format!("{}/api/v1/incidents", daemon.base))
+        .bearer_auth(ingest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
 }

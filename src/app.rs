@@ -10,6 +10,7 @@ use crate::speech::{RulesError, Speech};
 use crate::store::{DaemonLock, Ingested, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;
+use crate::testcall::TestCalls;
 use crate::writeback::Worker;
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub calls: Arc<CallWebhooks>,
     /// Schedule overrides; the API writes them to the store and here.
     pub overrides: SharedOverrides,
+    pub test_calls: Arc<TestCalls>,
 }
 
 impl AppState {
@@ -139,11 +141,13 @@ impl App {
             clock.clone(),
             wake_writeback.clone(),
         );
+        let telephony = Arc::new(telephony);
+        let test_calls = Arc::new(TestCalls::new(telephony.clone(), speech.clone()));
         let (runner, handle) = Runner::new(
             store.clone(),
             config.clone(),
             speech,
-            Arc::new(telephony),
+            telephony,
             clock.clone(),
             wake_writeback,
             overrides.clone(),
@@ -155,6 +159,7 @@ impl App {
             runner: handle,
             calls,
             overrides,
+            test_calls,
         };
         Ok(App {
             listener,

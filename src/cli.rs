@@ -99,6 +99,12 @@ pub enum Command {
         /// {ALERT.MESSAGE}: event_id, event_value, host_name, ... one per line.
         message: String,
     },
+    /// Check online what check-config cannot: the daemon, Twilio credentials and number,
+    /// public_url, and each source's write-back. Exits 1 when a check fails.
+    Doctor,
+    /// Phone USER with a short test message through the configured telephony; the callee
+    /// presses 1 to confirm. Never an incident. Exits 1 unless confirmed.
+    TestCall { user: String },
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(subcommand)]
@@ -314,6 +320,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor => doctor(&path),
+        Command::TestCall { user } => Ok(if daemon()?.test_call(&user)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Sim { action } => {
             let daemon = daemon()?;
             match action {
@@ -328,6 +340,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn doctor(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = load_config(path)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let findings = runtime.block_on(crate::doctor::run(&config));
+    let mut failed = false;
+    for f in &findings {
+        match &f.result {
+            Ok(what) => println!("ok    {}: {what}", f.what),
+            Err(fix) => {
+                failed = true;
+                println!("FAIL  {}: {fix}", f.what);
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Who is on call, from the config and the database's overrides (read-only): the same

@@ -5,6 +5,7 @@ use crate::cli::load_config;
 use crate::display::{local_time, table};
 use crate::store::{CallView, IncidentSummary};
 use crate::telephony::simulator::{Behaviour, SimCall};
+use crate::testcall::{Stage, TestCall};
 use anyhow::Context;
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
@@ -224,6 +225,44 @@ impl Daemon {
         let _: serde_json::Value = self.send(self.http.delete(url))?;
         println!("Override {id} deleted.");
         Ok(())
+    }
+
+    /// Places a test call and follows it to its end; true when the callee pressed 1.
+    pub fn test_call(&self, user: &str) -> anyhow::Result<bool> {
+        let url = format!("{}/api/v1/test-calls", self.base);
+        let started: TestCall = self.send(
+            self.http
+                .post(url)
+                .json(&serde_json::json!({ "user": user })),
+        )?;
+        println!(
+            "Test call {} to {} ({}).",
+            started.id, started.user, started.phone
+        );
+        let mut last = started.stage;
+        // A guard against a call that never reports its end, not a timing assertion.
+        for _ in 0..180 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let call: TestCall = self.get(&format!("/api/v1/test-calls/{}", started.id))?;
+            if call.stage != last {
+                println!("  {:?}", call.stage);
+                last = call.stage.clone();
+            }
+            if call.stage.is_final() {
+                let outcome = call.outcome.as_deref().unwrap_or("-");
+                return Ok(match call.stage {
+                    Stage::Confirmed => {
+                        println!("Confirmed by {}: this number is reached.", call.user);
+                        true
+                    }
+                    _ => {
+                        println!("Not confirmed ({outcome}).");
+                        false
+                    }
+                });
+            }
+        }
+        anyhow::bail!("test call {} did not end within 3 minutes", started.id)
     }
 
     pub fn sim_phone(&self, number: &str, behaviour: &Behaviour) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ mod error;
 mod incidents;
 mod oncall;
 mod server;
+mod testcalls;
 mod twilio;
 mod ui;
 
@@ -59,6 +60,8 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{id}/alerts", get(incidents::alerts))
         .route("/api/v1/calls", get(incidents::calls))
+        .route("/api/v1/test-calls", post(testcalls::start))
+        .route("/api/v1/test-calls/{id}", get(testcalls::show))
         .route("/api/v1/oncall", get(oncall::oncall))
         .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
         .route(
@@ -84,7 +87,8 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/gather", post(twilio::gather))
         .route("/twilio/status", post(twilio::status))
-        .route("/twilio/amd", post(twilio::amd));
+        .route("/twilio/amd", post(twilio::amd))
+        .route("/twilio/test/{hook}", post(twilio::test_call));
     // The simulator exists only when it is the provider: Twilio's API (basic auth) and,
     // behind the API token, its scripting endpoints.
     if let Some(sim) = simulator {

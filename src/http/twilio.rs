@@ -38,6 +38,29 @@ fn verify(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Verified, ApiError> {
+    let params = signed(state, uri, headers, body)?;
+    let call = query_value(uri, "call")
+        .and_then(|v| CallId::parse(&v))
+        .ok_or_else(|| {
+            ApiError::BadRequest("the webhook URL lacks ?call=<kaden call id>".into())
+        })?;
+    Ok(Verified { call, params })
+}
+
+fn query_value(uri: &OriginalUri, name: &str) -> Option<String> {
+    uri.0
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name))
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The form parameters of a request Twilio signed; 403 for anything else.
+fn signed(
+    state: &AppState,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
     let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let path = uri.0.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", state.calls.webhooks.base);
@@ -57,15 +80,7 @@ fn verify(
             "missing or wrong X-Twilio-Signature".into(),
         ));
     }
-    let call = uri
-        .0
-        .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "call"))
-        .and_then(|(_, v)| CallId::parse(&v))
-        .ok_or_else(|| {
-            ApiError::BadRequest("the webhook URL lacks ?call=<kaden call id>".into())
-        })?;
-    Ok(Verified { call, params })
+    Ok(params)
 }
 
 fn xml(body: String) -> Response {
@@ -175,4 +190,34 @@ pub async fn amd(
             .await;
     }
     Ok(xml(twiml::empty()))
+}
+
+/// A test call's webhooks (`kaden test-call`): answered, keys, status.
+pub async fn test_call(
+    State(state): State<AppState>,
+    axum::extract::Path(hook): axum::extract::Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = signed(&state, &uri, &headers, &body)?;
+    let id: u64 = query_value(&uri, "test")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("the webhook URL lacks ?test=<id>".into()))?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let calls = &state.test_calls;
+    Ok(xml(match hook.as_str() {
+        "voice" => calls.answered(id),
+        "gather" => calls.pressed(id, param("Digits")),
+        "status" => {
+            calls.status(id, param("CallStatus"));
+            twiml::empty()
+        }
+        other => return Err(ApiError::NotFound(format!("no test-call hook {other:?}"))),
+    }))
 }

@@ -197,13 +197,59 @@ impl TwilioClient {
         self.send(path, Some(form)).await
     }
 
+    /// `kaden doctor`: the account's status, and whether `from` is one of its numbers
+    /// (or a verified caller id).
+    pub async fn check_account(&self) -> Result<String, String> {
+        #[derive(Deserialize)]
+        struct Account {
+            status: String,
+        }
+        let account: Account = self
+            .send_to(format!("{}.json", self.base), None)
+            .await
+            .map_err(|e| format!("account {}: {e}", self.account_sid))?;
+        if account.status != "active" {
+            return Err(format!(
+                "account {} is {}; calls cannot be placed",
+                self.account_sid, account.status
+            ));
+        }
+        let from = form_urlencoded::byte_serialize(self.from.as_bytes()).collect::<String>();
+        for (list, key) in [
+            ("IncomingPhoneNumbers.json", "incoming_phone_numbers"),
+            ("OutgoingCallerIds.json", "outgoing_caller_ids"),
+        ] {
+            let found: serde_json::Value = self
+                .send(&format!("{list}?PhoneNumber={from}"), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if found[key].as_array().is_some_and(|l| !l.is_empty()) {
+                return Ok(format!(
+                    "account {} is active and {} is its number",
+                    self.account_sid, self.from
+                ));
+            }
+        }
+        Err(format!(
+            "{} is neither a number of account {} nor a verified caller id; set telephony.twilio.from",
+            self.from, self.account_sid
+        ))
+    }
+
     /// POSTs `form`, or GETs when there is none.
     async fn send<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Result<T, TwilioError> {
-        let url = format!("{}/{path}", self.base);
+        self.send_to(format!("{}/{path}", self.base), form).await
+    }
+
+    async fn send_to<T: for<'de> Deserialize<'de>>(
+        &self,
+        url: String,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<T, TwilioError> {
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {

@@ -2,7 +2,7 @@
 //! `schedule-downtime`, always naming the one object (an action without a filter hits
 //! every object). Each per-object result is checked, not just the HTTP status.
 
-use super::{AppliedFuture, WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, CheckFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::Icinga2Config;
 use crate::domain::SourceRef;
@@ -100,6 +100,28 @@ impl Writer for Icinga2 {
             let status = response.status();
             let answer: Value = response.json().await.unwrap_or_default();
             judge(status.as_u16(), &answer)
+        })
+    }
+
+    /// `GET /v1` with the API user's credentials.
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let http = self.http.as_ref().map_err(Clone::clone)?;
+            let response = http
+                .get(format!("{}/v1", self.api_url))
+                .basic_auth(&self.username, Some(self.password.expose_secret()))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| format!("Icinga 2 unreachable at {}: {e}", self.api_url))?;
+            match response.status().as_u16() {
+                200..=299 => Ok(format!("{} accepts user {}", self.api_url, self.username)),
+                401 => Err(format!(
+                    "Icinga 2 refused user {}: check sources.icinga2.username and password",
+                    self.username
+                )),
+                status => Err(format!("Icinga 2 answered {status}")),
+            }
         })
     }
 

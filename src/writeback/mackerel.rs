@@ -1,7 +1,7 @@
 //! Mackerel has no acknowledge, only memo and close: kaden writes a memo on the alert
 //! saying who acknowledged and when, and closes it only when `close_on_ack` is set.
 
-use super::{AppliedFuture, WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, CheckFuture, WriteError, WriteFuture, Writer};
 use crate::config::MackerelConfig;
 use crate::domain::SourceRef;
 use crate::store::{PendingWriteBack, WriteBackAction};
@@ -73,6 +73,16 @@ impl Writer for Mackerel {
                 .await?;
             }
             Ok(())
+        })
+    }
+
+    /// `GET /api/v0/org` with the key.
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            self.send(self.http.get(format!("{}/api/v0/org", self.api_base)))
+                .await
+                .map(|()| format!("{} accepts the API key", self.api_base))
+                .map_err(|e| e.to_string())
         })
     }
 

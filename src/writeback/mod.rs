@@ -51,6 +51,38 @@ pub trait Writer: Send + Sync {
     /// Whether the source already shows this acknowledgement or downtime, asked before
     /// re-sending a row whose earlier attempt may have reached it. `false` sends again.
     fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a>;
+
+    /// `kaden doctor`: can kaden write back here now? What was found, or what to fix.
+    fn check(&self) -> CheckFuture<'_>;
+}
+
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// One writer per configured source.
+pub fn writers(config: &Config, clock: &SharedClock) -> HashMap<Source, Box<dyn Writer>> {
+    let mut writers: HashMap<Source, Box<dyn Writer>> = HashMap::new();
+    if let Some(z) = &config.sources.zabbix {
+        writers.insert(
+            Source::Zabbix,
+            Box::new(zabbix::Zabbix::new(z, clock.clone())),
+        );
+    }
+    if let Some(n) = &config.sources.nagios {
+        writers.insert(
+            Source::Nagios,
+            Box::new(nagios::Nagios::new(n, clock.clone())),
+        );
+    }
+    if let Some(i) = &config.sources.icinga2 {
+        writers.insert(
+            Source::Icinga2,
+            Box::new(icinga2::Icinga2::new(i, clock.clone())),
+        );
+    }
+    if let Some(m) = &config.sources.mackerel {
+        writers.insert(Source::Mackerel, Box::new(mackerel::Mackerel::new(m)));
+    }
+    writers
 }
 
 pub struct Worker {
@@ -63,28 +95,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(config: &Config, store: Store, clock: SharedClock, wake: Arc<Notify>) -> Worker {
-        let mut writers: HashMap<Source, Box<dyn Writer>> = HashMap::new();
-        if let Some(z) = &config.sources.zabbix {
-            writers.insert(
-                Source::Zabbix,
-                Box::new(zabbix::Zabbix::new(z, clock.clone())),
-            );
-        }
-        if let Some(n) = &config.sources.nagios {
-            writers.insert(
-                Source::Nagios,
-                Box::new(nagios::Nagios::new(n, clock.clone())),
-            );
-        }
-        if let Some(i) = &config.sources.icinga2 {
-            writers.insert(
-                Source::Icinga2,
-                Box::new(icinga2::Icinga2::new(i, clock.clone())),
-            );
-        }
-        if let Some(m) = &config.sources.mackerel {
-            writers.insert(Source::Mackerel, Box::new(mackerel::Mackerel::new(m)));
-        }
+        let writers = writers(config, &clock);
         let people = config
             .users
             .iter()

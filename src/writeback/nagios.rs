@@ -4,7 +4,7 @@
 //! command per write, each under PIPE_BUF. The pipe never answers, so where
 //! `status_file` is set the result is confirmed in status.dat.
 
-use super::{AppliedFuture, WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, CheckFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::NagiosConfig;
 use crate::domain::SourceRef;
@@ -195,6 +195,19 @@ impl Writer for Nagios {
                 )))
             } else {
                 Err(WriteError::Retry(why))
+            }
+        })
+    }
+
+    /// The command file is a named pipe Nagios reads (opening it to write says so).
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            match self.send("") {
+                Ok(()) => Ok(format!(
+                    "{} is a named pipe Nagios reads",
+                    self.command_file.display()
+                )),
+                Err(WriteError::Retry(e) | WriteError::Refused(e)) => Err(e),
             }
         })
     }

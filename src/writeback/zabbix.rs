@@ -3,7 +3,7 @@
 //! `event.acknowledge` with suppress from 6.2 on. The version decides the auth style:
 //! the `auth` member before 6.4, the Bearer header from 6.4.
 
-use super::{AppliedFuture, WriteError, WriteFuture, Writer};
+use super::{AppliedFuture, CheckFuture, WriteError, WriteFuture, Writer};
 use crate::clock::SharedClock;
 use crate::config::{ZabbixAuth, ZabbixConfig};
 use crate::domain::SourceRef;
@@ -215,6 +215,10 @@ impl Writer for Zabbix {
         })
     }
 
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(self.checked())
+    }
+
     /// `event.get`: the event is acknowledged; for a downtime, a suppressing
     /// acknowledgement (6.2+) or kaden's maintenance for the event (6.0).
     fn applied<'a>(&'a self, item: &'a PendingWriteBack) -> AppliedFuture<'a> {
@@ -251,6 +255,23 @@ impl Writer for Zabbix {
                     .any(|action| action & SUPPRESS != 0),
             })
         })
+    }
+}
+
+impl Zabbix {
+    async fn checked(&self) -> Result<String, String> {
+        let why = |e: RpcError| match e {
+            RpcError::Unreachable(m) | RpcError::Refused(m) => m,
+        };
+        self.credential().await.map_err(why)?;
+        self.call("host.get", json!({ "output": ["hostid"], "limit": 1 }))
+            .await
+            .map_err(why)?;
+        let (major, minor) = self.version().await;
+        Ok(format!(
+            "{} answers (Zabbix {major}.{minor}) and logs in",
+            self.api_url
+        ))
     }
 }
 

@@ -360,4 +360,91 @@ routes:
         assert!(notices.contains("code 20003"), "{notices}");
         assert!(!notices.contains("a-wrong-token"), "the token never shows");
     }
+
+    /// Runs the built `kaden` with `args` and `-c` a copy of `config`; (exit code, stdout).
+    async fn cli(config: &str, args: &[&str]) -> (Option<i32>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kaden.yaml");
+        std::fs::write(&path, config.replace("TOKEN", crate::helpers::TOKEN)).unwrap();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_kaden"))
+                .args(&args)
+                .arg("-c")
+                .arg(&path)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    }
+
+    #[tokio::test]
+    async fn doctor_checks_the_account_the_number_and_public_url() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let good = config(&twilio, free_port(), "twilio-token-123");
+        let _app = spawn_app_with(&good).await;
+        let (code, out) = cli(&good, &["doctor"]).await;
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains(&format!(
+                "ok    telephony: account {ACCOUNT_SID} is active and +815012345678 is its number"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("ok    public_url: "), "{out}");
+        assert!(out.contains("ok    daemon: "), "{out}");
+
+        let wrong = config(&twilio, free_port(), "a-wrong-token");
+        let (code, out) = cli(&wrong, &["doctor"]).await;
+        assert_eq!(code, Some(1), "{out}");
+        assert!(
+            out.contains("FAIL  telephony: ") && out.contains("20003"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FAIL  daemon: "),
+            "nothing listens there: {out}"
+        );
+        assert!(
+            !out.contains("a-wrong-token"),
+            "the token never shows: {out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_test_call_is_confirmed_with_1_and_is_no_incident() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let config = config(&twilio, free_port(), "twilio-token-123");
+        let app = spawn_app_with(&config).await;
+        let response = reqwest::Client::new()
+            .put(format!("{twilio}/phones/{A}"))
+            .json(&answer(&["1#"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+        let (code, out) = cli(&config, &["test-call", "a"]).await;
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("Confirmed by a"), "{out}");
+        let said: Vec<Value> = reqwest::get(format!("{twilio}/calls"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            said[0]["transcript"][0]
+                .as_str()
+                .unwrap()
+                .contains("テスト通話"),
+            "{said:#?}"
+        );
+        let (_, incidents) = app.get("/api/v1/incidents").await;
+        assert_eq!(incidents, json!([]), "a test call is never an incident");
+
+        let (code, _) = cli(&config, &["test-call", "nobody"]).await;
+        assert_ne!(code, Some(0));
+    }
 }

@@ -659,3 +659,28 @@ async fn notification_commands_need_no_secret_but_an_ingest_token() {
         .unwrap();
     assert_eq!(denied.status(), 401);
 }
+
+#[test]
+fn doctor_names_what_to_fix_on_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_daemon_down(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap()
+        + "sources:\n  nagios: { command_file: /nonexistent/nagios.cmd }\n";
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(KADEN)
+        .args(["doctor", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ok    telephony: the built-in simulator"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL  daemon: "), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  sources.nagios: cannot reach /nonexistent/nagios.cmd"),
+        "{stdout}"
+    );
+}

@@ -186,6 +186,11 @@ impl Simulator {
                 "/twilio/2010-04-01/Accounts/{account}/Messages.json",
                 post(send_message),
             )
+            .route("/twilio/2010-04-01/Accounts/{account}", get(fetch_account))
+            .route(
+                "/twilio/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+                get(list_numbers),
+            )
             .with_state(self)
     }
 
@@ -312,6 +317,38 @@ async fn create_call(
         "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
     });
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET Accounts/{Sid}.json`: the simulator's one account, always active.
+async fn fetch_account(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let account = account.trim_end_matches(".json");
+    if let Err((status, code, message)) = sim.admit(account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    Json(json!({ "sid": account, "status": "active", "friendly_name": "kaden simulator" }))
+        .into_response()
+}
+
+/// `GET IncomingPhoneNumbers.json?PhoneNumber=`: the simulator calls from any number,
+/// so it owns each one asked for.
+async fn list_numbers(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    let numbers: Vec<serde_json::Value> = param(&query, "PhoneNumber")
+        .map(|n| json!({ "phone_number": n }))
+        .into_iter()
+        .collect();
+    Json(json!({ "incoming_phone_numbers": numbers })).into_response()
 }
 
 /// `GET Calls/{Sid}.json`: the call resource, as Twilio answers it.

@@ -28,6 +28,11 @@ const QUERIES: &[(&str, &str, &[&str])] = &[
         &["source", "state"],
     ),
     (
+        "kaden_writebacks_stuck",
+        "SELECT source, COUNT(*) FROM writebacks WHERE state = 'pending' AND attempts >= 6 GROUP BY 1 -- STUCK_AFTER_ATTEMPTS",
+        &["source"],
+    ),
+    (
         "kaden_escalations",
         "SELECT status, COUNT(*) FROM escalations WHERE done = 0 GROUP BY 1",
         &["status"],

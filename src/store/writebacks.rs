@@ -12,6 +12,10 @@ pub enum WriteBackAction {
     Downtime { minutes: u32 },
 }
 
+/// Retries 5 s, 10 s, ... 160 s add up to about five minutes after this many attempts:
+/// a write-back still pending then is reported on its incident and counted as stuck.
+pub const STUCK_AFTER_ATTEMPTS: u32 = 6;
+
 /// A write-back due now.
 #[derive(Clone, Debug)]
 pub struct PendingWriteBack {
@@ -120,10 +124,25 @@ impl Store {
                     "UPDATE writebacks SET state = 'done', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
                     params![id, now],
                 )?,
-                Attempted::RetryAt { at, error } => conn.execute(
-                    "UPDATE writebacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                    params![id, db_time(at), error],
-                )?,
+                Attempted::RetryAt { at, error } => {
+                    let tx = conn.transaction()?;
+                    tx.execute(
+                        "UPDATE writebacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                        params![id, db_time(at), error],
+                    )?;
+                    // Once, when the retries have taken about five minutes: the operator
+                    // must see that the source has not heard the acknowledgement.
+                    tx.execute(
+                        "INSERT INTO notices (incident_id, at, level, message)
+                         SELECT incident_id, ?2, 'error',
+                                'Write-back of alert ' || alert_id || ' to ' || source || ' still pending after '
+                                || attempts || ' attempts: ' || last_error
+                         FROM writebacks WHERE id = ?1 AND attempts = ?3",
+                        params![id, now, STUCK_AFTER_ATTEMPTS],
+                    )?;
+                    tx.commit()?;
+                    0
+                }
                 Attempted::Failed { error } => conn.execute(
                     "UPDATE writebacks SET state = 'failed', attempts = attempts + 1, done_at = ?2, last_error = ?3 WHERE id = ?1",
                     params![id, now, error],
@@ -149,5 +168,71 @@ impl Store {
             .transpose()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_back_stuck_for_minutes_is_reported_once_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kaden.db")).unwrap();
+        let now: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        store
+            .call(move |conn| {
+                conn.execute_batch(
+                    "INSERT INTO incidents (id, call_setting, status, opened_at, updated_at)
+                         VALUES (1, 'infra', 'open', 't', 't');
+                     INSERT INTO alerts (id, received_at, source, source_ref, key, kind, severity,
+                         host, state, output, occurred_at, raw, incident_id)
+                         VALUES (1, 't', 'nagios', '{}', 'web01/HTTP', 'problem', 'high', 'web01',
+                         'CRITICAL', '', 't', '', 1);
+                     INSERT INTO writebacks (id, alert_id, incident_id, action, source, source_ref,
+                         host, by_json, state, next_attempt_at, created_at)
+                         VALUES (1, 1, 1, 'acknowledge', 'nagios', '{}', 'web01', '\"Source\"',
+                         'pending', 't', 't');",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        for attempt in 1..=STUCK_AFTER_ATTEMPTS + 2 {
+            let error = format!("Nagios is not reading the pipe ({attempt})");
+            store
+                .record_attempt(1, Attempted::RetryAt { at: now, error }, now)
+                .await
+                .unwrap();
+        }
+        let notices: Vec<String> = store
+            .call(|conn| {
+                let mut stmt = conn.prepare("SELECT message FROM notices WHERE incident_id = 1")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0]
+                .contains("still pending after 6 attempts: Nagios is not reading the pipe (6)"),
+            "{notices:?}"
+        );
+        let stuck: Vec<_> = store
+            .metrics()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(name, _, _)| *name == "kaden_writebacks_stuck")
+            .collect();
+        assert_eq!(
+            stuck,
+            [(
+                "kaden_writebacks_stuck",
+                vec![("source", "nagios".to_owned())],
+                1
+            )]
+        );
     }
 }

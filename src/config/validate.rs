@@ -247,10 +247,18 @@ impl Validator<'_> {
                 );
             }
         }
+        // Neural voices: Polly.Mizuki (standard) reads Japanese flatly and stumbles on
+        // katakana loanwords.
         let default_voice = match language {
-            Language::JaJp => "Polly.Mizuki",
+            Language::JaJp => "Polly.Kazuha-Neural",
             Language::EnUs => "Polly.Joanna",
         };
+        if raw.voice.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            self.error(
+                "speech.voice",
+                format!("empty voice; leave it out for {default_voice}, or name a Twilio <Say> voice such as Polly.Takumi-Neural"),
+            );
+        }
         SpeechConfig {
             voice: raw.voice.unwrap_or_else(|| default_voice.to_owned()),
             templates: raw.templates,
@@ -921,6 +929,13 @@ impl Validator<'_> {
                     self.error(
                         &child_index("pronunciation", i),
                         format!("pronunciation rules file {} does not exist", path.display()),
+                    );
+                } else if let Err(e) = crate::speech::check_rules_file(&path) {
+                    // The same parser `serve` loads the file with, so what passes here
+                    // starts there; the message names the file and line of the bad rule.
+                    self.error(
+                        &child_index("pronunciation", i),
+                        format!("{e}; fix that line or remove the file from the list"),
                     );
                 }
                 path

@@ -352,11 +352,15 @@ impl Pronunciation {
 /// Collapses white space, and drops it around Japanese punctuation.
 fn tidy(text: &str) -> String {
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed
+    let mut out = collapsed
         .replace(" 、", "、")
         .replace("、 ", "、")
         .replace(" 。", "。")
-        .replace("。 ", "。")
+        .replace("。 ", "。");
+    while out.contains("、、") {
+        out = out.replace("、、", "、");
+    }
+    out.trim_matches('、').to_owned()
 }
 
 /// Replaces every raw segment by what `f` makes of it, dropping empty raw ones.

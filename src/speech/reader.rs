@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 /// Words that carry no meaning a Japanese listener needs and that may precede a
 /// duration; after them a duration is read as a span (`for 5m` → 5分間).
-const SPAN_WORDS: &[&str] = &["for", "over"];
+const SPAN_WORDS: &[&str] = &["for"];
 
 /// Longest phrase the dictionary is asked for, in words.
 const MAX_PHRASE: usize = 3;
@@ -135,7 +135,9 @@ impl Reader<'_> {
         for c in lead.chars() {
             out.push(Piece::Gap(c.to_string(), " "));
         }
-        if !core.is_empty() && (!self.japanese() || !self.whole(core, glued, out)) {
+        if self.japanese() {
+            self.core(core, glued, out);
+        } else if !core.is_empty() {
             self.identifier(core, glued, out);
         }
         for c in trail.chars() {
@@ -148,6 +150,47 @@ impl Reader<'_> {
                 (false, _) => Piece::Done(Token::new(&text, &text, Rule::AsIs)),
             });
         }
+    }
+
+    fn core(&self, core: &str, glued: bool, out: &mut Vec<Piece>) {
+        if core.is_empty() {
+            return;
+        }
+        if let Some(reading) = comparison(core) {
+            out.push(Piece::Comparison(core.to_owned(), reading));
+            return;
+        }
+        // `>90%`: the comparison is read after its number.
+        if let Some(op) = [">=", "<=", ">", "<"].into_iter().find(|op| {
+            core.len() > op.len()
+                && core.starts_with(op)
+                && core[op.len()..].starts_with(|c: char| c.is_ascii_digit())
+        }) {
+            out.push(Piece::Comparison(
+                op.to_owned(),
+                comparison(op).unwrap_or_default(),
+            ));
+            return self.core(&core[op.len()..], glued, out);
+        }
+        // Every device lives under /dev; saying it tells the listener nothing.
+        if let Some(device) = core.strip_prefix("/dev/") {
+            out.push(Piece::Gap("/dev/".into(), " "));
+            return self.core(device, glued, out);
+        }
+        if self.whole(core, glued, out) {
+            return;
+        }
+        // key=value, lists (inode=90%, 1.5,2.0) and name:version: each part on its own.
+        let split = core.find(['=', ',']).or_else(|| {
+            core.find(':')
+                .filter(|&at| VERSION.is_match(&core[at + 1..]) || NUMBER.is_match(&core[at + 1..]))
+        });
+        if let Some(at) = split.filter(|&at| at > 0 && at + 1 < core.len()) {
+            self.core(&core[..at], glued, out);
+            out.push(Piece::Gap(core[at..at + 1].to_owned(), " "));
+            return self.core(&core[at + 1..], glued, out);
+        }
+        self.identifier(core, glued, out);
     }
 
     /// A chunk read as one thing; false when it is none of those.
@@ -272,7 +315,9 @@ impl Reader<'_> {
     fn run(&self, run: &str, in_name: bool, out: &mut Vec<Piece>) {
         let mixed =
             run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic());
-        if mixed
+        let parts = split_camel(run);
+        // Whole first: k8s, ipv4, MySQL, vCenter (not split into My + SQL).
+        if (mixed || parts.len() > 1)
             && self.japanese()
             && let Some((reading, origin)) = self.dictionary.get(run)
         {
@@ -283,7 +328,7 @@ impl Reader<'_> {
             )));
             return;
         }
-        for (i, part) in split_camel(run).into_iter().enumerate() {
+        for (i, part) in parts.into_iter().enumerate() {
             if i > 0 {
                 out.push(Piece::Gap(String::new(), " "));
             }
@@ -292,6 +337,13 @@ impl Reader<'_> {
                     text: part.to_owned(),
                     in_name: in_name || mixed,
                 });
+            } else if mixed && part.len() <= 3 && self.dictionary.get(part).is_none() {
+                // Letters between digits (i-0abc123, vol-0a1b2c) are an id: spelled.
+                out.push(Piece::Done(Token::new(
+                    part,
+                    &katakana::spell(part),
+                    Rule::Acronym,
+                )));
             } else {
                 out.push(Piece::Word(part.to_owned()));
             }
@@ -310,7 +362,7 @@ impl Reader<'_> {
             } = &pieces[i]
                 && let Some(Piece::Gap(gap, _)) = pieces.get(i + 1)
                 && let Some(Piece::Word(w)) = pieces.get(i + 2)
-                && (w.len() > 1 || w == "%")
+                && (w.len() > 1 || w == "s")
                 && let Some(piece) = quantity(&format!("{text}{gap}{w}"), text, w)
             {
                 pieces.splice(i..i + 3, [piece]);
@@ -336,17 +388,27 @@ impl Reader<'_> {
                 }
                 continue;
             }
-            // `over 90%` compares like `> 90%`.
+            // `over 90%`, `less than 5 GB`, `after 10 seconds` compare like `> 90%`.
             if let Piece::Word(w) = &pieces[i]
                 && self.japanese()
-                && let Some(reading) = comparison_word(w)
-                && let Some(Piece::Gap(..)) = pieces.get(i + 1)
-                && matches!(
-                    pieces.get(i + 2),
-                    Some(Piece::Digits { .. } | Piece::Done(_))
-                )
             {
-                pieces[i] = Piece::Comparison(w.clone(), reading);
+                let than = matches!(
+                    (pieces.get(i + 1), pieces.get(i + 2)),
+                    (Some(Piece::Gap(..)), Some(Piece::Word(t))) if t.eq_ignore_ascii_case("than")
+                );
+                let (word, used) = match &pieces[i + 1..] {
+                    [Piece::Gap(g, _), Piece::Word(t), ..] if than => (format!("{w}{g}{t}"), 3),
+                    _ => (w.clone(), 1),
+                };
+                if let Some(reading) = comparison_word(&word)
+                    && let Some(Piece::Gap(..)) = pieces.get(i + used)
+                    && matches!(
+                        pieces.get(i + used + 1),
+                        Some(Piece::Digits { .. } | Piece::Duration { .. } | Piece::Done(_))
+                    )
+                {
+                    pieces.splice(i..i + used, [Piece::Comparison(word, reading)]);
+                }
             }
             // `> 90%` → 90パーセント超.
             if let Piece::Comparison(..) = &pieces[i] {
@@ -457,7 +519,7 @@ impl Reader<'_> {
 }
 
 /// Characters split off the start of a chunk and read as a pause.
-const LEADING: &str = "([{<\"'`";
+const LEADING: &str = "([{\"'`";
 /// Characters split off the end of a chunk and read as a pause (`,` `:` as 、).
 const TRAILING: &str = ")]}>\"'`,.:;!?";
 
@@ -620,9 +682,11 @@ fn quantity(text: &str, n: &str, u: &str) -> Option<Piece> {
 
 /// Words that compare when a number follows (`over 90%`, `below 10%`).
 fn comparison_word(word: &str) -> Option<&'static str> {
-    match word.to_ascii_lowercase().as_str() {
-        "over" | "above" | "exceeds" => Some("超"),
-        "below" | "under" => Some("未満"),
+    match normalize(word).as_str() {
+        "over" | "above" | "exceeds" | "more than" | "greater than" | "higher than" => Some("超"),
+        "below" | "under" | "less than" | "lower than" | "fewer than" => Some("未満"),
+        "after" => Some("後"),
+        "within" => Some("以内"),
         _ => None,
     }
 }

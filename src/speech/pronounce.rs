@@ -342,11 +342,6 @@ impl Pronunciation {
         }
         tokens
     }
-
-    /// Entries in the built-in dictionary.
-    pub fn dictionary_len(&self) -> usize {
-        self.dictionary.len()
-    }
 }
 
 /// Collapses white space, and drops it around Japanese punctuation.

@@ -46,6 +46,7 @@ impl Dictionary {
         self.entries.get(&normalize(word))
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -265,7 +266,12 @@ impl Reader<'_> {
             "/" => done(out, "ルート".into(), Rule::Symbol),
             "%" => done(out, "パーセント".into(), Rule::Symbol),
             "&" => done(out, "アンド".into(), Rule::Symbol),
-            "-" | "--" | "|" => {
+            // A lone dash (`HTTP CRITICAL - 503`) is a pause the voice already makes.
+            "-" | "--" => {
+                out.push(Piece::Gap(core.to_owned(), " - "));
+                true
+            }
+            "|" => {
                 out.push(Piece::Gap(core.to_owned(), "、"));
                 true
             }

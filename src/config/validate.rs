@@ -253,11 +253,17 @@ impl Validator<'_> {
             Language::JaJp => "Polly.Kazuha-Neural",
             Language::EnUs => "Polly.Joanna",
         };
-        if raw.voice.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            self.error(
+        match raw.voice.as_deref() {
+            Some(v) if v.trim().is_empty() => self.error(
                 "speech.voice",
                 format!("empty voice; leave it out for {default_voice}, or name a Twilio <Say> voice such as Polly.Takumi-Neural"),
-            );
+            ),
+            // A voice of another language reads Japanese text badly or not at all.
+            Some(v) if language == Language::JaJp && !is_japanese_voice(v) => self.warn(
+                "speech.voice",
+                format!("{v} is not one of Twilio's Japanese voices (Polly.Kazuha-Neural, Polly.Takumi-Neural, Polly.Tomoko-Neural, Polly.Mizuki, Google.ja-JP-…)"),
+            ),
+            _ => {}
         }
         SpeechConfig {
             voice: raw.voice.unwrap_or_else(|| default_voice.to_owned()),
@@ -941,6 +947,17 @@ impl Validator<'_> {
                 path
             })
             .collect()
+    }
+}
+
+/// Twilio's ja-JP `<Say>` voices: Amazon Polly's Japanese voices (standard or neural) and
+/// Google's ja-JP voices.
+fn is_japanese_voice(voice: &str) -> bool {
+    const POLLY_JA: &[&str] = &["Mizuki", "Takumi", "Kazuha", "Tomoko"];
+    match voice.split_once('.') {
+        Some(("Polly", name)) => POLLY_JA.contains(&name.trim_end_matches("-Neural")),
+        Some(("Google", name)) => name.starts_with("ja-JP-"),
+        _ => false,
     }
 }
 

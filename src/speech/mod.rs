@@ -24,11 +24,17 @@ const MAX_OUTPUT_CHARS: usize = 200;
 /// 20 KB of UTF-8. Details beyond it are summarized as "and N more", never cut.
 const MAX_PROMPT_CHARS: usize = 6_000;
 
-/// The first `max` characters of `text`.
+/// The first `max` characters of `text`, ending between words when it can, so that the
+/// voice is not given half a word to read.
 fn clip(text: &str, max: usize) -> &str {
-    text.char_indices()
-        .nth(max)
-        .map_or(text, |(end, _)| &text[..end])
+    let Some((end, _)) = text.char_indices().nth(max) else {
+        return text;
+    };
+    let head = &text[..end];
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space >= end / 2 => head[..space].trim_end(),
+        _ => head,
+    }
 }
 
 /// How a user is addressed and greeted.
@@ -430,6 +436,7 @@ mod tests {
         );
         assert!(twiml.len() < 4000, "{} bytes of TwiML", twiml.len());
         assert_eq!(clip("ab障害", 3), "ab障");
+        assert_eq!(clip("disk space is low", 12), "disk space");
         assert_eq!(clip("ab", 3), "ab");
     }
 }

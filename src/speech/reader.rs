@@ -111,11 +111,6 @@ impl Reader<'_> {
     }
 
     fn chunk(&self, chunk: &str, glued: bool, out: &mut Vec<Piece>) {
-        // `>` and the like are trailing punctuation too; alone they compare.
-        if let Some(reading) = comparison(chunk).filter(|_| self.japanese()) {
-            out.push(Piece::Comparison(chunk.to_owned(), reading));
-            return;
-        }
         let core_start = chunk
             .find(|c: char| !LEADING.contains(c))
             .unwrap_or(chunk.len());
@@ -527,7 +522,7 @@ impl Reader<'_> {
 /// Characters split off the start of a chunk and read as a pause.
 const LEADING: &str = "([{\"'`";
 /// Characters split off the end of a chunk and read as a pause (`,` `:` as 、).
-const TRAILING: &str = ")]}>\"'`,.:;!?";
+const TRAILING: &str = ")]}\"'`,.:;!?";
 
 enum Chunk<'a> {
     Space(&'a str),

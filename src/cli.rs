@@ -66,6 +66,9 @@ pub enum Command {
         /// ja-JP or en-US (default: the config's locale.language, else ja-JP).
         #[arg(long)]
         lang: Option<String>,
+        /// Also show each token, its reading and the rule or dictionary line that made it.
+        #[arg(long)]
+        explain: bool,
         text: String,
     },
     /// Who is on call now (or --at a time), and the next handoffs; manage overrides.
@@ -289,7 +292,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "zabbix",
             crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
         )),
-        Command::Say { lang, text } => say(given.as_deref(), lang.as_deref(), &text),
+        Command::Say {
+            lang,
+            explain,
+            text,
+        } => say(given.as_deref(), lang.as_deref(), explain, &text),
         Command::Oncall {
             schedule,
             at,
@@ -431,6 +438,7 @@ fn oncall(
 fn say(
     config: Option<&std::path::Path>,
     lang: Option<&str>,
+    explain: bool,
     text: &str,
 ) -> anyhow::Result<ExitCode> {
     let language = match lang {
@@ -450,6 +458,20 @@ fn say(
         None => Speech::builtin(language.unwrap_or(Language::JaJp)),
     };
     println!("{}", speech.pronounce(text));
+    if explain {
+        // Pauses and plain white space explain nothing.
+        for token in speech.explain(text) {
+            if token.text.trim().is_empty() || token.rule == crate::speech::Rule::Pause {
+                continue;
+            }
+            let reading = if token.reading.is_empty() {
+                "(silent)"
+            } else {
+                &token.reading
+            };
+            println!("  {}\t→ {reading}\t[{}]", token.text, token.rule);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -434,3 +434,35 @@ fn server_limits_have_defaults_and_are_checked() {
         "longer than zero",
     );
 }
+
+#[test]
+fn japanese_calls_get_a_japanese_neural_voice() {
+    let (config, found) = validate_text(BASE, Path::new("/etc/kaden"), &AnySecret);
+    assert_eq!(found, vec![]);
+    assert_eq!(config.unwrap().speech.voice, "Polly.Kazuha-Neural");
+    for ok in [
+        "Polly.Takumi-Neural",
+        "Polly.Mizuki",
+        "Google.ja-JP-Neural2-B",
+    ] {
+        let text = format!("{BASE}speech: {{ voice: {ok} }}\n");
+        assert_eq!(problems(&text), vec![], "{ok}");
+    }
+    let text = format!("{BASE}speech: {{ voice: Polly.Joanna-Neural }}\n");
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Warning,
+        "speech.voice",
+        12,
+        "not one of Twilio's Japanese voices",
+    );
+    let text = format!("{BASE}speech: {{ voice: \"\" }}\n");
+    expect(
+        &problems(&text),
+        Level::Error,
+        "speech.voice",
+        12,
+        "empty voice",
+    );
+}

@@ -259,10 +259,24 @@ impl Validator<'_> {
                 );
             }
         }
+        // Neural voices: Polly.Mizuki (standard) reads Japanese flatly and stumbles on
+        // katakana loanwords.
         let default_voice = match language {
-            Language::JaJp => "Polly.Mizuki",
+            Language::JaJp => "Polly.Kazuha-Neural",
             Language::EnUs => "Polly.Joanna",
         };
+        match raw.voice.as_deref() {
+            Some(v) if v.trim().is_empty() => self.error(
+                "speech.voice",
+                format!("empty voice; leave it out for {default_voice}, or name a Twilio <Say> voice such as Polly.Takumi-Neural"),
+            ),
+            // A voice of another language reads Japanese text badly or not at all.
+            Some(v) if language == Language::JaJp && !is_japanese_voice(v) => self.warn(
+                "speech.voice",
+                format!("{v} is not one of Twilio's Japanese voices (Polly.Kazuha-Neural, Polly.Takumi-Neural, Polly.Tomoko-Neural, Polly.Mizuki, Google.ja-JP-…)"),
+            ),
+            _ => {}
+        }
         SpeechConfig {
             voice: raw.voice.unwrap_or_else(|| default_voice.to_owned()),
             templates: raw.templates,
@@ -939,10 +953,28 @@ impl Validator<'_> {
                         &child_index("pronunciation", i),
                         format!("pronunciation rules file {} does not exist", path.display()),
                     );
+                } else if let Err(e) = crate::speech::check_rules_file(&path) {
+                    // The same parser `serve` loads the file with, so what passes here
+                    // starts there; the message names the file and line of the bad rule.
+                    self.error(
+                        &child_index("pronunciation", i),
+                        format!("{e}; fix that line or remove the file from the list"),
+                    );
                 }
                 path
             })
             .collect()
+    }
+}
+
+/// Twilio's ja-JP `<Say>` voices: Amazon Polly's Japanese voices (standard or neural) and
+/// Google's ja-JP voices.
+fn is_japanese_voice(voice: &str) -> bool {
+    const POLLY_JA: &[&str] = &["Mizuki", "Takumi", "Kazuha", "Tomoko"];
+    match voice.split_once('.') {
+        Some(("Polly", name)) => POLLY_JA.contains(&name.trim_end_matches("-Neural")),
+        Some(("Google", name)) => name.starts_with("ja-JP-"),
+        _ => false,
     }
 }
 

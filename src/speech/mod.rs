@@ -1,10 +1,12 @@
 //! Words: prompts and SMS rendered in the configured language, with the pronunciation
 //! rules applied to everything that came from a monitoring system.
 
+mod katakana;
 mod pronounce;
+mod reader;
 mod templates;
 
-pub use pronounce::{DigitNames, Pronunciation, RulesError};
+pub use pronounce::{DigitNames, Pronunciation, Rule, RulesError, Token, check_rules_file};
 pub use templates::{TEMPLATE_NAMES, Templates};
 
 use crate::config::{Config, Language};
@@ -17,12 +19,22 @@ use std::collections::HashMap;
 /// be, or the TwiML grows past what Twilio accepts and the callee hears nothing useful.
 const MAX_NAME_CHARS: usize = 80;
 const MAX_OUTPUT_CHARS: usize = 200;
+/// What one prompt reads at most. Readings are longer than what they read (LDAP →
+/// エルディーエーピー), and Twilio refuses TwiML over 64 KB; 6,000 characters is under
+/// 20 KB of UTF-8. Details beyond it are summarized as "and N more", never cut.
+const MAX_PROMPT_CHARS: usize = 6_000;
 
-/// The first `max` characters of `text`.
+/// The first `max` characters of `text`, ending between words when it can, so that the
+/// voice is not given half a word to read.
 fn clip(text: &str, max: usize) -> &str {
-    text.char_indices()
-        .nth(max)
-        .map_or(text, |(end, _)| &text[..end])
+    let Some((end, _)) = text.char_indices().nth(max) else {
+        return text;
+    };
+    let head = &text[..end];
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space >= end / 2 => head[..space].trim_end(),
+        _ => head,
+    }
 }
 
 /// How a user is addressed and greeted.
@@ -63,11 +75,7 @@ impl Speech {
         Ok(Speech {
             language,
             voice: config.speech.voice.clone(),
-            rules: if config.pronunciation.is_empty() {
-                Pronunciation::builtin(digits)
-            } else {
-                Pronunciation::load(&config.pronunciation, digits)?
-            },
+            rules: Pronunciation::load(&config.pronunciation, digits)?,
             templates: Templates::new(language, &config.speech.templates),
             users,
         })
@@ -101,6 +109,11 @@ impl Speech {
         self.rules.apply(text)
     }
 
+    /// Each token of `text` with its reading and the rule that made it (`say --explain`).
+    pub fn explain(&self, text: &str) -> Vec<Token> {
+        self.rules.explain(text)
+    }
+
     pub fn name_of(&self, user: &UserId) -> String {
         self.users.get(user).map_or_else(
             || clip(user.as_str(), MAX_NAME_CHARS).to_owned(),
@@ -110,12 +123,51 @@ impl Speech {
 
     /// One spoken text for the whole prompt.
     pub fn render(&self, prompt: &Prompt) -> String {
-        let sentences: Vec<String> = prompt
+        let mut sentences: Vec<String> = Vec::new();
+        let mut used = 0;
+        let mut dropped = 0;
+        // Room kept for the lines after the details (the count of the rest, the menu).
+        let tail: usize = prompt
             .lines
             .iter()
-            .map(|l| self.line(l))
-            .filter(|s| !s.is_empty())
-            .collect();
+            .filter(|l| !matches!(l, Line::Detail(_)))
+            .map(|l| self.line(l).chars().count())
+            .sum::<usize>()
+            + 100;
+        for line in &prompt.lines {
+            let text = match line {
+                Line::Detail(_) if dropped > 0 => {
+                    dropped += 1;
+                    continue;
+                }
+                Line::Detail(_) => {
+                    let text = self.line(line);
+                    if used + text.chars().count() + tail > MAX_PROMPT_CHARS {
+                        dropped += 1;
+                        continue;
+                    }
+                    text
+                }
+                Line::More { count } if dropped > 0 => self.line(&Line::More {
+                    count: count + std::mem::take(&mut dropped),
+                }),
+                _ if dropped > 0 => {
+                    let more = self.line(&Line::More {
+                        count: std::mem::take(&mut dropped),
+                    });
+                    sentences.push(more);
+                    self.line(line)
+                }
+                _ => self.line(line),
+            };
+            if !text.is_empty() {
+                used += text.chars().count();
+                sentences.push(text);
+            }
+        }
+        if dropped > 0 {
+            sentences.push(self.line(&Line::More { count: dropped }));
+        }
         sentences.join(self.templates.get("separator"))
     }
 
@@ -232,12 +284,14 @@ mod tests {
     use crate::escalation::After;
 
     fn speech(language: Language) -> Speech {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/pronunciation/ja.yaml");
+        let digits = match language {
+            Language::JaJp => DigitNames::Japanese,
+            Language::EnUs => DigitNames::English,
+        };
         Speech {
             language,
-            voice: "Polly.Mizuki".into(),
-            rules: Pronunciation::load(&[dir], DigitNames::Japanese).unwrap(),
+            voice: "Polly.Kazuha-Neural".into(),
+            rules: Pronunciation::builtin(digits),
             templates: Templates::new(language, &Default::default()),
             users: [(
                 UserId::new("yamada"),
@@ -307,6 +361,54 @@ mod tests {
     }
 
     #[test]
+    fn details_beyond_the_bound_are_summarized_not_cut() {
+        let s = speech(Language::JaJp);
+        let host = "LDAP".repeat(20);
+        let output = "WWWW ".repeat(40);
+        let detail = Line::Detail(ItemView {
+            host: host.clone(),
+            service: Some("SNMP".into()),
+            status: ItemStatus::Problem,
+            state_word: "CRITICAL".into(),
+            output: output.clone(),
+        });
+        let one = s.line(&detail);
+        let mut lines = vec![detail; 10];
+        lines.push(Line::More { count: 5 });
+        lines.push(Line::Menu);
+        let text = s.render(&Prompt {
+            lines,
+            after: After::Hangup,
+        });
+        assert!(
+            text.chars().count() <= MAX_PROMPT_CHARS,
+            "{}",
+            text.chars().count()
+        );
+        let shown = text.matches(one.as_str()).count();
+        assert!((1..10).contains(&shown), "{shown} details shown");
+        let more = s.line(&Line::More {
+            count: 5 + 10 - shown,
+        });
+        assert!(
+            text.contains(&format!("{one} {more} {}", s.line(&Line::Menu))),
+            "{text}"
+        );
+        let twiml = crate::telephony::twiml::hangup(
+            &text,
+            &crate::telephony::twiml::Voice {
+                voice: "Polly.Kazuha-Neural",
+                language: "ja-JP",
+            },
+        );
+        assert!(
+            twiml.len() < 64 * 1024 / 2,
+            "{} bytes of TwiML",
+            twiml.len()
+        );
+    }
+
+    #[test]
     fn a_huge_alert_makes_a_call_of_bounded_length() {
         let huge = "web".repeat(350_000);
         let detail = |host: &str| {
@@ -334,6 +436,7 @@ mod tests {
         );
         assert!(twiml.len() < 4000, "{} bytes of TwiML", twiml.len());
         assert_eq!(clip("ab障害", 3), "ab障");
+        assert_eq!(clip("disk space is low", 12), "disk space");
         assert_eq!(clip("ab", 3), "ab");
     }
 }

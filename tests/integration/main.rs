@@ -9,4 +9,5 @@ mod ingest;
 mod lifecycle;
 mod oncall;
 mod process;
+mod pronunciation;
 mod writeback;

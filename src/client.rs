@@ -22,6 +22,17 @@ pub struct Daemon {
     runtime: tokio::runtime::Runtime,
 }
 
+/// An HTTP client for the daemon on this host: plain HTTP to loopback, so it loads no
+/// TLS root certificates (reading the system's store is most of a notification
+/// command's start-up).
+pub fn loopback_client(timeout: Option<std::time::Duration>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().tls_certs_only([]);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().context("cannot set up the HTTP client")
+}
+
 /// `yamada (phone 9#)`, `ops (api)`, `(source)`: who acknowledged and how.
 fn acknowledger(by: &serde_json::Value) -> String {
     let via = by["via"].as_str().unwrap_or("?");
@@ -42,7 +53,7 @@ impl Daemon {
             base: crate::config::local_url(config.server.listen),
             token: config.server.api_tokens.into_iter().next(),
             zone: config.locale.timezone,
-            http: reqwest::Client::new(),
+            http: loopback_client(None)?,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -31,7 +31,7 @@ async fn post(settings: &NotifySettings, spooled: &Spooled) -> Delivery {
         return Delivery::Unreachable(format!("no token to post with ({problem})"));
     }
     let url = format!("{}/webhooks/{}", settings.daemon_url, spooled.source);
-    let client = match reqwest::Client::builder().timeout(DAEMON_TIMEOUT).build() {
+    let client = match crate::client::loopback_client(Some(DAEMON_TIMEOUT)) {
         Ok(c) => c,
         Err(e) => return Delivery::Unreachable(e.to_string()),
     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the .deb (cargo-deb) and .rpm (cargo-generate-rpm) from Cargo.toml's metadata,
-# checks what is inside both, then installs, checks and purges the .deb on this machine
-# (a CI machine: it creates the kaden account and adds zabbix/nagios to group kaden).
+# checks what is inside both and the reverse-proxy examples, then installs, upgrades and
+# purges the .deb on this machine. Run as root on a CI machine: it creates the kaden
+# account and adds zabbix/nagios to group kaden.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

@@ -158,6 +158,8 @@ fn unreachable(api_url: &str, error: &reqwest::Error) -> String {
     let why = if cause.contains("not valid for name") || cause.contains("NotValidForName") {
         "TLS: its certificate does not name the host in sources.icinga2.api_url; Icinga's \
          certificates name the node (NodeName), so use that name, not an IP address"
+    } else if cause.contains("Expired") {
+        "TLS: its certificate has expired or is not yet valid (check both clocks)"
     } else if cause.contains("certificate") {
         "TLS: its certificate is not trusted; set sources.icinga2.ca_file to Icinga's CA \
          (/var/lib/icinga2/certs/ca.crt on the Icinga node)"

@@ -9,7 +9,10 @@
 //! | any other update (comment, severity change) | update: stored, nobody is called |
 //!
 //! The key is {EVENT.ID}: recoveries and updates carry the problem's event id, which is
-//! also what `event.acknowledge` takes.
+//! also what `event.acknowledge` takes. Only trigger events ({EVENT.SOURCE} 0, or absent
+//! in payloads from before it was sent) are alerts. What is read as the details is
+//! {ALERT.MESSAGE} (the media type's message template), else {ITEM.LASTVALUE}. Tags,
+//! operational data and the trigger description are kept with the alert as sent.
 
 use super::{PayloadError, from_json};
 use crate::domain::{Alert, AlertKind, Delivery, Severity, SourceRef};
@@ -18,6 +21,8 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Webhook {
+    #[serde(default)]
+    event_source: String,
     event_id: String,
     event_value: String,
     #[serde(default)]
@@ -39,6 +44,8 @@ struct Webhook {
     host_name: String,
     #[serde(default)]
     item_value: String,
+    #[serde(default)]
+    alert_message: String,
 }
 
 /// A macro Zabbix could not resolve arrives literally (`{EVENT.RECOVERY.ID}`).
@@ -63,6 +70,13 @@ pub fn alertscript_body(sendto: &str, subject: &str, message: &str) -> serde_jso
 
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Delivery, PayloadError> {
     let w: Webhook = from_json(body)?;
+    if let Some(source) = given(&w.event_source)
+        && source != "0"
+    {
+        return Err(PayloadError::Invalid(format!(
+            "event_source: {source:?} is not a trigger event (0); kaden takes problems only, not discovery, autoregistration or internal events"
+        )));
+    }
     let event_id: u64 = given(&w.event_id)
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| {
@@ -117,7 +131,10 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Delivery, PayloadErr
                 "PROBLEM"
             })
             .to_owned(),
-        output: given(&w.item_value).map(str::to_owned).unwrap_or_default(),
+        output: given(&w.alert_message)
+            .or(given(&w.item_value))
+            .map(str::to_owned)
+            .unwrap_or_default(),
         occurred_at: received_at,
         raw: String::from_utf8_lossy(body).into_owned(),
     };
@@ -218,6 +235,56 @@ mod tests {
         }
         let other_event = body("1", "0", "No").replace("4711", "4712");
         assert_ne!(identity(&other_event), distinct[0]);
+    }
+
+    #[test]
+    fn the_message_template_is_what_is_read_else_the_item_value() {
+        let templated = body("1", "0", "No").replace(
+            r#""item_value":"503""#,
+            r#""item_value":"503","alert_message":"HTTP status: 503 Service Unavailable""#,
+        );
+        let a = parse(templated.as_bytes(), now()).unwrap().alert;
+        assert_eq!(a.output, "HTTP status: 503 Service Unavailable");
+        // An empty template ({EVENT.OPDATA} of a trigger without operational data) and
+        // payloads from before the field existed fall back to the item value.
+        let empty = body("1", "0", "No").replace(
+            r#""item_value":"503""#,
+            r#""item_value":"503","alert_message":"""#,
+        );
+        assert_eq!(parse(empty.as_bytes(), now()).unwrap().alert.output, "503");
+        assert_eq!(
+            parse(body("1", "0", "No").as_bytes(), now())
+                .unwrap()
+                .alert
+                .output,
+            "503"
+        );
+    }
+
+    #[test]
+    fn only_trigger_events_are_alerts() {
+        let with_source = |source: &str| {
+            body("1", "0", "No").replace(
+                r#""event_id""#,
+                &format!(r#""event_source":"{source}","event_id""#),
+            )
+        };
+        assert_eq!(
+            parse(with_source("0").as_bytes(), now())
+                .unwrap()
+                .alert
+                .kind,
+            AlertKind::Problem
+        );
+        for other in ["1", "2", "3"] {
+            let err = parse(with_source(other).as_bytes(), now())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("event_source") && err.contains("trigger"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

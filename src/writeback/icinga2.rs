@@ -94,9 +94,7 @@ impl Writer for Icinga2 {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| {
-                    WriteError::Retry(format!("Icinga 2 unreachable: {}", e.without_url()))
-                })?;
+                .map_err(|e| WriteError::Retry(unreachable(&self.api_url, &e)))?;
             let status = response.status();
             let answer: Value = response.json().await.unwrap_or_default();
             judge(status.as_u16(), &answer)
@@ -155,9 +153,7 @@ impl Writer for Icinga2 {
                 .header("Accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| {
-                    WriteError::Retry(format!("Icinga 2 unreachable: {}", e.without_url()))
-                })?;
+                .map_err(|e| WriteError::Retry(unreachable(&self.api_url, &e)))?;
             let answer: Value = response.json().await.unwrap_or_default();
             let attr = |name: &str| answer["results"][0]["attrs"][name].as_f64().unwrap_or(0.0);
             Ok(match item.action {
@@ -168,14 +164,55 @@ impl Writer for Icinga2 {
     }
 }
 
+/// Why a request never got an answer, in terms of what to fix: the certificate's name,
+/// the CA, the address. reqwest's own text is "error sending request"; the cause is at
+/// the bottom of its source chain (rustls or the OS), which names no secret.
+fn unreachable(api_url: &str, error: &reqwest::Error) -> String {
+    let server = reqwest::Url::parse(api_url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| api_url.to_owned());
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let cause = cause.to_string();
+    let why = if cause.contains("not valid for name") || cause.contains("NotValidForName") {
+        "TLS: its certificate does not name the host in sources.icinga2.api_url; Icinga's \
+         certificates name the node (NodeName), so use that name, not an IP address"
+    } else if cause.contains("Expired") {
+        "TLS: its certificate has expired or is not yet valid (check both clocks)"
+    } else if cause.contains("certificate") {
+        "TLS: its certificate is not trusted; set sources.icinga2.ca_file to Icinga's CA \
+         (/var/lib/icinga2/certs/ca.crt on the Icinga node)"
+    } else if error.is_timeout() {
+        "no answer within 15 s"
+    } else if cause.contains("onnection refused") {
+        "connection refused: is Icinga 2 running there with the api feature enabled?"
+    } else if cause.contains("lookup") || cause.contains("resolve") {
+        "its name does not resolve"
+    } else {
+        "network error"
+    };
+    format!("Icinga 2 at {server} unreachable: {why} ({cause})")
+}
+
 /// Every per-object result must be 200, or 409 "already acknowledged" (done before).
 fn judge(status: u16, answer: &Value) -> Result<(), WriteError> {
     let results = answer["results"].as_array().cloned().unwrap_or_default();
     if results.is_empty() {
-        let why = format!(
-            "Icinga 2 answered {status}: {}",
-            answer["status"].as_str().unwrap_or("no results")
-        );
+        let said = answer["status"].as_str().unwrap_or("no results");
+        let why = match status {
+            401 => format!(
+                "Icinga 2 refused the login (401: {said}); check sources.icinga2.username and \
+                 password against the ApiUser"
+            ),
+            403 => format!(
+                "Icinga 2 denied permission (403: {said}); the ApiUser needs \
+                 actions/acknowledge-problem and actions/schedule-downtime"
+            ),
+            _ => format!("Icinga 2 answered {status}: {said}"),
+        };
         return Err(if status == 503 || status >= 500 {
             WriteError::Retry(why)
         } else {
@@ -217,5 +254,35 @@ mod tests {
             Err(WriteError::Refused(_))
         ));
         assert!(matches!(judge(500, &json!({})), Err(WriteError::Retry(_))));
+    }
+
+    #[test]
+    fn login_and_permission_failures_say_what_to_fix() {
+        let denied =
+            json!({ "error": 401, "status": "Unauthorized. Please check your user credentials." });
+        assert!(
+            matches!(judge(401, &denied), Err(WriteError::Refused(m)) if m.contains("login") && m.contains("username"))
+        );
+        let forbidden = json!({ "error": 403, "status": "No permission to access object." });
+        assert!(
+            matches!(judge(403, &forbidden), Err(WriteError::Refused(m)) if m.contains("permission") && m.contains("actions/acknowledge-problem"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_named_as_refused() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("https://127.0.0.1:{port}");
+        let error = reqwest::Client::new().get(&url).send().await.unwrap_err();
+        let text = unreachable(&url, &error);
+        assert!(
+            text.starts_with(&format!(
+                "Icinga 2 at 127.0.0.1:{port} unreachable: connection refused"
+            )),
+            "{text}"
+        );
     }
 }

@@ -125,6 +125,30 @@ for user in zabbix nagios; do
         runuser -u "$user" -- cat /etc/default/kaden 2>/dev/null && { echo "$user reads the secrets"; fail=1; }
     fi
 done
+# The service as its unit starts it (this machine runs no systemd): user kaden, the
+# environment file, the unit's own ExecStart. The monitoring system's user, a member of
+# group kaden that can read no secret, then delivers an alert through the notification
+# command.
+start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/kaden.service)
+env_args=$(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' /etc/default/kaden || true)
+# shellcheck disable=SC2086 # the unit's command line and the env file split as systemd splits them
+runuser -u kaden -- env $env_args $start >"$root/service.log" 2>&1 &
+for _ in $(seq 100); do curl -sf http://127.0.0.1:8480/healthz >/dev/null && break; sleep 0.1; done
+curl -sf http://127.0.0.1:8480/healthz >/dev/null || { echo "the packaged service does not answer"; cat "$root/service.log"; fail=1; }
+monitor=""
+for user in zabbix nagios; do getent passwd "$user" >/dev/null && monitor=$user && break; done
+if [ -n "$monitor" ]; then
+    runuser -u "$monitor" -- /usr/bin/kaden zabbix-alert -c /etc/kaden/kaden.yaml kaden "PROBLEM" \
+        "$(printf 'event_id: 4242\nevent_value: 1\nhost_name: packaged-host')" ||
+        { echo "$monitor could not hand an alert to the packaged service"; fail=1; }
+    curl -sf http://127.0.0.1:8480/api/v1/incidents | grep -q packaged-host ||
+        { echo "the alert from $monitor did not arrive"; fail=1; }
+else
+    echo "no zabbix or nagios user on this machine: the notification command is not tried"
+fi
+pkill -u kaden -f 'kaden --log-format json serve' || true
+for _ in $(seq 50); do pgrep -u kaden -f 'kaden --log-format json serve' >/dev/null || break; sleep 0.1; done
+
 # An upgrade (the same package again) keeps the admin's edits to the conffiles.
 echo "# edited by the admin" >>/etc/kaden/kaden.yaml
 dpkg -i "$deb"

@@ -354,3 +354,119 @@ async fn crash_between_storing_a_spooled_alert_and_removing_it_stores_it_once() 
         .await;
     assert_eq!(detail["alerts_total"], 1, "stored once: {detail:#}");
 }
+
+/// A small file system of its own for the database, which the test can fill; unmounted
+/// when the test ends. (It cannot be made read-only under the daemon: the kernel refuses
+/// to remount a file system with files open for writing.)
+struct Disk(PathBuf);
+
+impl Disk {
+    fn mount(dir: &Path, size: &str) -> Disk {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount a tmpfs (needs root)");
+        Disk(dir.to_owned())
+    }
+}
+
+impl Disk {
+    fn grow(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "grow the tmpfs to {size}");
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+async fn health(site: &Site) -> u16 {
+    reqwest::get(format!("{}/healthz", site.base))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// POSTs a problem with a big output; (status, JSON answer).
+async fn post_big(site: &Site, n: usize) -> (u16, Value) {
+    let alert = json!({
+        "source": "generic", "key": format!("big-{n}"), "kind": "problem", "severity": "info",
+        "host": format!("big-{n}"), "summary": "x".repeat(200_000),
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/alerts", site.base))
+        .bearer_auth(TOKEN)
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+#[ignore = "needs root to mount a small tmpfs for the database; run by .ci/run"]
+async fn a_full_disk_is_reported_and_nothing_answered_is_lost() {
+    let site = Site::new("{ behaviour: no_answer }", "{ behaviour: no_answer }", "");
+    let disk = Disk::mount(&site.dir.join("disk"), "8M");
+    let filler = disk.0.join("filler");
+    let config = std::fs::read_to_string(site.dir.join("kaden.yaml"))
+        .unwrap()
+        .replace(
+            &format!("sqlite: {}/kaden.db", site.dir.display()),
+            &format!("sqlite: {}/disk/kaden.db", site.dir.display()),
+        );
+    std::fs::write(site.dir.join("kaden.yaml"), config).unwrap();
+    let _daemon = site.serve().await;
+    assert_eq!(health(&site).await, 200);
+
+    assert_eq!(post_big(&site, 1).await.0, 202);
+
+    // Full: big alerts are taken until the disk is full, then refused with a 5xx that the
+    // sender retries; nothing is answered 202 that is not on disk.
+    let mut accepted = 1;
+    let refused = loop {
+        let (status, answer) = post_big(&site, accepted + 1).await;
+        match status {
+            202 => accepted += 1,
+            _ => break (status, answer),
+        }
+        assert!(accepted < 200, "an 8 MB disk never filled");
+    };
+    assert!(refused.0 >= 500, "{refused:?}");
+    assert!(refused.1["error"].is_string(), "{refused:?}");
+    // Every alert answered 202 is there.
+    let incidents = site.get("/api/v1/incidents?limit=1000").await;
+    let stored: u64 = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["problems"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stored, accepted as u64, "{incidents:#}");
+    // Whatever space is left, a filler takes it: now no write can commit.
+    let _ = std::fs::write(&filler, vec![0u8; 8 << 20]);
+    assert_eq!(health(&site).await, 503, "health tells the truth");
+    // Space again (the operator frees some, the disk grows): the daemon takes alerts
+    // again, without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    disk.grow("32M");
+    assert_eq!(health(&site).await, 200);
+    assert_eq!(post_big(&site, 0).await.0, 202);
+}

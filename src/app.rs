@@ -51,7 +51,7 @@ impl AppState {
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
         let alert = delivery.alert.clone();
-        let call_setting = routing::route(&self.config.routes, &alert).cloned();
+        let call_setting = routing::route(&self.config.routes, &alert, received_at).cloned();
         let ingested = self
             .store
             .ingest(delivery, call_setting.clone(), received_at)

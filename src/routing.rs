@@ -2,18 +2,19 @@
 
 use crate::config::{Route, RouteMatch};
 use crate::domain::{Alert, CallSettingId};
+use jiff::Timestamp;
 
-/// The call setting for `alert`, or `None` when no route matches (the alert is kept as
-/// unrouted, never dropped).
-pub fn route<'r>(routes: &'r [Route], alert: &Alert) -> Option<&'r CallSettingId> {
+/// The call setting for `alert` received at `at` (a route's window is read at that time),
+/// or `None` when no route matches (the alert is kept as unrouted, never dropped).
+pub fn route<'r>(routes: &'r [Route], alert: &Alert, at: Timestamp) -> Option<&'r CallSettingId> {
     routes
         .iter()
-        .find(|r| r.when.matches(alert))
+        .find(|r| r.when.matches(alert, at))
         .map(|r| &r.call)
 }
 
 impl RouteMatch {
-    pub fn matches(&self, alert: &Alert) -> bool {
+    pub fn matches(&self, alert: &Alert, at: Timestamp) -> bool {
         let any_of =
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         let service = alert.service.as_deref();
@@ -29,6 +30,10 @@ impl RouteMatch {
                 .service_regex
                 .as_ref()
                 .is_none_or(|re| service.is_some_and(|s| re.is_match(s)))
+            && self
+                .window
+                .as_ref()
+                .is_none_or(|w| w.window.contains(at, &w.timezone))
     }
 }
 
@@ -96,29 +101,68 @@ mod tests {
     fn first_matching_route_wins() {
         let zabbix = SourceRef::Zabbix { event_id: 1 };
         let a = alert(zabbix.clone(), Severity::Disaster, "db-01", None);
-        assert_eq!(route(&routes(), &a).unwrap().as_str(), "db");
+        assert_eq!(route(&routes(), &a, NOON).unwrap().as_str(), "db");
         let a = alert(zabbix, Severity::High, "app-01", Some("HTTP"));
-        assert_eq!(route(&routes(), &a).unwrap().as_str(), "infra");
+        assert_eq!(route(&routes(), &a, NOON).unwrap().as_str(), "infra");
     }
 
     #[test]
     fn every_condition_must_hold() {
         let zabbix = SourceRef::Zabbix { event_id: 1 };
         let low = alert(zabbix, Severity::Warning, "app-01", None);
-        assert_eq!(route(&routes(), &low), None);
+        assert_eq!(route(&routes(), &low, NOON), None);
         let generic_http = alert(
             SourceRef::Generic,
             Severity::Warning,
             "web-01",
             Some("HTTP"),
         );
-        assert_eq!(route(&routes(), &generic_http).unwrap().as_str(), "web");
+        assert_eq!(
+            route(&routes(), &generic_http, NOON).unwrap().as_str(),
+            "web"
+        );
         let host_only = alert(SourceRef::Generic, Severity::High, "web-01", None);
         assert_eq!(
-            route(&routes(), &host_only),
+            route(&routes(), &host_only, NOON),
             None,
             "a service condition never matches a host alert"
         );
+    }
+
+    /// 2026-11-24 (a Tuesday) 14:00 JST.
+    const NOON: Timestamp = Timestamp::constant(1_795_496_400, 0);
+
+    #[test]
+    fn a_window_sends_nights_to_one_call_setting_and_days_to_another() {
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let nights = RouteMatch {
+            window: Some(crate::config::RouteWindow {
+                window: crate::schedule::Window::Weekly {
+                    days: vec![
+                        jiff::civil::Weekday::Monday,
+                        jiff::civil::Weekday::Tuesday,
+                        jiff::civil::Weekday::Wednesday,
+                        jiff::civil::Weekday::Thursday,
+                        jiff::civil::Weekday::Friday,
+                        jiff::civil::Weekday::Saturday,
+                        jiff::civil::Weekday::Sunday,
+                    ],
+                    from: jiff::civil::time(18, 0, 0, 0),
+                    to: jiff::civil::time(9, 0, 0, 0),
+                },
+                timezone: tokyo,
+            }),
+            ..Default::default()
+        };
+        let all = vec![
+            route_to("night", nights),
+            route_to("day", RouteMatch::default()),
+        ];
+        let a = alert(SourceRef::Generic, Severity::High, "db-01", None);
+        let two_am: Timestamp = "2026-11-24T02:00:00+09:00".parse().unwrap();
+        assert_eq!(route(&all, &a, two_am).unwrap().as_str(), "night");
+        assert_eq!(NOON, "2026-11-24T14:00:00+09:00".parse().unwrap());
+        assert_eq!(route(&all, &a, NOON).unwrap().as_str(), "day");
     }
 
     #[test]
@@ -126,6 +170,6 @@ mod tests {
         let mut all = routes();
         all.push(route_to("default", RouteMatch::default()));
         let a = alert(SourceRef::Generic, Severity::Info, "x", None);
-        assert_eq!(route(&all, &a).unwrap().as_str(), "default");
+        assert_eq!(route(&all, &a, NOON).unwrap().as_str(), "default");
     }
 }

@@ -180,6 +180,15 @@ pub struct RouteMatch {
     pub severities: Vec<Severity>,
     pub host_regex: Option<Regex>,
     pub service_regex: Option<Regex>,
+    /// When the route applies (business hours, nights), in `timezone`.
+    pub window: Option<RouteWindow>,
+}
+
+#[derive(Debug)]
+pub struct RouteWindow {
+    pub window: Window,
+    /// The window's own `timezone`, else `locale.timezone`.
+    pub timezone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, Default)]

@@ -125,6 +125,8 @@ pub struct RawWindow {
     pub from: Option<String>,
     pub to: Option<String>,
     pub cron: Option<String>,
+    /// Routes only: a layer's window is read in its schedule's zone.
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,7 @@ pub struct RawMatch {
     pub severity: Option<OneOrMany>,
     pub host_regex: Option<String>,
     pub service_regex: Option<String>,
+    pub window: Option<RawWindow>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -466,3 +466,40 @@ fn japanese_calls_get_a_japanese_neural_voice() {
         "empty voice",
     );
 }
+
+#[test]
+fn route_windows_read_in_their_zone_and_regex_lookalikes_warn() {
+    let text = BASE.replace(
+        "routes:\n  - { when: { severity: high }, call: infra }\n",
+        "routes:\n  - { when: { window: { from: \"18:00\", to: \"09:00\", timezone: UTC } }, call: infra }\n  - { when: { host: \"^db\" }, call: infra }\n  - { when: { window: { days: [sat, sun] } }, call: infra }\n",
+    );
+    let (config, found) = validate_text(&text, Path::new("/etc/kaden"), &AnySecret);
+    expect(
+        &found,
+        Level::Warning,
+        "routes[1].when.host",
+        12,
+        "use host_regex",
+    );
+    let config = config.unwrap();
+    let night = config.routes[0].when.window.as_ref().unwrap();
+    assert_eq!(night.timezone, jiff::tz::TimeZone::UTC);
+    let weekend = config.routes[2].when.window.as_ref().unwrap();
+    assert_eq!(
+        weekend.timezone, config.locale.timezone,
+        "locale.timezone by default"
+    );
+    assert!(!config.routes[0].when.is_catch_all());
+
+    let layered = BASE.replace(
+        "    rotation: { every: 1w, handoff: \"2026-11-02T10:00\", members: [a, b] }\n",
+        "    layers:\n      - { every: 1w, handoff: \"2026-11-02T10:00\", members: [a], window: { days: [sat], timezone: UTC } }\n",
+    );
+    expect(
+        &problems(&layered),
+        Level::Error,
+        "schedules[0].layers[0].window.timezone",
+        7,
+        "its schedule's timezone",
+    );
+}

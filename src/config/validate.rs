@@ -8,6 +8,13 @@ use super::*;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
+/// Characters a host or service name does not have but a regular expression does.
+fn looks_like_regex(value: &str) -> bool {
+    value.contains([
+        '^', '$', '*', '+', '?', '[', ']', '(', ')', '|', '\\', '{', '}',
+    ])
+}
+
 pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 const DEFAULT_SQLITE: &str = "data/kaden.db";
 
@@ -228,7 +235,7 @@ impl Validator<'_> {
         let schedule_ids: HashSet<&ScheduleId> = schedules.iter().map(|s| &s.id).collect();
         let call_settings = self.call_settings(raw.call_settings, &user_ids, &schedule_ids);
         let setting_ids: HashSet<&CallSettingId> = call_settings.iter().map(|c| &c.id).collect();
-        let routes = self.routes(raw.routes, &setting_ids);
+        let routes = self.routes(raw.routes, &setting_ids, &locale.timezone);
         let sources = self.sources(raw.sources);
         let pronunciation = self.pronunciation(raw.pronunciation);
         let speech = self.speech(raw.speech, locale.language);
@@ -608,9 +615,16 @@ impl Validator<'_> {
                 id
             })
             .collect();
-        let window = raw
-            .window
-            .and_then(|w| self.window(&child_key(path, "window"), w));
+        let window = raw.window.and_then(|w| {
+            let window_path = child_key(path, "window");
+            if w.timezone.is_some() {
+                self.error(
+                    &child_key(&window_path, "timezone"),
+                    "a layer's window is read in its schedule's timezone; set timezone on the schedule",
+                );
+            }
+            self.window(&window_path, w)
+        });
         Layer {
             rotation: Rotation {
                 every: jiff::SignedDuration::try_from(every)
@@ -813,6 +827,7 @@ impl Validator<'_> {
         &mut self,
         raw: Vec<super::raw::RawRoute>,
         settings: &HashSet<&CallSettingId>,
+        zone: &jiff::tz::TimeZone,
     ) -> Vec<Route> {
         let mut catch_all_seen = false;
         raw.into_iter()
@@ -835,15 +850,39 @@ impl Validator<'_> {
                         ),
                     );
                 }
-                let when = self.route_match(&child_key(&path, "when"), r.when);
+                let when = self.route_match(&child_key(&path, "when"), r.when, zone);
                 catch_all_seen |= when.is_catch_all();
                 Route { when, call }
             })
             .collect()
     }
 
-    fn route_match(&mut self, path: &str, raw: RawMatch) -> RouteMatch {
+    fn route_match(&mut self, path: &str, raw: RawMatch, zone: &jiff::tz::TimeZone) -> RouteMatch {
         let list = |v: Option<OneOrMany>| v.map(OneOrMany::into_vec).unwrap_or_default();
+        let hosts = list(raw.host);
+        let services = list(raw.service);
+        for (key, regex_key, values) in [
+            ("host", "host_regex", &hosts),
+            ("service", "service_regex", &services),
+        ] {
+            for value in values.iter().filter(|v| looks_like_regex(v)) {
+                self.warn(
+                    &child_key(path, key),
+                    format!(
+                        "{value:?} looks like a regular expression, but {key} matches the exact name; use {regex_key}"
+                    ),
+                );
+            }
+        }
+        let window = raw.window.and_then(|w| {
+            let window_path = child_key(path, "window");
+            let timezone = match w.timezone.as_deref() {
+                Some(name) => self.timezone(&child_key(&window_path, "timezone"), Some(name)),
+                None => zone.clone(),
+            };
+            self.window(&window_path, w)
+                .map(|window| RouteWindow { window, timezone })
+        });
         let sources = list(raw.source)
             .iter()
             .enumerate()
@@ -872,11 +911,12 @@ impl Validator<'_> {
             .collect();
         RouteMatch {
             sources,
-            hosts: list(raw.host),
-            services: list(raw.service),
+            hosts,
+            services,
             severities,
             host_regex: self.regex(&child_key(path, "host_regex"), raw.host_regex),
             service_regex: self.regex(&child_key(path, "service_regex"), raw.service_regex),
+            window,
         }
     }
 
@@ -986,5 +1026,6 @@ impl RouteMatch {
             && self.severities.is_empty()
             && self.host_regex.is_none()
             && self.service_regex.is_none()
+            && self.window.is_none()
     }
 }

@@ -571,7 +571,8 @@ impl Runner {
                 error: false,
                 message,
             } => tracing::info!(incident_id = incident.get(), "{message}"),
-            Effect::RecordCall(_) => {}
+            // The store keeps these; nothing to do outside.
+            Effect::RecordCall(_) | Effect::AcknowledgementStale { .. } => {}
         }
     }
 

@@ -162,6 +162,9 @@ pub struct CallSetting {
     pub keypad_timeout: Duration,
     /// Text the first target when every round ran out unacknowledged.
     pub sms_on_exhaustion: bool,
+    /// An acknowledged problem still open this long later goes stale: calling starts
+    /// again, with whoever acknowledged it first.
+    pub reescalate_after: Option<Duration>,
 }
 
 #[derive(Debug)]

@@ -141,6 +141,7 @@ pub struct RawCallSetting {
     pub notify_recovery: Option<bool>,
     pub keypad_timeout: Option<String>,
     pub sms_on_exhaustion: Option<bool>,
+    pub reescalate_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

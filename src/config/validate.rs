@@ -783,6 +783,13 @@ impl Validator<'_> {
                 DEFAULT_KEYPAD_TIMEOUT,
             ),
             sms_on_exhaustion: c.sms_on_exhaustion.unwrap_or(true),
+            reescalate_after: c.reescalate_after.as_deref().map(|raw| {
+                self.duration(
+                    &child_key(path, "reescalate_after"),
+                    Some(raw),
+                    Duration::ZERO,
+                )
+            }),
         }
     }
 

@@ -74,7 +74,55 @@ impl Escalation {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let attempts = self.attempts.iter().map(|a| a.at);
         let calls = self.calls.iter().map(|c| c.deadline);
-        attempts.chain(calls).min()
+        let stale = self.items.iter().filter_map(|i| self.goes_stale_at(i));
+        attempts.chain(calls).chain(stale).min()
+    }
+
+    /// When an acknowledged, still open problem's acknowledgement goes stale.
+    fn goes_stale_at(&self, item: &Item) -> Option<Timestamp> {
+        let after_ack = self.setting.reescalate_after?;
+        if item.status != ItemStatus::Problem || item.ack.is_none() {
+            return None;
+        }
+        Some(after(item.acked_at?, after_ack))
+    }
+
+    /// `reescalate_after`: acknowledgements of problems still open that long go stale;
+    /// calling starts again, with whoever acknowledged first.
+    fn reescalate_stale(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        let stale: Vec<usize> = (0..self.items.len())
+            .filter(|&i| self.goes_stale_at(&self.items[i]).is_some_and(|t| t <= now))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let first_acker = stale.iter().find_map(|&i| match &self.items[i].ack {
+            Some(AckBy::Phone { user, .. }) => Some(user.clone()),
+            _ => None,
+        });
+        let mut keys = Vec::new();
+        for &i in &stale {
+            let item = &mut self.items[i];
+            fx.push(Effect::Notice {
+                error: true,
+                message: format!(
+                    "The acknowledgement of {} is stale: still open after {}; calling again.",
+                    item.key.key,
+                    humantime::format_duration(self.setting.reescalate_after.unwrap_or_default())
+                ),
+            });
+            item.ack = None;
+            item.acked_at = None;
+            keys.push(item.key.clone());
+        }
+        fx.push(Effect::AcknowledgementStale { keys });
+        if let Some(user) = first_acker
+            && let Some(target) = (0..self.setting.targets.len())
+                .find(|&t| self.resolve(t, now, ctx).is_ok_and(|p| p.id == user))
+        {
+            self.cursor = target;
+        }
+        self.restart(now);
     }
 
     /// True once nothing can happen without new input: no call, nothing scheduled.
@@ -135,7 +183,7 @@ impl Escalation {
                 }
             }
             Input::Digits { call, digits } => {
-                let prompt = self.digits(&call, &digits, ctx, &mut fx);
+                let prompt = self.digits(&call, &digits, now, ctx, &mut fx);
                 self.expect_reply(&call, &prompt, now);
                 fx.push(Effect::Respond(prompt));
             }
@@ -154,7 +202,7 @@ impl Escalation {
             Input::Tick => {}
             Input::ManualAck { by, via } => {
                 let keys: Vec<ItemKey> = self.items.iter().map(|i| i.key.clone()).collect();
-                self.acknowledge(&keys, AckBy::Manual { by, via }, &mut fx);
+                self.acknowledge(&keys, AckBy::Manual { by, via }, now, &mut fx);
             }
         }
         self.settle(now, ctx, &mut fx);
@@ -184,6 +232,7 @@ impl Escalation {
                     problem_alert_id: a.alert_id,
                     source_ref: a.source_ref,
                     ack: None,
+                    acked_at: None,
                 });
                 self.restart(now);
             }
@@ -198,6 +247,7 @@ impl Escalation {
                     item.status = ItemStatus::Problem;
                     item.version += 1;
                     item.ack = None;
+                    item.acked_at = None;
                     item.problem_alert_id = a.alert_id;
                     item.source_ref = a.source_ref;
                     self.restart(now);
@@ -233,7 +283,7 @@ impl Escalation {
                             ),
                         });
                         let key = item.key.clone();
-                        self.acknowledge(&[key], AckBy::Source, fx);
+                        self.acknowledge(&[key], AckBy::Source, now, fx);
                     }
                     None => {}
                 }
@@ -413,7 +463,14 @@ impl Escalation {
         After::Hangup
     }
 
-    fn digits(&mut self, id: &CallId, digits: &str, ctx: &Ctx, fx: &mut Vec<Effect>) -> Prompt {
+    fn digits(
+        &mut self,
+        id: &CallId,
+        digits: &str,
+        now: Timestamp,
+        ctx: &Ctx,
+        fx: &mut Vec<Effect>,
+    ) -> Prompt {
         let Some(c) = self.call_index(id) else {
             return Prompt {
                 lines: vec![Line::NothingPending],
@@ -465,7 +522,7 @@ impl Escalation {
             }
             "3" => {
                 let keys = self.calls[c].details.clone();
-                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
+                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
                 self.summary_then_menu(c, &mut lines)
             }
             "4" => {
@@ -482,12 +539,12 @@ impl Escalation {
                 lines.push(Line::Downtime {
                     minutes: ctx.downtime_minutes,
                 });
-                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
+                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             "9" => {
                 let keys = self.heard_keys(c);
-                self.phone_acknowledge(c, &keys, digits, fx, &mut lines);
+                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             // Anything else: the summary and the menu again, with whatever arrived since.
@@ -534,11 +591,12 @@ impl Escalation {
         c: usize,
         keys: &[ItemKey],
         digits: &str,
+        now: Timestamp,
         fx: &mut Vec<Effect>,
         lines: &mut Vec<Line>,
     ) {
         let by = self.phone_ack(c, digits);
-        let acknowledged = self.acknowledge(keys, by, fx);
+        let acknowledged = self.acknowledge(keys, by, now, fx);
         lines.push(Line::Acknowledged {
             count: acknowledged.len(),
         });
@@ -546,11 +604,18 @@ impl Escalation {
     }
 
     /// Acknowledges the unacknowledged problems among `keys`; returns their keys.
-    fn acknowledge(&mut self, keys: &[ItemKey], by: AckBy, fx: &mut Vec<Effect>) -> Vec<ItemKey> {
+    fn acknowledge(
+        &mut self,
+        keys: &[ItemKey],
+        by: AckBy,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) -> Vec<ItemKey> {
         let items = self.write_back_items(keys, Item::needs_ack);
         for item in self.items.iter_mut().filter(|i| keys.contains(&i.key)) {
             if item.needs_ack() {
                 item.ack = Some(by.clone());
+                item.acked_at = Some(now);
             }
             item.heard_version = item.heard_version.max(item.version);
         }
@@ -713,6 +778,7 @@ impl Escalation {
 
     /// Restores the invariants after any input.
     fn settle(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        self.reescalate_stale(now, ctx, fx);
         let expired: Vec<CallId> = self
             .calls
             .iter()

@@ -55,6 +55,8 @@ pub struct SettingSnapshot {
     #[serde(with = "humantime_serde_secs")]
     pub keypad_timeout: Duration,
     pub sms_on_exhaustion: bool,
+    #[serde(default, with = "optional_secs")]
+    pub reescalate_after: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ impl From<&CallSetting> for SettingSnapshot {
             notify_recovery: c.notify_recovery,
             keypad_timeout: c.keypad_timeout,
             sms_on_exhaustion: c.sms_on_exhaustion,
+            reescalate_after: c.reescalate_after,
         }
     }
 }
@@ -96,6 +99,20 @@ mod humantime_serde_secs {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+mod optional_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_secs))
     }
 }
 
@@ -182,6 +199,9 @@ pub struct Item {
     pub problem_alert_id: AlertId,
     pub source_ref: SourceRef,
     pub ack: Option<AckBy>,
+    /// When `ack` was made (re-escalation counts from it).
+    #[serde(default)]
+    pub acked_at: Option<Timestamp>,
 }
 
 impl Item {
@@ -459,6 +479,10 @@ pub enum Effect {
         message: SmsMessage,
     },
     RecordCall(CallRecord),
+    /// These acknowledgements went stale (`reescalate_after`): the problems are open again.
+    AcknowledgementStale {
+        keys: Vec<ItemKey>,
+    },
     /// Something an operator must see: logged and shown on the incident.
     Notice {
         error: bool,

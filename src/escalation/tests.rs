@@ -60,6 +60,7 @@ fn setting(broadcast: bool, targets: &[&str]) -> SettingSnapshot {
         notify_recovery: true,
         keypad_timeout: Duration::from_secs(30),
         sms_on_exhaustion: true,
+        reescalate_after: None,
     }
 }
 
@@ -916,6 +917,57 @@ fn a_replayed_key_lists_each_alert_once() {
     }
     assert_eq!(w.esc.calls[0].acknowledged.len(), 1);
     assert_eq!(w.acks().len(), 1);
+}
+
+#[test]
+fn an_acknowledgement_still_open_after_reescalate_after_calls_again_acker_first() {
+    let mut w = World::round_robin(&["a", "b"]);
+    w.esc.setting.reescalate_after = Some(Duration::from_secs(2 * 3600));
+    w.problem("web-01/HTTP");
+    let a = w.call_to("a");
+    w.wait(20);
+    w.end(&a, CallOutcome::NoAnswer);
+    let b = w.call_to("b");
+    w.answer(&b);
+    w.press(&b, "9");
+    w.end(&b, CallOutcome::Completed);
+    assert_eq!(w.esc.status, Status::Quiet);
+    let acked_at = w.now;
+    assert_eq!(
+        w.esc.next_deadline(),
+        Some(
+            acked_at
+                .checked_add(jiff::SignedDuration::from_hours(2))
+                .unwrap()
+        )
+    );
+    assert!(placed(&w.wait(2 * 3600 - 1)).is_empty());
+    let fx = w.wait(1);
+    assert_eq!(
+        placed(&fx),
+        ["b"],
+        "the person who acknowledged is called first"
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::AcknowledgementStale { keys } if keys.len() == 1))
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Notice { message, .. } if message.contains("stale")))
+    );
+    assert_eq!(w.esc.status, Status::Escalating);
+}
+
+#[test]
+fn without_reescalate_after_an_acknowledgement_never_goes_stale() {
+    let mut w = World::round_robin(&["a"]);
+    w.problem("web-01/HTTP");
+    let a = w.call_to("a");
+    w.answer(&a);
+    w.press(&a, "9");
+    w.end(&a, CallOutcome::Completed);
+    assert_eq!(w.esc.next_deadline(), None);
 }
 
 #[test]

@@ -167,6 +167,16 @@ fn record_effect(
             }
             insert_writebacks(tx, incident, "acknowledge", items, by, None, now)
         }
+        Effect::AcknowledgementStale { keys } => {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE problems SET acknowledged_at = NULL, acknowledged_by = NULL
+                 WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
+            )?;
+            for key in keys {
+                stmt.execute(params![incident.get(), key.source.as_str(), key.key])?;
+            }
+            Ok(())
+        }
         Effect::Downtime { items, minutes, by } => {
             insert_writebacks(tx, incident, "downtime", items, by, Some(*minutes), now)
         }

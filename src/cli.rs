@@ -82,6 +82,13 @@ pub enum Command {
         /// How many upcoming handoffs to show.
         #[arg(long, default_value_t = 3)]
         next: usize,
+        /// Instead: every stretch in which a schedule, or a call setting's targets, has
+        /// nobody on call.
+        #[arg(long)]
+        gaps: bool,
+        /// How far ahead --gaps looks.
+        #[arg(long, default_value_t = 30, requires = "gaps")]
+        days: u32,
         /// Print the API's JSON, for scripts.
         #[arg(long)]
         json: bool,
@@ -298,11 +305,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             text,
         } => say(given.as_deref(), lang.as_deref(), explain, &text),
         Command::Oncall {
+            gaps: true,
+            days,
+            json,
+            action: None,
+            ..
+        } => {
+            oncall_gaps(&path, days, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Oncall {
             schedule,
             at,
             next,
             json,
             action: None,
+            ..
         } => {
             oncall(&path, schedule.as_deref(), at.as_deref(), next, json)?;
             Ok(ExitCode::SUCCESS)
@@ -347,6 +365,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Gaps in on-call coverage for the next `days`, from the config and the overrides.
+fn oncall_gaps(path: &std::path::Path, days: u32, json: bool) -> anyhow::Result<()> {
+    let config = load_config(path)?;
+    let overrides = crate::store::overrides_read_only(&config.storage.sqlite)
+        .context("cannot read the schedule overrides")?;
+    let from = crate::clock::Clock::now(&SystemClock);
+    let to = from
+        .saturating_add(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+        .unwrap_or(from);
+    let gaps = crate::oncall::gaps(&config, &overrides, from, to);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&gaps)?);
+        return Ok(());
+    }
+    if gaps.is_empty() {
+        println!("Someone is on call everywhere for the next {days} days.");
+        return Ok(());
+    }
+    let zone = &config.locale.timezone;
+    let rows: Vec<Vec<String>> = gaps
+        .iter()
+        .map(|g| {
+            vec![
+                g.kind.replace('_', " "),
+                g.id.clone(),
+                crate::display::stamp(g.from, zone),
+                crate::display::stamp(g.to, zone),
+                humantime::format_duration(
+                    std::time::Duration::try_from(g.to.duration_since(g.from)).unwrap_or_default(),
+                )
+                .to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::display::table(&["WHAT", "ID", "NOBODY FROM", "UNTIL", "FOR"], &rows)
+    );
+    Ok(())
 }
 
 fn doctor(path: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -477,8 +536,9 @@ fn say(
 
 fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path, &SystemSecrets) {
-        Ok((_, report)) => {
+        Ok((config, report)) => {
             print!("{report}");
+            gap_warnings(path, &config);
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
@@ -490,6 +550,29 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             println!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// check-config: nobody on call in the next 14 days is worth a warning.
+fn gap_warnings(path: &std::path::Path, config: &config::Config) {
+    let overrides = crate::store::overrides_read_only(&config.storage.sqlite).unwrap_or_default();
+    let from = crate::clock::Clock::now(&SystemClock);
+    let to = from
+        .saturating_add(jiff::SignedDuration::from_hours(24 * 14))
+        .unwrap_or(from);
+    for gap in crate::oncall::gaps(config, &overrides, from, to) {
+        let list = if gap.kind == "schedule" {
+            "schedules"
+        } else {
+            "call_settings"
+        };
+        println!(
+            "{}: warning: {list}.{}: nobody on call from {} to {} (kaden oncall --gaps)",
+            path.display(),
+            gap.id,
+            crate::display::stamp(gap.from, &config.locale.timezone),
+            crate::display::stamp(gap.to, &config.locale.timezone),
+        );
     }
 }
 

@@ -63,6 +63,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/test-calls", post(testcalls::start))
         .route("/api/v1/test-calls/{id}", get(testcalls::show))
         .route("/api/v1/oncall", get(oncall::oncall))
+        .route("/api/v1/oncall/gaps", get(oncall::gaps))
         .route("/api/v1/schedules/{id}/shifts", get(oncall::shifts))
         .route(
             "/api/v1/schedules/{id}/overrides",
@@ -176,7 +177,19 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     use std::fmt::Write;
     let mut out = String::new();
     let mut typed = std::collections::HashSet::new();
-    for (name, labels, value) in state.store.metrics().await? {
+    let mut samples = state.store.metrics().await?;
+    samples.extend(
+        oncall::next_gap_seconds(&state)
+            .into_iter()
+            .map(|(kind, id, s)| {
+                (
+                    "kaden_oncall_next_gap_seconds",
+                    vec![("kind", kind), ("id", id)],
+                    s,
+                )
+            }),
+    );
+    for (name, labels, value) in samples {
         if typed.insert(name) {
             let kind = if name.ends_with("_total") {
                 "counter"

@@ -53,6 +53,50 @@ pub struct OncallQuery {
     next: Option<usize>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GapsQuery {
+    /// How far ahead to look (default 30, at most 366).
+    days: Option<u32>,
+}
+
+/// Every stretch in the next days in which a schedule, or a call setting's targets, has
+/// nobody on call.
+pub async fn gaps(
+    State(state): State<AppState>,
+    query: Result<Query<GapsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<crate::oncall::Gap>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let days = query.days.unwrap_or(30).min(366);
+    let from = state.clock.now();
+    let to = from
+        .saturating_add(SignedDuration::from_hours(24 * i64::from(days)))
+        .unwrap_or(from);
+    Ok(Json(crate::oncall::gaps(
+        &state.config,
+        &overrides(&state),
+        from,
+        to,
+    )))
+}
+
+/// Seconds until the next gap in the next 30 days, per schedule and call setting, for
+/// `kaden_oncall_next_gap_seconds` (0 while a gap is on).
+pub fn next_gap_seconds(state: &AppState) -> Vec<(String, String, i64)> {
+    let from = state.clock.now();
+    let to = from.saturating_add(FEED_AHEAD).unwrap_or(from);
+    let mut next: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    for gap in crate::oncall::gaps(&state.config, &overrides(state), from, to) {
+        let seconds = gap.from.duration_since(from).as_secs().max(0);
+        next.entry((gap.kind, gap.id))
+            .and_modify(|s| *s = (*s).min(seconds))
+            .or_insert(seconds);
+    }
+    next.into_iter()
+        .map(|((kind, id), s)| (kind, id, s))
+        .collect()
+}
+
 /// Who is on call at a time (now by default), per schedule, with the next handoffs.
 pub async fn oncall(
     State(state): State<AppState>,

@@ -684,3 +684,63 @@ fn doctor_names_what_to_fix_on_the_simulator() {
         "{stdout}"
     );
 }
+
+#[test]
+fn oncall_gaps_find_the_weekend_hole_and_check_config_warns_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kaden.yaml");
+    std::fs::write(
+        &config,
+        "\
+users:
+  - { id: a, name: 山田, phone: \"+819000000001\" }
+schedules:
+  - id: weekdays
+    timezone: Asia/Tokyo
+    layers:
+      - { every: 1w, handoff: \"2026-11-02T09:00\", members: [a], window: { days: mon-fri } }
+call_settings:
+  - { id: infra, targets: [schedule:weekdays] }
+",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(KADEN)
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let gaps: Value =
+        serde_json::from_str(&run(&["oncall", "--gaps", "--days", "14", "--json"])).unwrap();
+    let weekdays: Vec<&Value> = gaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["id"] == "weekdays")
+        .collect();
+    assert!(weekdays.len() >= 2, "two weekends in 14 days: {gaps:#}");
+    for gap in weekdays {
+        let from: jiff::Timestamp = gap["from"].as_str().unwrap().parse().unwrap();
+        let local = from.to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
+        // Starting now (mid-weekend) or at Saturday 00:00, Tokyo.
+        assert!(
+            matches!(
+                local.weekday(),
+                jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+            ),
+            "{gap}"
+        );
+    }
+    let table = run(&["oncall", "--gaps"]);
+    assert!(table.starts_with("WHAT"), "{table}");
+    let checked = run(&["check-config"]);
+    assert!(
+        checked.contains("warning: schedules.weekdays: nobody on call from")
+            && checked.contains("warning: call_settings.infra: nobody on call from"),
+        "{checked}"
+    );
+}

@@ -117,9 +117,11 @@ pub struct Simulated {
 pub struct IncidentRun {
     pub id: IncidentId,
     pub call_setting: CallSettingId,
-    pub opened_at: Timestamp,
-    /// The first acknowledgement on the phone.
-    pub acknowledged_at: Option<Timestamp>,
+    /// Since when it has been calling without an acknowledgement, if it is.
+    pub escalating_since: Option<Timestamp>,
+    /// Each time calling started and ended with an acknowledgement on the phone: how long
+    /// that took. Calling that stops because everything recovered is not counted.
+    pub time_to_ack: Vec<SignedDuration>,
     pub exhausted: bool,
 }
 
@@ -248,8 +250,8 @@ impl Sim<'_> {
             self.runs.entry(incident).or_insert_with(|| IncidentRun {
                 id: incident,
                 call_setting: setting.id.clone(),
-                opened_at: now,
-                acknowledged_at: None,
+                escalating_since: None,
+                time_to_ack: Vec::new(),
                 exhausted: false,
             });
         }
@@ -338,8 +340,9 @@ impl Sim<'_> {
             per_number_window: self.config.telephony.per_number_window,
             downtime_minutes: self.config.speech.downtime_minutes,
         };
+        let before = escalation.status;
         let effects = escalation.handle(input, now, &ctx);
-        let exhausted = escalation.status == Status::Exhausted;
+        let status = escalation.status;
         let deadline = escalation.next_deadline();
         let done = escalation.is_idle()
             && escalation.status != Status::Escalating
@@ -355,7 +358,26 @@ impl Sim<'_> {
             self.push(at, Event::Tick(incident));
         }
         if let Some(run) = self.runs.get_mut(&incident) {
-            run.exhausted |= exhausted;
+            run.exhausted |= status == Status::Exhausted;
+            let escalating = status == Status::Escalating;
+            if escalating && before != Status::Escalating {
+                run.escalating_since = Some(now);
+            }
+            let phone_ack = effects.iter().any(|e| {
+                matches!(
+                    e,
+                    Effect::Acknowledge {
+                        by: AckBy::Phone { .. },
+                        ..
+                    }
+                )
+            });
+            if !escalating
+                && let Some(since) = run.escalating_since.take()
+                && phone_ack
+            {
+                run.time_to_ack.push(now.duration_since(since));
+            }
         }
         for effect in effects {
             self.effect(incident, effect, call.as_ref(), answered, now);
@@ -427,14 +449,6 @@ impl Sim<'_> {
                         let at = later(now, prompt.speaking_time());
                         self.push(at, provider(incident, input));
                     }
-                }
-            }
-            Effect::Acknowledge {
-                by: AckBy::Phone { .. },
-                ..
-            } => {
-                if let Some(run) = self.runs.get_mut(&incident) {
-                    run.acknowledged_at.get_or_insert(now);
                 }
             }
             Effect::RecordCall(record) => match self.call_rows.get(&record.call_id) {

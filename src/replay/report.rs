@@ -44,7 +44,8 @@ pub struct PersonCalls {
     pub night: usize,
 }
 
-/// Seconds from an incident's first problem to its first acknowledgement on the phone.
+/// Seconds from calling starting (a new problem) to the acknowledgement on the phone
+/// that stopped it, over every time an incident started calling.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct AckTimes {
     pub acknowledged: usize,
@@ -105,7 +106,7 @@ impl Report {
         let mut acks: Vec<i64> = sim
             .incidents
             .iter()
-            .filter_map(|i| Some(i.acknowledged_at?.duration_since(i.opened_at).as_secs()))
+            .flat_map(|i| i.time_to_ack.iter().map(|d| d.as_secs()))
             .collect();
         acks.sort_unstable();
         Report {
@@ -156,7 +157,7 @@ impl fmt::Display for Report {
         let t = &self.time_to_ack;
         writeln!(
             f,
-            "time to acknowledge ({} incidents): median {}, p90 {}, worst {}",
+            "time to acknowledge ({} escalations): median {}, p90 {}, worst {}",
             t.acknowledged,
             secs(t.median_secs),
             secs(t.p90_secs),

@@ -106,3 +106,13 @@ fn a_bad_line_is_named() {
     let err = alerts_from_file(&path, None, None).unwrap_err();
     assert!(matches!(err, ReplayError::Alert { line: 3, .. }), "{err}");
 }
+
+#[test]
+fn each_time_an_open_incident_calls_again_counts_towards_time_to_ack() {
+    let db1_down = WEB1_DOWN.replace("web1", "db1").replace("T02:", "T04:");
+    let report = run(1.0, 1, &[WEB1_DOWN, &db1_down]);
+    // db1 joins web1's open (acknowledged) incident and starts calling again.
+    assert_eq!((report.incidents, report.calls), (1, 2));
+    assert_eq!(report.time_to_ack.acknowledged, 2);
+    assert_eq!(report.time_to_ack.worst_secs, Some(20));
+}

@@ -115,11 +115,41 @@ pub enum Command {
     /// Phone USER with a short test message through the configured telephony; the callee
     /// presses 1 to confirm. Never an incident. Exits 1 unless confirmed.
     TestCall { user: String },
+    /// What if: replay stored alerts (or --alerts) under the config given with -c, through
+    /// the real escalation engine on a virtual clock with simulated callees, and report
+    /// who would have been called, how often, how fast and at what cost. Never places a
+    /// call; reads the database read-only.
+    Replay(ReplayArgs),
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(subcommand)]
         action: SimAction,
     },
+}
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Replay alerts received from this time, e.g. 2026-11-01T00:00:00+09:00.
+    #[arg(long)]
+    from: Option<String>,
+    /// ... until (not including) this time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Generic alerts as JSON lines instead of the database's alerts.
+    #[arg(long)]
+    alerts: Option<PathBuf>,
+    /// How long a callee who answers takes to pick up.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    answer_after: std::time::Duration,
+    /// Share of calls answered, 0 to 1.
+    #[arg(long, default_value_t = 0.8)]
+    answer_rate: f64,
+    /// Seed of the callees' randomness: the same seed gives the same report.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the report as JSON, for scripts.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -345,6 +375,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay(args) => replay(&path, args),
         Command::Doctor => doctor(&path),
         Command::TestCall { user } => Ok(if daemon()?.test_call(&user)? {
             ExitCode::SUCCESS
@@ -492,6 +523,59 @@ fn oncall(
         crate::display::table(&["SCHEDULE", "WHEN", "ON CALL", "FROM", "UNTIL"], &rows)
     );
     Ok(())
+}
+
+/// `kaden replay`: the candidate config names the database whose alerts (unless
+/// --alerts) and real calls are read.
+fn replay(path: &std::path::Path, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(path)?;
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.answer_rate),
+        "--answer-rate {} is not between 0 and 1",
+        args.answer_rate
+    );
+    let time = |flag: &str, t: Option<String>| -> anyhow::Result<Option<jiff::Timestamp>> {
+        t.map(|t| {
+            t.parse().with_context(|| {
+                format!("--{flag} {t:?} is not a time such as 2026-11-01T00:00:00+09:00")
+            })
+        })
+        .transpose()
+    };
+    let (from, to) = (time("from", args.from)?, time("to", args.to)?);
+    let db = &config.storage.sqlite;
+    let (alerts, actual) = match &args.alerts {
+        Some(file) => (crate::replay::alerts_from_file(file, from, to)?, None),
+        None => {
+            let stored = crate::store::alerts_read_only(db, from, to)
+                .context("cannot read the stored alerts")?;
+            let calls = crate::store::calls_read_only(db, from, to)
+                .context("cannot read the stored calls")?;
+            let alerts = stored
+                .into_iter()
+                .map(|s| crate::replay::Timed {
+                    at: s.received_at,
+                    alert: s.alert,
+                })
+                .collect();
+            (alerts, Some(crate::replay::Actual::new(&calls)))
+        }
+    };
+    let overrides =
+        crate::store::overrides_read_only(db).context("cannot read the schedule overrides")?;
+    let callee = crate::replay::Callee {
+        answer_after: args.answer_after,
+        answer_rate: args.answer_rate,
+        seed: args.seed,
+    };
+    let simulated = crate::replay::replay(&config, &overrides, &alerts, &callee);
+    let report = crate::replay::Report::new(&simulated, &config.locale.timezone, actual);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn say(

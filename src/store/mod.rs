@@ -2,6 +2,7 @@
 //! await the answer, so no query ever blocks the tokio runtime.
 
 mod escalations;
+mod history;
 mod ingest;
 mod metrics;
 mod migrations;
@@ -10,6 +11,7 @@ mod queries;
 mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert};
+pub use history::{StoredAlert, StoredCall, alerts_read_only, calls_read_only};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
 pub use overrides::overrides_read_only;

@@ -10,4 +10,5 @@ mod lifecycle;
 mod oncall;
 mod process;
 mod pronunciation;
+mod replay;
 mod writeback;

@@ -1,0 +1,498 @@
+//! What-if replay: past alerts, routed by a candidate config, escalated by the real engine
+//! on a virtual clock, with simulated callees. Answers "had we used this policy, who would
+//! have been called, how often, how fast, at what cost?" without placing a call or writing
+//! to the database.
+//!
+//! Incidents are grouped as the store groups them (src/store/ingest.rs): a problem joins
+//! the open incident that already tracks its key, else the open incident of its call
+//! setting, else opens one; a recovery, acknowledgement or update joins the open incident
+//! that tracks its key (else it is ignored); an incident is resolved when every problem
+//! in it has recovered. As in the runner, an escalation starts with the first problem of
+//! a routed incident and ends when it is idle with every item recovered. Not modelled:
+//! the daemon-wide hourly call cap (`telephony.max_calls_per_hour`), which lives in the
+//! runner, not the engine.
+
+mod report;
+
+pub use report::{AckTimes, Actual, PersonCalls, Report, USD_PER_MINUTE};
+
+use crate::config::Config;
+use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source, UserId};
+use crate::escalation::{
+    AckBy, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Effect, Escalation, Input,
+    ItemKey, ItemStatus, Person, Roster, SettingSnapshot, Status,
+};
+use crate::schedule::Override;
+use crate::sources::PayloadError;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A callee who answers presses 9# this long after picking up: people barge in as soon
+/// as they hear there is a problem.
+const PRESS_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read the alerts file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {error}", path.display())]
+    Alert {
+        path: PathBuf,
+        line: usize,
+        error: PayloadError,
+    },
+}
+
+/// How simulated people answer their phone.
+#[derive(Clone, Debug)]
+pub struct Callee {
+    /// Time from the call being placed to the callee picking up.
+    pub answer_after: Duration,
+    /// Share of calls answered (0 to 1); the rest ring until the ring timeout.
+    pub answer_rate: f64,
+    pub seed: u64,
+}
+
+/// One alert to replay, at the time kaden saw it.
+#[derive(Clone, Debug)]
+pub struct Timed {
+    pub at: Timestamp,
+    pub alert: Alert,
+}
+
+/// Reads generic alerts, one JSON object a line (blank lines skipped), each at its `time`,
+/// keeping those in `[from, to)`, in time order.
+pub fn alerts_from_file(
+    path: &Path,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<Vec<Timed>, ReplayError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut alerts = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        // A line without a `time` cannot be placed on the timeline; the epoch makes that
+        // visible in the report rather than borrowing the wall clock.
+        let delivery = crate::sources::generic::parse(line.as_bytes(), Timestamp::UNIX_EPOCH)
+            .map_err(|error| ReplayError::Alert {
+                path: path.to_owned(),
+                line: i + 1,
+                error,
+            })?;
+        let at = delivery.alert.occurred_at;
+        if from.is_none_or(|f| at >= f) && to.is_none_or(|t| at < t) {
+            alerts.push(Timed {
+                at,
+                alert: delivery.alert,
+            });
+        }
+    }
+    // Stable: alerts at the same instant keep the file's order.
+    alerts.sort_by_key(|a| a.at);
+    Ok(alerts)
+}
+
+/// What the replay produced, before it is summarised.
+#[derive(Debug, Default)]
+pub struct Simulated {
+    pub alerts: usize,
+    /// Problems no route matched.
+    pub unrouted: usize,
+    pub incidents: Vec<IncidentRun>,
+    /// The call log, in the order calls were placed.
+    pub calls: Vec<CallRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IncidentRun {
+    pub id: IncidentId,
+    pub call_setting: CallSettingId,
+    /// Since when it has been calling without an acknowledgement, if it is.
+    pub escalating_since: Option<Timestamp>,
+    /// Each time calling started and ended with an acknowledgement on the phone: how long
+    /// that took. Calling that stops because everything recovered is not counted.
+    pub time_to_ack: Vec<SignedDuration>,
+    pub exhausted: bool,
+}
+
+/// Replays `alerts` (in time order) under `config`, schedules resolved with `overrides`.
+pub fn replay(
+    config: &Config,
+    overrides: &[Override],
+    alerts: &[Timed],
+    callee: &Callee,
+) -> Simulated {
+    let mut sim = Sim {
+        config,
+        roster: ReplayRoster { config, overrides },
+        callee,
+        rng: fastrand::Rng::with_seed(callee.seed),
+        queue: BTreeMap::new(),
+        seq: 0,
+        ticks: HashSet::new(),
+        live: HashSet::new(),
+        incidents: Vec::new(),
+        opened: 0,
+        escalations: HashMap::new(),
+        runs: HashMap::new(),
+        out: Simulated {
+            alerts: alerts.len(),
+            ..Simulated::default()
+        },
+        call_rows: HashMap::new(),
+    };
+    for (i, timed) in alerts.iter().enumerate() {
+        sim.push(timed.at, Event::Alert(i));
+    }
+    while let Some(((now, _), event)) = sim.queue.pop_first() {
+        match event {
+            Event::Alert(i) => sim.alert(AlertId::new(i as i64 + 1), &alerts[i].alert, now),
+            Event::Tick(incident) => {
+                sim.ticks.remove(&(incident, now));
+                sim.step(incident, Input::Tick, now);
+            }
+            Event::Callee(incident, input) => {
+                let call = input.call().expect("callee inputs are about a call");
+                if sim.live.contains(call) {
+                    sim.step(incident, input, now);
+                }
+            }
+            Event::Provider(incident, input) => sim.step(incident, input, now),
+        }
+    }
+    let mut out = sim.out;
+    let mut runs: Vec<IncidentRun> = sim.runs.into_values().collect();
+    runs.sort_by_key(|r| r.id);
+    out.incidents = runs;
+    out
+}
+
+enum Event {
+    Alert(usize),
+    Tick(IncidentId),
+    /// What the simulated person does; dropped once the call is over.
+    Callee(IncidentId, Input),
+    /// What the telephony provider reports; always delivered.
+    Provider(IncidentId, Input),
+}
+
+/// An incident as the store tracks it: its call setting and the status of each key.
+struct OpenIncident {
+    id: IncidentId,
+    call_setting: Option<CallSettingId>,
+    problems: HashMap<(Source, String), ItemStatus>,
+}
+
+struct Sim<'a> {
+    config: &'a Config,
+    roster: ReplayRoster<'a>,
+    callee: &'a Callee,
+    rng: fastrand::Rng,
+    /// The virtual clock's timeline; the sequence number keeps same-instant events in
+    /// the order they were scheduled.
+    queue: BTreeMap<(Timestamp, u64), Event>,
+    seq: u64,
+    /// Ticks already queued, so a deadline is ticked once.
+    ticks: HashSet<(IncidentId, Timestamp)>,
+    /// Calls placed and not yet ended.
+    live: HashSet<CallId>,
+    /// Open incidents, oldest first.
+    incidents: Vec<OpenIncident>,
+    /// Incidents opened so far: the next one's id.
+    opened: i64,
+    escalations: HashMap<IncidentId, Escalation>,
+    runs: HashMap<IncidentId, IncidentRun>,
+    out: Simulated,
+    call_rows: HashMap<CallId, usize>,
+}
+
+impl Sim<'_> {
+    fn push(&mut self, at: Timestamp, event: Event) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), event);
+    }
+
+    fn alert(&mut self, alert_id: AlertId, alert: &Alert, now: Timestamp) {
+        let call_setting = crate::routing::route(&self.config.routes, alert).cloned();
+        if alert.kind == AlertKind::Problem && call_setting.is_none() {
+            self.out.unrouted += 1;
+        }
+        let Some(incident) = self.group(alert, call_setting) else {
+            return;
+        };
+        if !self.escalations.contains_key(&incident) {
+            let setting = self
+                .incidents
+                .iter()
+                .find(|i| i.id == incident)
+                .and_then(|i| {
+                    i.call_setting
+                        .as_ref()
+                        .and_then(|id| self.config.call_setting(id))
+                });
+            let (AlertKind::Problem, Some(setting)) = (alert.kind, setting) else {
+                return;
+            };
+            self.escalations.insert(
+                incident,
+                Escalation::new(incident, SettingSnapshot::from(setting)),
+            );
+            self.runs.entry(incident).or_insert_with(|| IncidentRun {
+                id: incident,
+                call_setting: setting.id.clone(),
+                escalating_since: None,
+                time_to_ack: Vec::new(),
+                exhausted: false,
+            });
+        }
+        let input = Input::Alert(AlertInput {
+            alert_id,
+            kind: alert.kind,
+            key: ItemKey {
+                source: alert.source(),
+                key: alert.key.clone(),
+            },
+            host: alert.host.clone(),
+            service: alert.service.clone(),
+            severity: alert.severity,
+            state_word: alert.state.clone(),
+            output: alert.output.clone(),
+            source_ref: alert.source_ref.clone(),
+        });
+        self.step(incident, input, now);
+    }
+
+    /// The store's grouping rule (module docs); the incident the alert joins, if any.
+    fn group(&mut self, alert: &Alert, call_setting: Option<CallSettingId>) -> Option<IncidentId> {
+        let key = (alert.source(), alert.key.clone());
+        let known = self
+            .incidents
+            .iter()
+            .rposition(|i| i.problems.contains_key(&key));
+        let index = match (alert.kind, known) {
+            (_, Some(i)) => i,
+            (AlertKind::Problem, None) => {
+                match self
+                    .incidents
+                    .iter()
+                    .rposition(|i| i.call_setting == call_setting)
+                {
+                    Some(i) => i,
+                    None => {
+                        self.opened += 1;
+                        let id = IncidentId::new(self.opened);
+                        self.incidents.push(OpenIncident {
+                            id,
+                            call_setting,
+                            problems: HashMap::new(),
+                        });
+                        self.incidents.len() - 1
+                    }
+                }
+            }
+            (_, None) => return None,
+        };
+        let incident = &mut self.incidents[index];
+        let id = incident.id;
+        match alert.kind {
+            AlertKind::Problem => {
+                incident.problems.insert(key, ItemStatus::Problem);
+            }
+            AlertKind::Recovery => {
+                incident.problems.insert(key, ItemStatus::Recovered);
+                if incident
+                    .problems
+                    .values()
+                    .all(|s| *s == ItemStatus::Recovered)
+                {
+                    self.incidents.remove(index);
+                }
+            }
+            AlertKind::Acknowledgement | AlertKind::Update => {}
+        }
+        Some(id)
+    }
+
+    /// One engine step, as the runner takes it: handle, note the next deadline, carry out
+    /// the effects (here: schedule what the phone network and the callee do next).
+    fn step(&mut self, incident: IncidentId, input: Input, now: Timestamp) {
+        let Some(escalation) = self.escalations.get_mut(&incident) else {
+            return;
+        };
+        let call = input.call().cloned();
+        let answered = matches!(input, Input::Answered { .. });
+        if let Input::Ended { call, .. } = &input {
+            self.live.remove(call);
+        }
+        let ctx = Ctx {
+            roster: &self.roster,
+            per_number_limit: self.config.telephony.per_number_limit,
+            per_number_window: self.config.telephony.per_number_window,
+            downtime_minutes: self.config.speech.downtime_minutes,
+        };
+        let before = escalation.status;
+        let effects = escalation.handle(input, now, &ctx);
+        let status = escalation.status;
+        let deadline = escalation.next_deadline();
+        let done = escalation.is_idle()
+            && escalation.status != Status::Escalating
+            && escalation
+                .items
+                .iter()
+                .all(|i| i.status == ItemStatus::Recovered);
+        if done {
+            self.escalations.remove(&incident);
+        } else if let Some(at) = deadline
+            && self.ticks.insert((incident, at))
+        {
+            self.push(at, Event::Tick(incident));
+        }
+        if let Some(run) = self.runs.get_mut(&incident) {
+            run.exhausted |= status == Status::Exhausted;
+            let escalating = status == Status::Escalating;
+            if escalating && before != Status::Escalating {
+                run.escalating_since = Some(now);
+            }
+            let phone_ack = effects.iter().any(|e| {
+                matches!(
+                    e,
+                    Effect::Acknowledge {
+                        by: AckBy::Phone { .. },
+                        ..
+                    }
+                )
+            });
+            if !escalating
+                && let Some(since) = run.escalating_since.take()
+                && phone_ack
+            {
+                run.time_to_ack.push(now.duration_since(since));
+            }
+        }
+        for effect in effects {
+            self.effect(incident, effect, call.as_ref(), answered, now);
+        }
+    }
+
+    /// `call` and `answered`: the call the step was about, and whether it was just picked up.
+    fn effect(
+        &mut self,
+        incident: IncidentId,
+        effect: Effect,
+        call: Option<&CallId>,
+        answered: bool,
+        now: Timestamp,
+    ) {
+        match effect {
+            Effect::PlaceCall {
+                call, ring_timeout, ..
+            } => {
+                self.live.insert(call.clone());
+                let sid = format!("replay-{call}");
+                self.push(
+                    now,
+                    provider(
+                        incident,
+                        Input::Placed {
+                            call: call.clone(),
+                            sid,
+                        },
+                    ),
+                );
+                let answers = self.rng.f64() < self.callee.answer_rate
+                    && self.callee.answer_after < ring_timeout;
+                let (at, input) = if answers {
+                    (self.callee.answer_after, Input::Answered { call })
+                } else {
+                    let outcome = CallOutcome::NoAnswer;
+                    (ring_timeout, Input::Ended { call, outcome })
+                };
+                self.push(later(now, at), Event::Callee(incident, input));
+            }
+            Effect::EndCall {
+                call, answered: up, ..
+            } => {
+                // The call is over for the callee now; its end reaches the engine as the
+                // provider reports it (a hang-up when answered, else a cancel).
+                self.live.remove(&call);
+                let outcome = if up {
+                    CallOutcome::Completed
+                } else {
+                    CallOutcome::Canceled
+                };
+                self.push(now, provider(incident, Input::Ended { call, outcome }));
+            }
+            Effect::Respond(prompt) => {
+                let Some(call) = call.filter(|c| self.live.contains(*c)).cloned() else {
+                    return;
+                };
+                match prompt.after {
+                    After::Gather if answered => {
+                        let digits = "9".to_owned();
+                        let input = Input::Digits { call, digits };
+                        self.push(later(now, PRESS_AFTER), Event::Callee(incident, input));
+                    }
+                    After::Gather => {}
+                    After::Hangup => {
+                        let outcome = CallOutcome::Completed;
+                        let input = Input::Ended { call, outcome };
+                        let at = later(now, prompt.speaking_time());
+                        self.push(at, provider(incident, input));
+                    }
+                }
+            }
+            Effect::RecordCall(record) => match self.call_rows.get(&record.call_id) {
+                Some(&row) => self.out.calls[row] = record,
+                None => {
+                    self.call_rows
+                        .insert(record.call_id.clone(), self.out.calls.len());
+                    self.out.calls.push(record);
+                }
+            },
+            _ => {}
+        }
+    }
+}
+
+fn provider(incident: IncidentId, input: Input) -> Event {
+    Event::Provider(incident, input)
+}
+
+fn later(t: Timestamp, d: Duration) -> Timestamp {
+    t.saturating_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
+        .expect("saturating timestamp arithmetic with a positive span never fails")
+}
+
+/// People and schedules from the candidate config, with the database's overrides.
+struct ReplayRoster<'a> {
+    config: &'a Config,
+    overrides: &'a [Override],
+}
+
+impl Roster for ReplayRoster<'_> {
+    fn person(&self, id: &UserId) -> Option<Person> {
+        let user = self.config.users.iter().find(|u| &u.id == id)?;
+        Some(Person {
+            id: user.id.clone(),
+            name: user.name.clone(),
+            phone: user.phone.clone(),
+        })
+    }
+    fn on_call(&self, schedule: &crate::domain::ScheduleId, at: Timestamp) -> Option<UserId> {
+        let schedule = self.config.schedules.iter().find(|s| &s.id == schedule)?;
+        crate::schedule::on_call_at(schedule, self.overrides, at)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Stored alerts and calls straight from the database file, read-only: what `kaden replay`
+//! replays under a candidate config, and what actually happened beside it. Opened without
+//! a daemon and never written, so a replay is safe next to a running `kaden serve`.
+
+use super::{StoreError, db_time};
+use crate::domain::{Alert, AlertKind, Severity, SourceRef, UserId};
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags, params};
+use std::path::Path;
+
+/// An alert as kaden received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredAlert {
+    /// When kaden stored it: when the real escalation saw it.
+    pub received_at: Timestamp,
+    pub alert: Alert,
+}
+
+/// One call kaden placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCall {
+    pub user: UserId,
+    pub placed_at: Timestamp,
+    pub answered: bool,
+}
+
+/// The alerts received in `[from, to)` (either end open), in the order kaden stored them.
+pub fn alerts_read_only(
+    path: &Path,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<Vec<StoredAlert>, StoreError> {
+    let conn = open(path)?;
+    // Stored times are fixed-width UTC text (`db_time`), so text order is time order.
+    let mut stmt = conn.prepare(
+        "SELECT id, received_at, source_ref, key, kind, severity, host, service, state, output,
+                occurred_at
+         FROM alerts
+         WHERE (?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR received_at < ?2)
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![from.map(db_time), to.map(db_time)], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            [
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ],
+            r.get::<_, Option<String>>(7)?,
+            [r.get::<_, String>(8)?, r.get(9)?, r.get(10)?],
+        ))
+    })?;
+    rows.map(|row| {
+        let (
+            id,
+            [received_at, source_ref, key, kind, severity, host],
+            service,
+            [state, output, occurred_at],
+        ) = row?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("alert {id}: {what}"));
+        Ok(StoredAlert {
+            received_at: received_at.parse().map_err(|_| corrupt("received_at"))?,
+            alert: Alert {
+                source_ref: serde_json::from_str::<SourceRef>(&source_ref)
+                    .map_err(|_| corrupt("source_ref"))?,
+                key,
+                kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+                severity: severity
+                    .parse::<Severity>()
+                    .map_err(|_| corrupt("severity"))?,
+                host,
+                service,
+                state,
+                output,
+                occurred_at: occurred_at.parse().map_err(|_| corrupt("occurred_at"))?,
+                raw: String::new(),
+            },
+        })
+    })
+    .collect()
+}
+
+/// The calls placed in `[from, to)` (either end open), in the order they were placed.
+pub fn calls_read_only(
+    path: &Path,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<Vec<StoredCall>, StoreError> {
+    let conn = open(path)?;
+    let mut stmt = conn.prepare(
+        "SELECT user_id, placed_at, answered_at IS NOT NULL FROM calls
+         WHERE (?1 IS NULL OR placed_at >= ?1) AND (?2 IS NULL OR placed_at < ?2)
+         ORDER BY placed_at, id",
+    )?;
+    let rows = stmt.query_map(params![from.map(db_time), to.map(db_time)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+    })?;
+    rows.map(|row| {
+        let (user, placed_at, answered) = row?;
+        Ok(StoredCall {
+            placed_at: placed_at
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("calls.placed_at: {e}")))?,
+            user: UserId::new(user),
+            answered,
+        })
+    })
+    .collect()
+}
+
+/// Unlike the overrides, a missing database is an error here: there is nothing to replay.
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+        StoreError::Open {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallSettingId, Delivery};
+    use crate::store::Store;
+
+    fn alert(key: &str, kind: AlertKind, at: &str) -> Alert {
+        Alert {
+            source_ref: SourceRef::Zabbix { event_id: 42 },
+            key: key.into(),
+            kind,
+            severity: Severity::High,
+            host: key.into(),
+            service: None,
+            state: kind.as_str().into(),
+            output: format!("{key} output"),
+            occurred_at: at.parse().unwrap(),
+            raw: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_back_the_alerts_of_a_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kaden.db");
+        let store = Store::open(&path).unwrap();
+        let times = [
+            "2026-11-01T00:00:00Z",
+            "2026-11-02T00:00:00Z",
+            "2026-11-03T00:00:00Z",
+        ];
+        for (i, t) in times.iter().enumerate() {
+            let kind = if i == 1 {
+                AlertKind::Recovery
+            } else {
+                AlertKind::Problem
+            };
+            let delivery = Delivery::new(alert("web1", kind, t), Some(format!("n{i}")));
+            let routed = Some(CallSettingId::new("infra"));
+            store
+                .ingest(delivery, routed, t.parse().unwrap())
+                .await
+                .unwrap();
+        }
+
+        let from = Some("2026-11-02T00:00:00Z".parse().unwrap());
+        let to = Some("2026-11-03T00:00:00Z".parse().unwrap());
+        let read = alerts_read_only(&path, from, to).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].received_at, times[1].parse().unwrap());
+        assert_eq!(read[0].alert.kind, AlertKind::Recovery);
+        assert_eq!(read[0].alert.source_ref, SourceRef::Zabbix { event_id: 42 });
+        assert_eq!(alerts_read_only(&path, None, None).unwrap().len(), 3);
+        assert!(calls_read_only(&path, None, None).unwrap().is_empty());
+
+        let missing = alerts_read_only(&dir.path().join("none.db"), None, None);
+        assert!(matches!(missing, Err(StoreError::Open { .. })));
+    }
+}

@@ -24,6 +24,28 @@ pub struct OnCall {
     pub next: Vec<ShiftView>,
 }
 
+/// The engine's view of people and schedules: the config's users and schedules, with
+/// the overrides (the runner's, and the replay's from the database).
+pub struct ConfigRoster<'a> {
+    pub config: &'a Config,
+    pub overrides: &'a [Override],
+}
+
+impl crate::escalation::Roster for ConfigRoster<'_> {
+    fn person(&self, id: &UserId) -> Option<crate::escalation::Person> {
+        let user = self.config.users.iter().find(|u| &u.id == id)?;
+        Some(crate::escalation::Person {
+            id: user.id.clone(),
+            name: user.name.clone(),
+            phone: user.phone.clone(),
+        })
+    }
+    fn on_call(&self, schedule: &ScheduleId, at: Timestamp) -> Option<UserId> {
+        let schedule = self.config.schedules.iter().find(|s| &s.id == schedule)?;
+        schedule::on_call_at(schedule, self.overrides, at)
+    }
+}
+
 /// The configured name of a user.
 pub fn name(config: &Config, user: &Option<UserId>) -> Option<String> {
     let user = user.as_ref()?;

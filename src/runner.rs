@@ -9,7 +9,7 @@ use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId
 use crate::escalation::CallId;
 use crate::escalation::{
     After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, ManualVia,
-    Person, Prompt, Roster, SettingSnapshot, SmsMessage, Status,
+    Prompt, SettingSnapshot, SmsMessage, Status,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
@@ -155,29 +155,6 @@ impl Webhooks {
 pub struct Telephony {
     pub client: TwilioClient,
     pub webhooks: Webhooks,
-}
-
-struct ConfigRoster<'a> {
-    config: &'a Config,
-    overrides: &'a [Override],
-}
-
-impl Roster for ConfigRoster<'_> {
-    fn person(&self, id: &UserId) -> Option<Person> {
-        self.config
-            .users
-            .iter()
-            .find(|u| &u.id == id)
-            .map(|u| Person {
-                id: u.id.clone(),
-                name: u.name.clone(),
-                phone: u.phone.clone(),
-            })
-    }
-    fn on_call(&self, schedule: &crate::domain::ScheduleId, at: Timestamp) -> Option<UserId> {
-        let schedule = self.config.schedules.iter().find(|s| &s.id == schedule)?;
-        crate::schedule::on_call_at(schedule, self.overrides, at)
-    }
 }
 
 pub struct Runner {
@@ -434,7 +411,7 @@ impl Runner {
             let effects = {
                 let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
                 let ctx = Ctx {
-                    roster: &ConfigRoster {
+                    roster: &crate::oncall::ConfigRoster {
                         config: &self.config,
                         overrides: &overrides,
                     },

@@ -17,10 +17,10 @@ mod report;
 pub use report::{AckTimes, Actual, PersonCalls, Report, USD_PER_MINUTE};
 
 use crate::config::Config;
-use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source, UserId};
+use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source};
 use crate::escalation::{
     AckBy, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Effect, Escalation, Input,
-    ItemKey, ItemStatus, Person, Roster, SettingSnapshot, Status,
+    ItemKey, ItemStatus, SettingSnapshot, Status,
 };
 use crate::schedule::Override;
 use crate::sources::PayloadError;
@@ -134,7 +134,7 @@ pub fn replay(
 ) -> Simulated {
     let mut sim = Sim {
         config,
-        roster: ReplayRoster { config, overrides },
+        roster: crate::oncall::ConfigRoster { config, overrides },
         callee,
         rng: fastrand::Rng::with_seed(callee.seed),
         queue: BTreeMap::new(),
@@ -195,7 +195,7 @@ struct OpenIncident {
 
 struct Sim<'a> {
     config: &'a Config,
-    roster: ReplayRoster<'a>,
+    roster: crate::oncall::ConfigRoster<'a>,
     callee: &'a Callee,
     rng: fastrand::Rng,
     /// The virtual clock's timeline; the sequence number keeps same-instant events in
@@ -223,7 +223,7 @@ impl Sim<'_> {
     }
 
     fn alert(&mut self, alert_id: AlertId, alert: &Alert, now: Timestamp) {
-        let call_setting = crate::routing::route(&self.config.routes, alert).cloned();
+        let call_setting = crate::routing::route(&self.config.routes, alert, now).cloned();
         if alert.kind == AlertKind::Problem && call_setting.is_none() {
             self.out.unrouted += 1;
         }
@@ -471,27 +471,6 @@ fn provider(incident: IncidentId, input: Input) -> Event {
 fn later(t: Timestamp, d: Duration) -> Timestamp {
     t.saturating_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
         .expect("saturating timestamp arithmetic with a positive span never fails")
-}
-
-/// People and schedules from the candidate config, with the database's overrides.
-struct ReplayRoster<'a> {
-    config: &'a Config,
-    overrides: &'a [Override],
-}
-
-impl Roster for ReplayRoster<'_> {
-    fn person(&self, id: &UserId) -> Option<Person> {
-        let user = self.config.users.iter().find(|u| &u.id == id)?;
-        Some(Person {
-            id: user.id.clone(),
-            name: user.name.clone(),
-            phone: user.phone.clone(),
-        })
-    }
-    fn on_call(&self, schedule: &crate::domain::ScheduleId, at: Timestamp) -> Option<UserId> {
-        let schedule = self.config.schedules.iter().find(|s| &s.id == schedule)?;
-        crate::schedule::on_call_at(schedule, self.overrides, at)
-    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Schedule overrides; the API writes them to the store and here.
     pub overrides: SharedOverrides,
     pub test_calls: Arc<TestCalls>,
+    /// For texts outside escalations (shift notices).
+    pub telephony: Arc<Telephony>,
 }
 
 impl AppState {
@@ -147,7 +149,7 @@ impl App {
             store.clone(),
             config.clone(),
             speech,
-            telephony,
+            telephony.clone(),
             clock.clone(),
             wake_writeback,
             overrides.clone(),
@@ -160,6 +162,7 @@ impl App {
             calls,
             overrides,
             test_calls,
+            telephony,
         };
         Ok(App {
             listener,
@@ -186,6 +189,7 @@ impl App {
         let runner = tokio::spawn(self.runner.run(stop.clone()));
         let writeback = tokio::spawn(self.writeback.run(stop.clone()));
         let spool = tokio::spawn(drain_spool(self.state.clone(), stop.clone()));
+        let notices = tokio::spawn(crate::shift_notice::run(self.state.clone(), stop.clone()));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -204,6 +208,7 @@ impl App {
         let _ = runner.await;
         let _ = writeback.await;
         let _ = spool.await;
+        let _ = notices.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())

@@ -109,6 +109,7 @@ pub struct RawSchedule {
     pub rotation: Option<RawLayer>,
     #[serde(default)]
     pub layers: Vec<RawLayer>,
+    pub notify_before: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -562,10 +562,18 @@ impl Validator<'_> {
                     .into_iter()
                     .map(|(at, layer)| self.layer(&at, layer, users))
                     .collect();
+                let notify_before = s.notify_before.as_deref().map(|raw| {
+                    self.duration(
+                        &child_key(&path, "notify_before"),
+                        Some(raw),
+                        Duration::ZERO,
+                    )
+                });
                 Schedule {
                     id: ScheduleId::new(s.id),
                     timezone,
                     layers,
+                    notify_before,
                 }
             })
             .collect()

@@ -282,6 +282,20 @@ pub async fn add_override(
         .unwrap_or_else(|p| p.into_inner())
         .push(stored.clone());
     tracing::info!(schedule = %stored.schedule, user = %stored.user, override_id = stored.id, "Override added.");
+    if s.notify_before.is_some() {
+        // Whoever now covers, and whoever is covered, hears of it.
+        use crate::shift_notice::{Notice, send};
+        let shift = |user: &UserId| Shift {
+            user: Some(user.clone()),
+            start: stored.start,
+            end: stored.end,
+        };
+        send(&state, s, &shift(&stored.user), &Notice::Covers).await;
+        if let Some(replaced) = &stored.replaces {
+            let by = stored.user.as_str();
+            send(&state, s, &shift(replaced), &Notice::Relieved { by }).await;
+        }
+    }
     Ok((StatusCode::CREATED, Json(stored)))
 }
 

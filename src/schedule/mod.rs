@@ -34,6 +34,9 @@ pub struct Schedule {
     pub id: ScheduleId,
     pub timezone: TimeZone,
     pub layers: Vec<Layer>,
+    /// Text each person this long before their shift starts, and when an override
+    /// changes their shifts.
+    pub notify_before: Option<std::time::Duration>,
 }
 
 /// "`user` covers `replaces` (or the whole schedule) from `start` to `end`".

@@ -22,6 +22,7 @@ fn rotation(every_hours: i64, handoff: &str, members: &[&str]) -> Rotation {
 
 fn schedule(zone: &str, layers: Vec<Layer>) -> Schedule {
     Schedule {
+        notify_before: None,
         id: ScheduleId::new("s"),
         timezone: tz(zone),
         layers,

@@ -125,6 +125,14 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         writes INTEGER NOT NULL
     );",
+    // 8: shift notices sent, so a restart never texts the same shift twice.
+    "CREATE TABLE shift_notices (
+        schedule TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        start_at TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (schedule, user_id, start_at)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -35,6 +35,31 @@ impl Store {
         self.call(|conn| read_overrides(conn)).await
     }
 
+    /// Records that the shift notice for `user`'s shift at `start` is being sent; false
+    /// when it was sent before.
+    pub async fn claim_shift_notice(
+        &self,
+        schedule: ScheduleId,
+        user: UserId,
+        start: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO shift_notices (schedule, user_id, start_at, sent_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    schedule.as_str(),
+                    user.as_str(),
+                    db_time(start),
+                    db_time(now)
+                ],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
     /// True when the override existed.
     pub async fn delete_override(&self, schedule: ScheduleId, id: i64) -> Result<bool, StoreError> {
         self.call(move |conn| {

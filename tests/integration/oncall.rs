@@ -152,3 +152,63 @@ async fn shifts_cover_a_range() {
         .collect();
     assert_eq!(users, ["b", "a", "b", "a"]);
 }
+
+#[tokio::test]
+async fn shift_notices_text_the_next_person_once_and_overrides_tell_both() {
+    // A handoff half an hour from now, in the schedule's zone.
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let handoff = kaden::clock::Clock::now(&kaden::clock::SystemClock)
+        .checked_add(jiff::SignedDuration::from_mins(30))
+        .unwrap()
+        .to_zoned_datetime(tokyo)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let config = CONFIG.replace(
+        "rotation: { every: 1w, handoff: \"2026-11-02T10:00\", members: [a, b] }",
+        &format!("rotation: {{ every: 1w, handoff: \"{handoff}\", members: [a, b] }}\n    notify_before: 1h"),
+    ) + "telephony:\n  provider: simulator\n";
+    let app = spawn_app_with(&config).await;
+    let messages = || async {
+        let (_, list) = app.get("/sim/messages").await;
+        list.as_array().cloned().unwrap_or_default()
+    };
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = messages().await;
+        if !sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        sent[0]["to"], "+819000000001",
+        "a's shift starts at the handoff"
+    );
+    assert!(
+        sent[0]["body"].as_str().unwrap().contains("infra の当番が"),
+        "{sent:#?}"
+    );
+
+    let (status, _) = app
+        .post_json(
+            "/api/v1/schedules/infra/overrides",
+            &json!({ "user": "c", "replaces": "a", "start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let sent = messages().await;
+    let to: Vec<&str> = sent.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    assert_eq!(
+        to,
+        ["+819000000001", "+819000000003", "+819000000001"],
+        "{sent:#?}"
+    );
+    assert!(
+        sent[2]["body"]
+            .as_str()
+            .unwrap()
+            .contains("c さんが代わります"),
+        "{sent:#?}"
+    );
+}

@@ -147,6 +147,12 @@ pub struct ReplayArgs {
     /// Seed of the callees' randomness: the same seed gives the same report.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Answer each call as the real callee answered the matching recorded call (the n-th
+    /// call to a person ↔ the n-th call really placed to them in the window), and report
+    /// whether the replay placed the same calls in the same order as the real run.
+    /// Ignores --answer-after, --answer-rate and --seed; not with --alerts.
+    #[arg(long, conflicts_with = "alerts")]
+    recorded: bool,
     /// Print the report as JSON, for scripts.
     #[arg(long)]
     json: bool,
@@ -544,7 +550,7 @@ fn replay(path: &std::path::Path, args: ReplayArgs) -> anyhow::Result<ExitCode> 
     };
     let (from, to) = (time("from", args.from)?, time("to", args.to)?);
     let db = &config.storage.sqlite;
-    let (alerts, actual) = match &args.alerts {
+    let (alerts, calls) = match &args.alerts {
         Some(file) => (crate::replay::alerts_from_file(file, from, to)?, None),
         None => {
             let stored = crate::store::alerts_read_only(db, from, to)
@@ -558,18 +564,23 @@ fn replay(path: &std::path::Path, args: ReplayArgs) -> anyhow::Result<ExitCode> 
                     alert: s.alert,
                 })
                 .collect();
-            (alerts, Some(crate::replay::Actual::new(&calls)))
+            (alerts, Some(calls))
         }
     };
     let overrides =
         crate::store::overrides_read_only(db).context("cannot read the schedule overrides")?;
+    let recorded = calls.as_ref().filter(|_| args.recorded);
     let callee = crate::replay::Callee {
         answer_after: args.answer_after,
         answer_rate: args.answer_rate,
         seed: args.seed,
+        recorded: recorded.cloned(),
     };
     let simulated = crate::replay::replay(&config, &overrides, &alerts, &callee);
-    let report = crate::replay::Report::new(&simulated, &config.locale.timezone, actual);
+    let comparison = recorded.map(|real| crate::replay::Comparison::new(&simulated, real));
+    let actual = calls.as_deref().map(crate::replay::Actual::new);
+    let report =
+        crate::replay::Report::new(&simulated, &config.locale.timezone, actual, comparison);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -11,12 +11,22 @@
 //! a routed incident and ends when it is idle with every item recovered. Not modelled:
 //! the daemon-wide hourly call cap (`telephony.max_calls_per_hour`), which lives in the
 //! runner, not the engine.
+//!
+//! Recorded answers (`Callee::recorded`, `kaden replay --recorded`): each call the replay
+//! places is answered as the real callee answered its counterpart, the n-th call the
+//! replay places to a person being matched with the n-th call really placed to that
+//! person in the window (in order of `placed_at`, then call id). The callee picks up after
+//! the recorded delay, presses the recorded keys in order 5 s apart, and the call ends
+//! after the recorded duration with the recorded outcome; a call with no counterpart
+//! rings out unanswered and is counted as unmatched. Calls the real runner deferred
+//! (hourly call cap) are left out on both sides, as the cap is not modelled.
 
 mod report;
 
-pub use report::{AckTimes, Actual, PersonCalls, Report, USD_PER_MINUTE};
+pub use report::{AckTimes, Actual, Comparison, Difference, PersonCalls, Report, USD_PER_MINUTE};
 
 use crate::config::Config;
+use crate::domain::UserId;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source};
 use crate::escalation::{
     AckBy, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Effect, Escalation, Input,
@@ -24,8 +34,9 @@ use crate::escalation::{
 };
 use crate::schedule::Override;
 use crate::sources::PayloadError;
+use crate::store::StoredCall;
 use jiff::{SignedDuration, Timestamp};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,6 +67,15 @@ pub struct Callee {
     /// Share of calls answered (0 to 1); the rest ring until the ring timeout.
     pub answer_rate: f64,
     pub seed: u64,
+    /// Answer as the real callees answered these calls (module docs) instead of at
+    /// random; `answer_after`, `answer_rate` and `seed` are then unused.
+    pub recorded: Option<Vec<StoredCall>>,
+}
+
+/// Whether a recorded call takes part in the comparison and the matching: a call the
+/// real runner deferred was placed again later under a new id.
+pub fn is_replayable(call: &StoredCall) -> bool {
+    call.outcome.as_deref() != Some("deferred")
 }
 
 /// One alert to replay, at the time kaden saw it.
@@ -111,6 +131,8 @@ pub struct Simulated {
     pub incidents: Vec<IncidentRun>,
     /// The call log, in the order calls were placed.
     pub calls: Vec<CallRecord>,
+    /// With recorded answers: calls placed that had no recorded counterpart.
+    pub unmatched: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -150,7 +172,19 @@ pub fn replay(
             ..Simulated::default()
         },
         call_rows: HashMap::new(),
+        recorded: HashMap::new(),
     };
+    for call in callee
+        .recorded
+        .iter()
+        .flatten()
+        .filter(|c| is_replayable(c))
+    {
+        sim.recorded
+            .entry(call.user.clone())
+            .or_default()
+            .push_back(call.clone());
+    }
     for (i, timed) in alerts.iter().enumerate() {
         sim.push(timed.at, Event::Alert(i));
     }
@@ -214,6 +248,8 @@ struct Sim<'a> {
     runs: HashMap<IncidentId, IncidentRun>,
     out: Simulated,
     call_rows: HashMap<CallId, usize>,
+    /// Recorded calls not yet matched, per person, oldest first.
+    recorded: HashMap<UserId, VecDeque<StoredCall>>,
 }
 
 impl Sim<'_> {
@@ -395,7 +431,10 @@ impl Sim<'_> {
     ) {
         match effect {
             Effect::PlaceCall {
-                call, ring_timeout, ..
+                call,
+                user,
+                ring_timeout,
+                ..
             } => {
                 self.live.insert(call.clone());
                 let sid = format!("replay-{call}");
@@ -409,6 +448,10 @@ impl Sim<'_> {
                         },
                     ),
                 );
+                if self.callee.recorded.is_some() {
+                    self.answer_as_recorded(incident, call, user, ring_timeout, now);
+                    return;
+                }
                 let answers = self.rng.f64() < self.callee.answer_rate
                     && self.callee.answer_after < ring_timeout;
                 let (at, input) = if answers {
@@ -437,7 +480,7 @@ impl Sim<'_> {
                     return;
                 };
                 match prompt.after {
-                    After::Gather if answered => {
+                    After::Gather if answered && self.callee.recorded.is_none() => {
                         let digits = "9".to_owned();
                         let input = Input::Digits { call, digits };
                         self.push(later(now, PRESS_AFTER), Event::Callee(incident, input));
@@ -461,6 +504,71 @@ impl Sim<'_> {
             },
             _ => {}
         }
+    }
+}
+
+impl Sim<'_> {
+    /// Schedules what the callee did on the recorded counterpart of `call` (module docs).
+    fn answer_as_recorded(
+        &mut self,
+        incident: IncidentId,
+        call: CallId,
+        user: UserId,
+        ring_timeout: Duration,
+        now: Timestamp,
+    ) {
+        let Some(real) = self.recorded.get_mut(&user).and_then(VecDeque::pop_front) else {
+            self.out.unmatched += 1;
+            let outcome = CallOutcome::NoAnswer;
+            let input = Input::Ended { call, outcome };
+            self.push(later(now, ring_timeout), Event::Callee(incident, input));
+            return;
+        };
+        let since =
+            |t: Timestamp| Duration::try_from(t.duration_since(real.placed_at)).unwrap_or_default();
+        let outcome = real.outcome.as_deref().unwrap_or("");
+        let Some(answered) = real.answered_at.map(since) else {
+            let outcome = match outcome {
+                "busy" | "declined" => CallOutcome::Busy,
+                "failed" | "invalid-number" | "lost" => CallOutcome::Failed,
+                // Canceled by kaden, or rang out: the callee never picked up; the replay
+                // cancels it itself if it should.
+                _ => CallOutcome::NoAnswer,
+            };
+            let rang = match (outcome, real.ended_at) {
+                (CallOutcome::NoAnswer, _) | (_, None) => ring_timeout,
+                (_, Some(ended)) => since(ended),
+            };
+            let input = Input::Ended { call, outcome };
+            self.push(later(now, rang), Event::Callee(incident, input));
+            return;
+        };
+        let up = later(now, answered);
+        if outcome == "machine" {
+            let input = Input::Machine { call };
+            self.push(up, Event::Callee(incident, input));
+            return;
+        }
+        let answer = Input::Answered { call: call.clone() };
+        self.push(up, Event::Callee(incident, answer));
+        let mut at = up;
+        for key in &real.keys {
+            at = later(at, PRESS_AFTER);
+            let digits = key.trim_end_matches('#').to_owned();
+            let input = Input::Digits {
+                call: call.clone(),
+                digits,
+            };
+            self.push(at, Event::Callee(incident, input));
+        }
+        // The callee hangs up when the real call ended, unless kaden ends it first.
+        let pressed = later(at, PRESS_AFTER);
+        let end = real
+            .ended_at
+            .map_or(pressed, |t| later(now, since(t)).max(pressed));
+        let outcome = CallOutcome::Completed;
+        let input = Input::Ended { call, outcome };
+        self.push(end, Event::Callee(incident, input));
     }
 }
 

@@ -1,7 +1,9 @@
 //! The replay's summary, for people (`Display`) and scripts (`--json`).
 
 use super::Simulated;
+use crate::escalation::CallPurpose;
 use crate::store::StoredCall;
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,6 +37,87 @@ pub struct Report {
     pub estimated_cost_usd: f64,
     /// What kaden really did over the same window; absent for `--alerts`.
     pub actual: Option<Actual>,
+    /// With recorded answers: whether the replay placed the same calls as the real run.
+    pub comparison: Option<Comparison>,
+}
+
+/// The replay's calls beside the real ones, as (person, purpose) in the order placed.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Comparison {
+    /// Same people called for the same purpose in the same order.
+    pub matches: bool,
+    pub replay_calls: usize,
+    pub real_calls: usize,
+    /// Replay calls that had no recorded call to answer as.
+    pub unmatched: usize,
+    pub first_difference: Option<Difference>,
+}
+
+/// The first call (1-based) where the two runs part; `None` on a side that ran out.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Difference {
+    pub call: usize,
+    pub replay: Option<CallSeen>,
+    pub real: Option<CallSeen>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CallSeen {
+    pub user: String,
+    pub purpose: CallPurpose,
+    pub placed_at: Timestamp,
+}
+
+impl fmt::Display for CallSeen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let purpose = match self.purpose {
+            CallPurpose::Escalate => "escalate",
+            CallPurpose::Notice => "notice",
+        };
+        write!(f, "{} ({purpose}) at {}", self.user, self.placed_at)
+    }
+}
+
+impl Comparison {
+    /// `real`: the recorded calls of the window, in the order placed.
+    pub fn new(sim: &Simulated, real: &[StoredCall]) -> Comparison {
+        let replay: Vec<CallSeen> = sim
+            .calls
+            .iter()
+            .map(|c| CallSeen {
+                user: c.user.to_string(),
+                purpose: c.purpose,
+                placed_at: c.placed_at,
+            })
+            .collect();
+        let real: Vec<CallSeen> = real
+            .iter()
+            .filter(|c| super::is_replayable(c))
+            .map(|c| CallSeen {
+                user: c.user.to_string(),
+                purpose: c.purpose,
+                placed_at: c.placed_at,
+            })
+            .collect();
+        let same = |a: &CallSeen, b: &CallSeen| a.user == b.user && a.purpose == b.purpose;
+        let first_difference = (0..replay.len().max(real.len()))
+            .find(|&i| match (replay.get(i), real.get(i)) {
+                (Some(a), Some(b)) => !same(a, b),
+                _ => true,
+            })
+            .map(|i| Difference {
+                call: i + 1,
+                replay: replay.get(i).cloned(),
+                real: real.get(i).cloned(),
+            });
+        Comparison {
+            matches: first_difference.is_none(),
+            replay_calls: sim.calls.len(),
+            real_calls: real.len(),
+            unmatched: sim.unmatched,
+            first_difference,
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -82,7 +165,12 @@ fn quantile(sorted: &[i64], q: f64) -> Option<i64> {
 }
 
 impl Report {
-    pub fn new(sim: &Simulated, zone: &TimeZone, actual: Option<Actual>) -> Report {
+    pub fn new(
+        sim: &Simulated,
+        zone: &TimeZone,
+        actual: Option<Actual>,
+        comparison: Option<Comparison>,
+    ) -> Report {
         let mut per_person: BTreeMap<String, PersonCalls> = BTreeMap::new();
         let mut per_hour = [0; 24];
         let mut billed_minutes = 0;
@@ -129,6 +217,7 @@ impl Report {
             usd_per_minute: USD_PER_MINUTE,
             estimated_cost_usd: (billed_minutes as f64 * USD_PER_MINUTE * 100.0).round() / 100.0,
             actual,
+            comparison,
         }
     }
 }
@@ -213,6 +302,33 @@ impl fmt::Display for Report {
                 "actually: {} calls (answered {})",
                 actual.calls, actual.answered
             )?;
+        }
+        if let Some(c) = &self.comparison {
+            let unmatched = match c.unmatched {
+                0 => String::new(),
+                n => format!("; {n} replay calls had no recorded answer"),
+            };
+            match &c.first_difference {
+                None => writeln!(
+                    f,
+                    "with the recorded answers the replay matches the real run: the same {} calls in the same order{unmatched}",
+                    c.replay_calls
+                )?,
+                Some(d) => {
+                    let side = |s: &Option<CallSeen>| {
+                        s.as_ref().map_or("no call".to_owned(), ToString::to_string)
+                    };
+                    writeln!(
+                        f,
+                        "with the recorded answers the replay differs from the real run ({} calls, really {}) at call {}: replay {}, really {}{unmatched}",
+                        c.replay_calls,
+                        c.real_calls,
+                        d.call,
+                        side(&d.replay),
+                        side(&d.real)
+                    )?
+                }
+            }
         }
         Ok(())
     }

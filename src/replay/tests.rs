@@ -18,9 +18,13 @@ routes:
 ";
 
 fn config() -> Config {
+    config_from(CONFIG)
+}
+
+fn config_from(text: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kaden.yaml");
-    std::fs::write(&path, CONFIG).unwrap();
+    std::fs::write(&path, text).unwrap();
     load(&path, &SystemSecrets).unwrap().0
 }
 
@@ -40,9 +44,10 @@ fn run(answer_rate: f64, seed: u64, lines: &[&str]) -> Report {
         answer_after: Duration::from_secs(15),
         answer_rate,
         seed,
+        recorded: None,
     };
     let simulated = replay(&config, &[], &alerts(lines), &callee);
-    Report::new(&simulated, &config.locale.timezone, None)
+    Report::new(&simulated, &config.locale.timezone, None, None)
 }
 
 #[test]
@@ -115,4 +120,140 @@ fn each_time_an_open_incident_calls_again_counts_towards_time_to_ack() {
     assert_eq!((report.incidents, report.calls), (1, 2));
     assert_eq!(report.time_to_ack.acknowledged, 2);
     assert_eq!(report.time_to_ack.worst_secs, Some(20));
+}
+
+/// What really happened to WEB1_DOWN: a did not answer; b picked up after 10 s, pressed
+/// 9# and the call ended 25 s after it was placed.
+fn recorded_calls() -> Vec<StoredCall> {
+    let at = |t: &str| t.parse::<Timestamp>().unwrap();
+    let call = |user: &str| StoredCall {
+        user: UserId::new(user),
+        purpose: crate::escalation::CallPurpose::Escalate,
+        placed_at: at("2026-11-01T17:00:00Z"),
+        answered: false,
+        answered_at: None,
+        ended_at: None,
+        outcome: None,
+        keys: Vec::new(),
+    };
+    vec![
+        StoredCall {
+            ended_at: Some(at("2026-11-01T17:00:30Z")),
+            outcome: Some("no-answer".into()),
+            ..call("a")
+        },
+        StoredCall {
+            placed_at: at("2026-11-01T17:00:31Z"),
+            answered: true,
+            answered_at: Some(at("2026-11-01T17:00:41Z")),
+            ended_at: Some(at("2026-11-01T17:00:56Z")),
+            outcome: Some("acknowledged".into()),
+            keys: vec!["9#".into()],
+            ..call("b")
+        },
+    ]
+}
+
+fn run_recorded(config: &Config) -> (Simulated, Report) {
+    let real = recorded_calls();
+    let callee = Callee {
+        answer_after: Duration::from_secs(15),
+        answer_rate: 1.0,
+        seed: 1,
+        recorded: Some(real.clone()),
+    };
+    let simulated = replay(config, &[], &alerts(&[WEB1_DOWN]), &callee);
+    let comparison = Comparison::new(&simulated, &real);
+    let actual = Actual::new(&real);
+    let report = Report::new(
+        &simulated,
+        &config.locale.timezone,
+        Some(actual),
+        Some(comparison),
+    );
+    (simulated, report)
+}
+
+#[test]
+fn recorded_answers_under_the_same_config_reproduce_the_real_calls() {
+    let (simulated, report) = run_recorded(&config());
+    let calls: Vec<(&str, Option<&str>, &[String])> = simulated
+        .calls
+        .iter()
+        .map(|c| (c.user.as_str(), c.outcome.as_deref(), c.keys.as_slice()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("a", Some("no-answer"), &[][..]),
+            ("b", Some("acknowledged"), &["9#".to_owned()][..]),
+        ]
+    );
+    // b picked up 10 s into the call, pressed 9# 5 s later.
+    assert_eq!(
+        simulated.calls[1]
+            .answered_at
+            .map(|a| a.duration_since(simulated.calls[1].placed_at).as_secs()),
+        Some(10)
+    );
+    assert_eq!(report.exhausted, 0);
+    assert_eq!(report.time_to_ack.acknowledged, 1);
+    let comparison = report.comparison.as_ref().unwrap();
+    assert!(comparison.matches, "{report}");
+    assert_eq!(
+        (
+            comparison.replay_calls,
+            comparison.real_calls,
+            comparison.unmatched
+        ),
+        (2, 2, 0)
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("the replay matches the real run: the same 2 calls in the same order"),
+        "{report}"
+    );
+}
+
+#[test]
+fn recorded_answers_under_reversed_targets_name_the_first_difference() {
+    let reversed = CONFIG.replace("targets: [user:a, user:b]", "targets: [user:b, user:a]");
+    let (simulated, report) = run_recorded(&config_from(&reversed));
+    // b is called first, answers as b really did, and acknowledges: a is never called.
+    assert_eq!(simulated.calls.len(), 1);
+    assert_eq!(simulated.calls[0].user.as_str(), "b");
+    assert_eq!(simulated.calls[0].outcome.as_deref(), Some("acknowledged"));
+    let comparison = report.comparison.as_ref().unwrap();
+    assert!(!comparison.matches);
+    let difference = comparison.first_difference.as_ref().unwrap();
+    assert_eq!(difference.call, 1);
+    assert_eq!(difference.replay.as_ref().unwrap().user, "b");
+    assert_eq!(difference.real.as_ref().unwrap().user, "a");
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "differs from the real run (1 calls, really 2) at call 1: replay b (escalate)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("really a (escalate)"), "{text}");
+}
+
+#[test]
+fn a_call_without_a_recorded_counterpart_rings_out_and_is_unmatched() {
+    let config = config();
+    let callee = Callee {
+        answer_after: Duration::from_secs(15),
+        answer_rate: 1.0,
+        seed: 1,
+        recorded: Some(Vec::new()),
+    };
+    let simulated = replay(&config, &[], &alerts(&[WEB1_DOWN]), &callee);
+    // Nobody answers: a, b, a, b, then exhausted.
+    assert_eq!(simulated.calls.len(), 4);
+    assert_eq!(simulated.unmatched, 4);
+    assert!(simulated.calls.iter().all(|c| c.answered_at.is_none()));
+    let comparison = Comparison::new(&simulated, &[]);
+    assert_eq!(comparison.first_difference.as_ref().unwrap().real, None);
 }

@@ -4,6 +4,7 @@
 
 use super::{StoreError, db_time};
 use crate::domain::{Alert, AlertKind, Severity, SourceRef, UserId};
+use crate::escalation::CallPurpose;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
@@ -16,12 +17,19 @@ pub struct StoredAlert {
     pub alert: Alert,
 }
 
-/// One call kaden placed.
+/// One call kaden placed, and how the callee answered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCall {
     pub user: UserId,
+    pub purpose: CallPurpose,
     pub placed_at: Timestamp,
     pub answered: bool,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// completed, no-answer, busy, declined, acknowledged, deferred, ... (`CallRecord`).
+    pub outcome: Option<String>,
+    /// Keys pressed, in order, as recorded: `["1#", "9#"]`.
+    pub keys: Vec<String>,
 }
 
 /// The alerts received in `[from, to)` (either end open), in the order kaden stored them.
@@ -92,21 +100,41 @@ pub fn calls_read_only(
 ) -> Result<Vec<StoredCall>, StoreError> {
     let conn = open(path)?;
     let mut stmt = conn.prepare(
-        "SELECT user_id, placed_at, answered_at IS NOT NULL FROM calls
+        "SELECT id, user_id, purpose, placed_at, answered_at, ended_at, outcome, keys FROM calls
          WHERE (?1 IS NULL OR placed_at >= ?1) AND (?2 IS NULL OR placed_at < ?2)
          ORDER BY placed_at, id",
     )?;
     let rows = stmt.query_map(params![from.map(db_time), to.map(db_time)], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        Ok((
+            [r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+            [
+                r.get::<_, Option<String>>(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ],
+        ))
     })?;
     rows.map(|row| {
-        let (user, placed_at, answered) = row?;
+        let ([id, user, purpose, placed_at], [answered_at, ended_at, outcome, keys]) = row?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("call {id}: {what}"));
+        let time = |t: Option<String>, what: &str| -> Result<Option<Timestamp>, StoreError> {
+            t.map(|t| t.parse().map_err(|_| corrupt(what))).transpose()
+        };
+        let answered_at = time(answered_at, "answered_at")?;
         Ok(StoredCall {
-            placed_at: placed_at
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("calls.placed_at: {e}")))?,
             user: UserId::new(user),
-            answered,
+            purpose: serde_json::from_value(serde_json::Value::String(purpose))
+                .map_err(|_| corrupt("purpose"))?,
+            placed_at: placed_at.parse().map_err(|_| corrupt("placed_at"))?,
+            answered: answered_at.is_some(),
+            answered_at,
+            ended_at: time(ended_at, "ended_at")?,
+            outcome,
+            keys: match keys {
+                Some(keys) => serde_json::from_str(&keys).map_err(|_| corrupt("keys"))?,
+                None => Vec::new(),
+            },
         })
     })
     .collect()

@@ -127,3 +127,115 @@ async fn replays_the_stored_alerts_beside_what_happened() {
     assert!(text.contains("ACTUAL CALLS"), "{text}");
     assert!(text.contains("alerts: 2"), "{text}");
 }
+
+/// The daemon, with simulated phones: a picks up and hangs up, b acknowledges with 9#.
+const LIVE: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+telephony:
+  provider: simulator
+  simulator:
+    phones:
+      \"+819000000001\": { behaviour: hang_up, after_secs: 1 }
+      \"+819000000002\": { behaviour: answer, keys: [\"9#\"], after_secs: 0 }
+users:
+  - { id: a, phone: \"+819000000001\" }
+  - { id: b, phone: \"+819000000002\" }
+call_settings:
+  - { id: infra, targets: [user:a, user:b], ring_timeout: 5s, retry_after: 1s, max_callbacks: 0 }
+routes:
+  - { call: infra }
+";
+
+/// Starts `kaden serve` and learns its address from the "listening" log line.
+fn serve(config: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kaden"))
+        .args(["--log-format", "json", "serve", "-c"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("kaden printed its listening line")
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if event["message"] == "kaden is listening." {
+            break format!("http://{}", event["addr"].as_str().unwrap());
+        }
+    };
+    // Keep draining the logs so the daemon never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
+#[tokio::test]
+async fn the_current_config_replayed_with_the_recorded_answers_matches_the_real_run() {
+    use crate::helpers::TOKEN;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kaden.yaml"), LIVE.replace("TOKEN", TOKEN)).unwrap();
+    let (mut daemon, base) = serve(&dir.path().join("kaden.yaml"));
+    let client = reqwest::Client::new();
+    let alert = crate::helpers::alert("db-01", "problem", "high");
+    let response = client
+        .post(format!("{base}/api/v1/alerts"))
+        .bearer_auth(TOKEN)
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let mut real = Vec::new();
+    for _ in 0..600 {
+        let calls: serde_json::Value = client
+            .get(format!("{base}/api/v1/calls"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        real = calls.as_array().cloned().unwrap_or_default();
+        if real.iter().any(|c| c["outcome"] == "acknowledged") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let outcomes: Vec<(&str, &str)> = real
+        .iter()
+        .rev()
+        .map(|c| (c["user"].as_str().unwrap(), c["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [("a", "hung-up"), ("b", "acknowledged")]);
+
+    let text = kaden(dir.path(), &["--recorded"]);
+    assert!(
+        text.contains("the replay matches the real run: the same 2 calls in the same order"),
+        "{text}"
+    );
+    let json = kaden(dir.path(), &["--recorded", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["comparison"]["matches"], true, "{report}");
+    assert_eq!(report["comparison"]["unmatched"], 0);
+    assert_eq!(report["per_person"]["b"]["answered"], 1);
+    assert_eq!(report["time_to_ack"]["acknowledged"], 1);
+
+    // The same week under a candidate that calls b first: the first call differs.
+    let reversed = LIVE.replace("[user:a, user:b]", "[user:b, user:a]");
+    std::fs::write(
+        dir.path().join("kaden.yaml"),
+        reversed.replace("TOKEN", TOKEN),
+    )
+    .unwrap();
+    let text = kaden(dir.path(), &["--recorded"]);
+    assert!(text.contains("at call 1: replay b (escalate)"), "{text}");
+}

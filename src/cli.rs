@@ -265,14 +265,18 @@ pub enum SimAction {
     Calls,
 }
 
+/// Spelled as in the config (`no_answer`) or with dashes (`no-answer`): both work.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum SimBehaviour {
     Answer,
+    #[value(alias = "no_answer")]
     NoAnswer,
     Busy,
     Decline,
     Voicemail,
+    #[value(alias = "hang_up")]
     HangUp,
+    #[value(alias = "invalid_number")]
     InvalidNumber,
 }
 
@@ -700,4 +704,18 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("Shutting down: finishing requests in flight.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_phone_takes_the_config_spelling_and_the_dashed_one() {
+        for spelling in ["no-answer", "no_answer", "hang_up", "invalid-number"] {
+            let parsed = Cli::try_parse_from(["kaden", "sim", "phone", "+819000000001", spelling]);
+            assert!(parsed.is_ok(), "{spelling}: {:?}", parsed.err());
+        }
+        assert!(Cli::try_parse_from(["kaden", "sim", "phone", "+819000000001", "melted"]).is_err());
+    }
 }

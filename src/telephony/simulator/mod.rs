@@ -31,6 +31,7 @@ pub enum Behaviour {
         after_secs: u64,
     },
     /// Rings until the ring timeout.
+    #[serde(alias = "no-answer")]
     NoAnswer,
     /// The line is busy after ringing a while.
     Busy,
@@ -42,11 +43,13 @@ pub enum Behaviour {
         after_secs: u64,
     },
     /// Picks up, listens, hangs up after `after_secs` without pressing anything.
+    #[serde(alias = "hang-up")]
     HangUp {
         #[serde(default = "default_after")]
         after_secs: u64,
     },
     /// Twilio refuses the number (error 21211).
+    #[serde(alias = "invalid-number")]
     InvalidNumber,
 }
 
@@ -489,5 +492,23 @@ async fn put_outage(State(sim): State<Simulator>, Json(r): Json<Refusals>) -> Re
             Json(json!({ "error": "status: an outage answers 500-599", "status": 422 })),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callee_behaviours_take_underscores_or_dashes() {
+        for (underscore, dash) in [
+            ("no_answer", "no-answer"),
+            ("hang_up", "hang-up"),
+            ("invalid_number", "invalid-number"),
+        ] {
+            let a: Behaviour = serde_json::from_value(json!({ "behaviour": underscore })).unwrap();
+            let b: Behaviour = serde_json::from_value(json!({ "behaviour": dash })).unwrap();
+            assert_eq!(a, b);
+        }
     }
 }

@@ -447,4 +447,78 @@ routes:
         let (code, _) = cli(&config, &["test-call", "nobody"]).await;
         assert_ne!(code, Some(0));
     }
+
+    #[tokio::test]
+    async fn any_twilio_client_can_list_and_fetch_the_simulator_s_calls() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let app = spawn_app_with(&config(&twilio, free_port(), "twilio-token-123")).await;
+        let answer = app
+            .post_alert(&alert("web-01/HTTP", "problem", "high"))
+            .await;
+        app.wait_for_incident(&answer["incident_id"], "a to acknowledge", quiet)
+            .await;
+        let api = format!("{twilio}/twilio/2010-04-01/Accounts/{ACCOUNT_SID}");
+        let get = |path: String| {
+            reqwest::Client::new()
+                .get(path)
+                .basic_auth(ACCOUNT_SID, Some("twilio-token-123"))
+                .send()
+        };
+        let list: Value = get(format!("{api}/Calls.json?To=%2B819000000001"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let call = &list["calls"][0];
+        assert_eq!(call["status"], "completed", "{list:#}");
+        assert!(
+            call["duration"].as_str().unwrap().parse::<u64>().is_ok(),
+            "{call}"
+        );
+        for field in ["date_created", "start_time", "end_time"] {
+            assert!(
+                call[field].as_str().unwrap().ends_with("+0000"),
+                "{field}: {call}"
+            );
+        }
+        assert_eq!(list["next_page_uri"], Value::Null);
+        let uri = call["uri"].as_str().unwrap();
+        let fetched: Value = get(format!("{twilio}/twilio{uri}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fetched["sid"], call["sid"]);
+        let messages = get(format!("{api}/Messages.json")).await.unwrap();
+        assert_eq!(messages.status(), 200);
+        let refused = reqwest::get(format!("{api}/Calls.json")).await.unwrap();
+        assert_eq!(refused.status(), 401, "basic auth, as Twilio");
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Twilio's Python library (pip install twilio); run by .ci/run"]
+    async fn twilio_s_official_python_library_works_against_the_simulator() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/twilio/official_client.py"
+        );
+        let base = format!("{twilio}/twilio");
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args([script, &base, ACCOUNT_SID, "twilio-token-123"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

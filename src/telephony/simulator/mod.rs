@@ -88,6 +88,78 @@ pub struct SimCall {
     end: Arc<Notify>,
     #[serde(skip)]
     end_requested: bool,
+    /// When it was created, answered and ended, for the call resource's fields.
+    #[serde(skip)]
+    times: CallTimes,
+}
+
+#[derive(Clone, Debug, Default)]
+struct CallTimes {
+    created: Option<jiff::Timestamp>,
+    started: Option<jiff::Timestamp>,
+    ended: Option<jiff::Timestamp>,
+}
+
+fn now() -> jiff::Timestamp {
+    crate::clock::Clock::now(&crate::clock::SystemClock)
+}
+
+/// Twilio's date format (RFC 2822, UTC).
+fn twilio_date(t: Option<jiff::Timestamp>) -> serde_json::Value {
+    t.map_or(serde_json::Value::Null, |t| {
+        t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string().into()
+    })
+}
+
+impl SimCall {
+    /// The call resource as Twilio's REST API returns it.
+    fn resource(&self, account: &str) -> serde_json::Value {
+        let t = &self.times;
+        let duration = t
+            .started
+            .zip(t.ended)
+            .map(|(s, e)| e.duration_since(s).as_secs().max(0).to_string());
+        json!({
+            "sid": self.sid, "account_sid": account, "to": self.to, "from": self.from,
+            "status": self.status, "answered_by": self.answered_by, "direction": "outbound-api",
+            "api_version": "2010-04-01", "date_created": twilio_date(t.created),
+            "date_updated": twilio_date(t.ended.or(t.started).or(t.created)),
+            "start_time": twilio_date(t.started), "end_time": twilio_date(t.ended),
+            "duration": duration, "price": null, "price_unit": "USD",
+            "uri": format!("/2010-04-01/Accounts/{account}/Calls/{}.json", self.sid),
+        })
+    }
+}
+
+impl SimMessage {
+    fn resource(&self, account: &str) -> serde_json::Value {
+        json!({
+            "sid": self.sid, "account_sid": account, "to": self.to, "from": self.from,
+            "body": self.body, "status": "sent", "direction": "outbound-api", "num_segments": "1",
+            "api_version": "2010-04-01", "price": null, "price_unit": "USD",
+            "uri": format!("/2010-04-01/Accounts/{account}/Messages/{}.json", self.sid),
+        })
+    }
+}
+
+/// One page of a list resource, in Twilio's shape (everything fits on the first page).
+fn page(kind: &str, account: &str, items: Vec<serde_json::Value>) -> Response {
+    let uri = format!("/2010-04-01/Accounts/{account}/{}.json", capitalized(kind));
+    let count = items.len();
+    Json(json!({
+        kind: items, "page": 0, "page_size": count, "start": 0,
+        "end": count.saturating_sub(1), "uri": uri, "first_page_uri": uri,
+        "next_page_uri": null, "previous_page_uri": null,
+    }))
+    .into_response()
+}
+
+fn capitalized(kind: &str) -> String {
+    let mut chars = kind.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -179,7 +251,7 @@ impl Simulator {
         Router::new()
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Calls.json",
-                post(create_call),
+                post(create_call).get(list_calls_resource),
             )
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Calls/{sid}",
@@ -187,7 +259,11 @@ impl Simulator {
             )
             .route(
                 "/twilio/2010-04-01/Accounts/{account}/Messages.json",
-                post(send_message),
+                post(send_message).get(list_messages_resource),
+            )
+            .route(
+                "/twilio/2010-04-01/Accounts/{account}/Messages/{sid}",
+                get(fetch_message),
             )
             .route("/twilio/2010-04-01/Accounts/{account}", get(fetch_account))
             .route(
@@ -298,6 +374,10 @@ async fn create_call(
             keys: Vec::new(),
             end: Arc::new(Notify::new()),
             end_requested: false,
+            times: CallTimes {
+                created: Some(now()),
+                ..CallTimes::default()
+            },
         });
         sid
     };
@@ -372,13 +452,69 @@ async fn fetch_call(
             "The requested resource was not found",
         );
     };
-    Json(json!({
-        "sid": call.sid, "account_sid": sim.account_sid, "to": call.to, "from": call.from,
-        "status": call.status, "answered_by": call.answered_by, "direction": "outbound-api",
-        "api_version": "2010-04-01",
-        "uri": format!("/2010-04-01/Accounts/{}/Calls/{}.json", sim.account_sid, call.sid),
-    }))
-    .into_response()
+    Json(call.resource(&sim.account_sid)).into_response()
+}
+
+/// `GET Calls.json[?To=&Status=]`: the calls, newest first, as Twilio lists them.
+async fn list_calls_resource(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    let wanted = |name: &str, value: &str| param(&query, name).is_none_or(|w| w == value);
+    let calls = sim
+        .lock()
+        .calls
+        .iter()
+        .rev()
+        .filter(|c| wanted("To", &c.to) && wanted("Status", &c.status))
+        .map(|c| c.resource(&sim.account_sid))
+        .collect();
+    page("calls", &sim.account_sid, calls)
+}
+
+/// `GET Messages.json`: the messages, newest first.
+async fn list_messages_resource(
+    State(sim): State<Simulator>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    let messages = sim
+        .lock()
+        .messages
+        .iter()
+        .rev()
+        .map(|m| m.resource(&sim.account_sid))
+        .collect();
+    page("messages", &sim.account_sid, messages)
+}
+
+/// `GET Messages/{Sid}.json`.
+async fn fetch_message(
+    State(sim): State<Simulator>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, code, message)) = sim.admit(&account, &headers) {
+        return twilio_error(status, code, message);
+    }
+    let sid = sid.trim_end_matches(".json");
+    let state = sim.lock();
+    match state.messages.iter().find(|m| m.sid == sid) {
+        Some(m) => Json(m.resource(&sim.account_sid)).into_response(),
+        None => twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ),
+    }
 }
 
 async fn update_call(

@@ -138,7 +138,15 @@ impl Phone {
     }
 
     async fn status(&mut self, status: &str, extra: &[(&str, String)]) {
-        self.update(|c| c.status = status.to_owned());
+        self.update(|c| {
+            c.status = status.to_owned();
+            if matches!(
+                status,
+                "completed" | "busy" | "no-answer" | "failed" | "canceled"
+            ) {
+                c.times.ended = Some(super::now());
+            }
+        });
         let Some(url) = self.d.status_url.clone() else {
             return;
         };
@@ -175,6 +183,7 @@ impl Phone {
         self.answered_at = Some(Instant::now());
         self.update(|c| {
             c.status = "in-progress".into();
+            c.times.started = Some(super::now());
             c.answered_by = Some(
                 if self.machine {
                     "machine_start"

@@ -54,6 +54,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Telephony errors, newest first, with Twilio's meaning and a fix (like Twilio's
+    /// Debugger).
+    Errors {
+        /// Print the API's JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge every open problem of an incident (as 9# on the phone does).
     Ack {
         incident: i64,
@@ -319,6 +326,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Calls { incident, json } => {
             daemon()?.calls(incident, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Errors { json } => {
+            daemon()?.errors(json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ack { incident, by } => {

@@ -192,6 +192,32 @@ impl Daemon {
         Ok(())
     }
 
+    pub fn errors(&self, json: bool) -> anyhow::Result<()> {
+        let path = "/api/v1/telephony/errors";
+        if json {
+            return self.print_json(path);
+        }
+        let errors: Vec<crate::store::TelephonyErrorView> = self.get(path)?;
+        let rows: Vec<Vec<String>> = errors
+            .into_iter()
+            .map(|e| {
+                vec![
+                    local_time(&e.at, &self.zone),
+                    e.code.to_string(),
+                    e.seen,
+                    e.call_id.unwrap_or_default(),
+                    e.meaning.unwrap_or(e.message),
+                    e.fix.unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(&["AT", "CODE", "SEEN", "CALL", "WHAT", "WHAT TO DO"], &rows)
+        );
+        Ok(())
+    }
+
     pub fn ack(&self, incident: i64, by: &str) -> anyhow::Result<()> {
         let url = format!("{}/api/v1/incidents/{incident}/ack", self.base);
         let _: serde_json::Value =

@@ -13,7 +13,8 @@ use crate::escalation::{
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
-use crate::store::Store;
+use crate::store::{Store, TelephonyError};
+use crate::telephony::errors::Seen;
 use crate::telephony::twilio::{CallRequest, CallStatus, CallUpdate, TwilioClient};
 use crate::telephony::twiml;
 use jiff::{SignedDuration, Timestamp};
@@ -480,6 +481,8 @@ impl Runner {
                 tracing::info!(incident_id = incident.get(), call_id = %call, user = %user, "Placing call.");
                 let telephony = self.telephony.clone();
                 let handle = self.handle.clone();
+                let store = self.store.clone();
+                let clock = self.clock.clone();
                 tokio::spawn(async move {
                     let hooks = &telephony.webhooks;
                     let request = CallRequest {
@@ -499,6 +502,15 @@ impl Runner {
                         }
                         Err(e) => {
                             tracing::error!(call_id = %call, error = %e, "Twilio did not place the call.");
+                            let error = TelephonyError {
+                                code: e.code(),
+                                message: e.to_string(),
+                                seen: Seen::Rest,
+                                incident: Some(incident),
+                                call_id: Some(call.to_string()),
+                                call_sid: None,
+                            };
+                            record(&store, error, clock.now()).await;
                             Input::PlaceFailed {
                                 call: call.clone(),
                                 reason: e.to_string(),
@@ -595,13 +607,24 @@ impl Runner {
     fn send_sms(&self, incident: IncidentId, user: UserId, to: String, message: &SmsMessage) {
         let body = self.speech.sms(message);
         let telephony = self.telephony.clone();
+        let store = self.store.clone();
+        let clock = self.clock.clone();
         tokio::spawn(async move {
             match telephony.client.send_sms(&to, &body).await {
                 Ok(sid) => {
                     tracing::info!(incident_id = incident.get(), user = %user, message_sid = %sid, "SMS sent.")
                 }
                 Err(e) => {
-                    tracing::error!(incident_id = incident.get(), user = %user, error = %e, "SMS not sent.")
+                    tracing::error!(incident_id = incident.get(), user = %user, error = %e, "SMS not sent.");
+                    let error = TelephonyError {
+                        code: e.code(),
+                        message: format!("SMS to {user}: {e}"),
+                        seen: Seen::Rest,
+                        incident: Some(incident),
+                        call_id: None,
+                        call_sid: None,
+                    };
+                    record(&store, error, clock.now()).await;
                 }
             }
         });
@@ -649,6 +672,13 @@ pub fn render_twiml(
             },
         ),
         After::Hangup => twiml::hangup(&text, &voice),
+    }
+}
+
+/// Stores a telephony error for the feed; a store that cannot take it only logs.
+pub async fn record(store: &Store, error: TelephonyError, at: Timestamp) {
+    if let Err(e) = store.record_telephony_error(error, at).await {
+        tracing::error!(error = %e, "Cannot store a telephony error.");
     }
 }
 

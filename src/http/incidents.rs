@@ -189,3 +189,20 @@ pub async fn calls(
     };
     Ok(Json(state.store.calls(filter).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/telephony/errors`: the latest telephony errors with Twilio's meaning and
+/// a fix, newest first.
+pub async fn telephony_errors(
+    State(state): State<AppState>,
+    query: Result<Query<ErrorsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<crate::store::TelephonyErrorView>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(100).min(1000);
+    Ok(Json(state.store.telephony_errors(limit).await?))
+}

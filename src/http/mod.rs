@@ -60,6 +60,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{id}/alerts", get(incidents::alerts))
         .route("/api/v1/calls", get(incidents::calls))
+        .route("/api/v1/telephony/errors", get(incidents::telephony_errors))
         .route("/api/v1/test-calls", post(testcalls::start))
         .route("/api/v1/test-calls/{id}", get(testcalls::show))
         .route("/api/v1/oncall", get(oncall::oncall))

@@ -6,6 +6,8 @@ use super::ApiError;
 use crate::app::AppState;
 use crate::escalation::{CallId, CallOutcome, Input};
 use crate::runner::{Spoken, render_twiml};
+use crate::store::TelephonyError;
+use crate::telephony::errors::{self, Seen};
 use crate::telephony::{signature, twiml};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -76,6 +78,16 @@ fn signed(
     ) {
         let url = crate::telemetry::redact_uri(&url);
         tracing::warn!(%url, "Refused a Twilio webhook with a missing or wrong signature.");
+        let error = TelephonyError {
+            code: errors::NO_CODE,
+            message: format!("refused a webhook with a missing or wrong signature: {url}"),
+            seen: Seen::Signature,
+            incident: None,
+            call_id: None,
+            call_sid: None,
+        };
+        let (store, at) = (state.store.clone(), state.clock.now());
+        tokio::spawn(async move { crate::runner::record(&store, error, at).await });
         return Err(ApiError::Forbidden(
             "missing or wrong X-Twilio-Signature".into(),
         ));
@@ -160,6 +172,17 @@ pub async fn status(
     let hook = verify(&state, &uri, &headers, &body)?;
     let status = hook.get("CallStatus").unwrap_or_default();
     tracing::debug!(call_id = %hook.call, call_sid = hook.get("CallSid"), status, "Call progress.");
+    if let Some(code) = hook.get("ErrorCode").and_then(|c| c.parse::<u32>().ok()) {
+        let error = TelephonyError {
+            code,
+            message: hook.get("ErrorMessage").unwrap_or_default().to_owned(),
+            seen: Seen::Callback,
+            incident: Some(hook.call.incident()),
+            call_id: Some(hook.call.to_string()),
+            call_sid: hook.get("CallSid").map(str::to_owned),
+        };
+        crate::runner::record(&state.store, error, state.clock.now()).await;
+    }
     if let Some(outcome) = CallOutcome::parse(status) {
         state
             .runner

@@ -33,6 +33,11 @@ const QUERIES: &[(&str, &str, &[&str])] = &[
         &["source"],
     ),
     (
+        "kaden_telephony_errors_total",
+        "SELECT CAST(code AS TEXT), COUNT(*) FROM telephony_errors GROUP BY code",
+        &["code"],
+    ),
+    (
         "kaden_escalations",
         "SELECT status, COUNT(*) FROM escalations WHERE done = 0 GROUP BY 1",
         &["status"],

@@ -133,6 +133,17 @@ const MIGRATIONS: &[&str] = &[
         sent_at TEXT NOT NULL,
         PRIMARY KEY (schedule, user_id, start_at)
     );",
+    // 9: the telephony error feed.
+    "CREATE TABLE telephony_errors (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        code INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        seen TEXT NOT NULL,
+        incident_id INTEGER,
+        call_id TEXT,
+        call_sid TEXT
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod metrics;
 mod migrations;
 mod overrides;
 mod queries;
+mod telephony_errors;
 mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert};
@@ -19,6 +20,7 @@ pub use queries::{
     ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
     ProblemView, WriteBackView,
 };
+pub use telephony_errors::{TelephonyError, TelephonyErrorView};
 pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 
 use rusqlite::Connection;

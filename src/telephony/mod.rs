@@ -1,6 +1,7 @@
 //! Making phones ring: TwiML, Twilio's signatures and REST API, and the simulator (a
 //! stand-in for Twilio's REST API that calls our webhooks back as Twilio does).
 
+pub mod errors;
 pub mod signature;
 pub mod simulator;
 pub mod twilio;

@@ -27,6 +27,14 @@ pub enum TwilioError {
 }
 
 impl TwilioError {
+    /// Twilio's error code; `errors::NO_CODE` when Twilio could not be reached.
+    pub fn code(&self) -> u32 {
+        match self {
+            TwilioError::Rejected { code, .. } => *code,
+            TwilioError::Unavailable(_) => super::errors::NO_CODE,
+        }
+    }
+
     /// The number itself is unusable (21211 invalid To, 21214 unreachable, 21217 invalid,
     /// 13224 unsupported): skip that person rather than retry.
     pub fn is_bad_number(&self) -> bool {

@@ -212,6 +212,21 @@ async fn webhook_with_a_bad_or_missing_signature_is_refused() {
         incident["calls"][0]["ended_at"].is_null(),
         "a refused webhook changes nothing"
     );
+    // Each refusal is in the error feed.
+    for _ in 0..100 {
+        let (_, errors) = app.get("/api/v1/telephony/errors").await;
+        let refused = errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["seen"] == "signature")
+            .count();
+        if refused > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no signature refusal in the error feed");
 }
 
 #[tokio::test]
@@ -359,6 +374,56 @@ routes:
         let notices = incident["notices"].to_string();
         assert!(notices.contains("code 20003"), "{notices}");
         assert!(!notices.contains("a-wrong-token"), "the token never shows");
+
+        // The error feed: the API, the metric and `kaden errors` explain the code. Two
+        // calls and the exhaustion SMS failed (the SMS is stored a moment later).
+        let mut errors = Value::Null;
+        for _ in 0..100 {
+            errors = app.get("/api/v1/telephony/errors").await.1;
+            if errors.as_array().is_some_and(|e| e.len() == 3) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let errors = errors.as_array().unwrap();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors
+                .iter()
+                .all(|e| e["code"] == 20003 && e["seen"] == "rest")
+        );
+        assert!(
+            errors
+                .iter()
+                .all(|e| e["meaning"] == "authentication failed")
+        );
+        let calls = errors.iter().filter(|e| e["call_id"].is_string()).count();
+        assert_eq!(calls, 2, "{errors:#?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["message"].as_str().unwrap().starts_with("SMS to a"))
+        );
+        let metrics = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("kaden_telephony_errors_total{code=\"20003\"} 3"),
+            "{metrics}"
+        );
+        let port = app.base.rsplit(':').next().unwrap().to_owned();
+        let mut cli_config = config(&twilio, port.parse().unwrap(), "a-wrong-token");
+        cli_config = cli_config.replace("TOKEN", crate::helpers::TOKEN);
+        let (code, out) = cli(&cli_config, &["errors"]).await;
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("20003") && out.contains("check telephony.twilio.account_sid"),
+            "{out}"
+        );
+        assert!(!out.contains("a-wrong-token"), "{out}");
     }
 
     /// Runs the built `kaden` with `args` and `-c` a copy of `config`; (exit code, stdout).

@@ -316,7 +316,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = given
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-    let daemon = || Daemon::from_config(&path);
+    let daemon = || load_config(&path).and_then(Daemon::new);
     match cli.command {
         Command::Serve => serve(&path),
         Command::CheckConfig => Ok(check_config(&path)),

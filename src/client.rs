@@ -1,7 +1,6 @@
 //! The CLI's side of the API: commands that ask the running daemon, which owns the
 //! database and the calls.
 
-use crate::cli::load_config;
 use crate::display::{local_time, table};
 use crate::store::{CallView, IncidentSummary};
 use crate::telephony::simulator::{Behaviour, SimCall};
@@ -10,7 +9,6 @@ use anyhow::Context;
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use std::path::Path;
 
 /// The daemon named by a config file: its address and first API token.
 pub struct Daemon {
@@ -47,8 +45,8 @@ fn acknowledger(by: &serde_json::Value) -> String {
 }
 
 impl Daemon {
-    pub fn from_config(path: &Path) -> anyhow::Result<Daemon> {
-        let config = load_config(path)?;
+    /// The daemon `config` describes (the CLI loads the config).
+    pub fn new(config: crate::config::Config) -> anyhow::Result<Daemon> {
         Ok(Daemon {
             base: crate::config::local_url(config.server.listen),
             token: config.server.api_tokens.into_iter().next(),

@@ -434,6 +434,15 @@ async fn list_numbers(
     Json(json!({ "incoming_phone_numbers": numbers })).into_response()
 }
 
+/// Twilio's answer for a sid it does not know.
+fn not_found() -> Response {
+    twilio_error(
+        StatusCode::NOT_FOUND,
+        20404,
+        "The requested resource was not found",
+    )
+}
+
 /// `GET Calls/{Sid}.json`: the call resource, as Twilio answers it.
 async fn fetch_call(
     State(sim): State<Simulator>,
@@ -446,11 +455,7 @@ async fn fetch_call(
     let sid = sid.trim_end_matches(".json");
     let state = sim.lock();
     let Some(call) = state.calls.iter().find(|c| c.sid == sid) else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     Json(call.resource(&sim.account_sid)).into_response()
 }
@@ -509,11 +514,7 @@ async fn fetch_message(
     let state = sim.lock();
     match state.messages.iter().find(|m| m.sid == sid) {
         Some(m) => Json(m.resource(&sim.account_sid)).into_response(),
-        None => twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        ),
+        None => not_found(),
     }
 }
 
@@ -530,11 +531,7 @@ async fn update_call(
     let farewell = param(&params, "Twiml").map(verbs::parse);
     let mut state = sim.lock();
     let Some(call) = state.calls.iter_mut().find(|c| c.sid == sid) else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     if let Some(Ok(verbs)) = farewell {
         call.transcript

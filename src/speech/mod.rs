@@ -5,9 +5,11 @@ mod katakana;
 mod pronounce;
 mod reader;
 mod templates;
+mod token;
 
-pub use pronounce::{DigitNames, Pronunciation, Rule, RulesError, Token, check_rules_file};
+pub use pronounce::{Pronunciation, RulesError, check_rules_file};
 pub use templates::{TEMPLATE_NAMES, Templates};
+pub use token::{DigitNames, Rule, Token};
 
 use crate::config::{Config, Language};
 use crate::domain::UserId;

@@ -9,7 +9,7 @@
 //! are acronyms, else read by the katakana fallback.
 
 use super::katakana;
-use super::pronounce::{DigitNames, Origin, Rule, Token};
+use super::token::{DigitNames, Origin, Rule, Token};
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -1,19 +1,21 @@
 //! The runner: one task that owns every live escalation, feeds the engine its inputs
 //! (alerts, webhooks, timers, manual acks), commits each step, then carries out the
 //! effects (calls, hang-ups, SMS). Inputs are processed one at a time, so there are no
-//! races between a webhook and a timer.
+//! races between a webhook and a timer. The inputs waiting at one moment are stepped
+//! together and their steps share one commit: an alert storm costs one fsync per batch,
+//! and no effect is carried out before its step is on disk.
 
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
 use crate::escalation::CallId;
 use crate::escalation::{
-    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ItemStatus, Line, ManualVia,
-    Prompt, SettingSnapshot, SmsMessage, Status,
+    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, Line, ManualVia, Prompt,
+    SettingSnapshot, SmsMessage,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
-use crate::store::{Store, TelephonyError};
+use crate::store::{StepToSave, Store, StoreError, TelephonyError};
 use crate::telephony::errors::Seen;
 use crate::telephony::twilio::{CallRequest, CallStatus, CallUpdate, TwilioClient};
 use crate::telephony::twiml;
@@ -33,6 +35,8 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 const SHUTDOWN_QUIET: Duration = Duration::from_millis(500);
 /// ... or this long has passed.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(3);
+/// At most this many waiting commands are stepped before their commit.
+const MAX_BATCH: usize = 256;
 
 /// Schedule overrides, kept in SQLite and mirrored here for resolving targets at call time.
 pub type SharedOverrides = Arc<std::sync::RwLock<Vec<Override>>>;
@@ -174,7 +178,25 @@ pub struct Runner {
     cap_sms_at: Option<Timestamp>,
     /// Calls ended before Twilio told us their sid: end them when it does.
     pending_ends: HashMap<CallId, bool>,
+    /// The state last saved per escalation, so an unchanged one is not written again.
+    saved_cores: HashMap<IncidentId, String>,
+    /// Inputs an effect produced (a deferred call), stepped after the current batch.
+    follow_ups: VecDeque<(IncidentId, Input)>,
 }
+
+/// A step taken by the engine whose commit is on its way: its effects wait for it.
+struct Stepped {
+    incident: IncidentId,
+    input_placed: Option<(CallId, String)>,
+    effects: Vec<Effect>,
+    keypad_timeout: Duration,
+    now: Timestamp,
+    reply: Option<oneshot::Sender<Spoken>>,
+    saved: Option<Committing>,
+}
+
+/// A step's commit, queued with the store.
+type Committing = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
 impl Runner {
     pub fn new(
@@ -202,6 +224,8 @@ impl Runner {
             placed: VecDeque::new(),
             cap_sms_at: None,
             pending_ends: HashMap::new(),
+            saved_cores: HashMap::new(),
+            follow_ups: VecDeque::new(),
         };
         (runner, handle)
     }
@@ -216,7 +240,15 @@ impl Runner {
             let wait = self.until_next_deadline();
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(command) => self.command(command).await,
+                    Some(command) => {
+                        let mut batch = vec![command];
+                        while batch.len() < MAX_BATCH
+                            && let Ok(command) = self.commands.try_recv()
+                        {
+                            batch.push(command);
+                        }
+                        self.commands(batch).await
+                    }
                     None => break,
                 },
                 _ = sleep_opt(wait) => self.tick_due().await,
@@ -241,7 +273,7 @@ impl Runner {
         )
         .await
         {
-            self.command(command).await;
+            self.commands(vec![command]).await;
         }
     }
 
@@ -275,19 +307,25 @@ impl Runner {
         });
     }
 
-    async fn restore(&mut self) -> Result<(), crate::store::StoreError> {
+    async fn restore(&mut self) -> Result<(), StoreError> {
         for escalation in self.store.active_escalations().await? {
+            self.saved_cores
+                .insert(escalation.incident_id, escalation.core_json());
             self.escalations.insert(escalation.incident_id, escalation);
         }
-        for open in self.store.open_alerts().await? {
-            self.alert(
-                open.incident,
-                Some(open.call_setting),
-                open.alert_id,
-                open.alert,
-            )
-            .await;
-        }
+        let replayed = self
+            .store
+            .open_alerts()
+            .await?
+            .into_iter()
+            .map(|open| Command::Alert {
+                incident: open.incident,
+                call_setting: Some(open.call_setting),
+                alert_id: open.alert_id,
+                alert: Box::new(open.alert),
+            })
+            .collect();
+        self.commands(replayed).await;
         let since = self.clock.now().checked_sub(HOUR).unwrap_or(Timestamp::MIN);
         self.placed = self.store.calls_placed_since(since).await?.into();
         let live: usize = self.escalations.values().map(|e| e.calls.len()).sum();
@@ -319,26 +357,44 @@ impl Runner {
             .filter(|(_, e)| e.next_deadline().is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
+        let mut stepped = Vec::new();
         for incident in due {
-            self.step(incident, Input::Tick, None).await;
+            self.step(incident, Input::Tick, None, &mut stepped);
+        }
+        self.carry_out(stepped).await;
+    }
+
+    /// Steps every command, then, once their steps are committed, carries out their
+    /// effects, and the inputs those effects produced, until none is left.
+    async fn commands(&mut self, commands: Vec<Command>) {
+        let mut stepped = Vec::new();
+        for command in commands {
+            self.command(command, &mut stepped);
+        }
+        self.carry_out(stepped).await;
+    }
+
+    async fn carry_out(&mut self, mut stepped: Vec<Stepped>) {
+        while !stepped.is_empty() {
+            for step in std::mem::take(&mut stepped) {
+                self.finish(step).await;
+            }
+            while let Some((incident, input)) = self.follow_ups.pop_front() {
+                self.step(incident, input, None, &mut stepped);
+            }
         }
     }
 
-    async fn command(&mut self, command: Command) {
+    fn command(&mut self, command: Command, stepped: &mut Vec<Stepped>) {
         match command {
             Command::Alert {
                 incident,
                 call_setting,
                 alert_id,
                 alert,
-            } => self.alert(incident, call_setting, alert_id, *alert).await,
+            } => self.alert(incident, call_setting, alert_id, *alert, stepped),
             Command::Call { call, input, reply } => {
-                if let Input::Placed { sid, .. } = &input
-                    && let Some(answered) = self.pending_ends.remove(&call)
-                {
-                    self.end_call(sid.clone(), CallUpdate::End { answered });
-                }
-                self.step(call.incident(), input, reply).await
+                self.step(call.incident(), input, reply, stepped)
             }
             Command::Ack {
                 incident,
@@ -348,20 +404,20 @@ impl Runner {
             } => {
                 let known = self.escalations.contains_key(&incident);
                 if known {
-                    self.step(incident, Input::ManualAck { by, via }, None)
-                        .await;
+                    self.step(incident, Input::ManualAck { by, via }, None, stepped);
                 }
                 let _ = reply.send(known);
             }
         }
     }
 
-    async fn alert(
+    fn alert(
         &mut self,
         incident: IncidentId,
         call_setting: Option<CallSettingId>,
         alert_id: AlertId,
         alert: Alert,
+        stepped: &mut Vec<Stepped>,
     ) {
         if !self.escalations.contains_key(&incident) {
             // A new escalation snapshots its call setting; later config changes leave it alone.
@@ -390,68 +446,91 @@ impl Runner {
             output: alert.output,
             source_ref: alert.source_ref,
         });
-        self.step(incident, input, None).await;
+        self.step(incident, input, None, stepped);
     }
 
-    async fn step(
+    /// Feeds one input to its escalation and queues the step's commit.
+    fn step(
         &mut self,
         incident: IncidentId,
         input: Input,
         reply: Option<oneshot::Sender<Spoken>>,
+        stepped: &mut Vec<Stepped>,
     ) {
-        let mut queue = VecDeque::from([input]);
-        let mut reply = reply;
-        while let Some(input) = queue.pop_front() {
-            let now = self.clock.now();
-            let Some(escalation) = self.escalations.get_mut(&incident) else {
-                if let Some(reply) = reply.take() {
-                    let _ = reply.send(nothing_pending());
-                }
-                return;
+        let now = self.clock.now();
+        let Some(escalation) = self.escalations.get_mut(&incident) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(nothing_pending());
+            }
+            return;
+        };
+        let input_placed = match &input {
+            Input::Placed { call, sid } => Some((call.clone(), sid.clone())),
+            _ => None,
+        };
+        let effects = {
+            let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
+            let ctx = Ctx {
+                roster: &crate::oncall::ConfigRoster {
+                    config: &self.config,
+                    overrides: &overrides,
+                },
+                per_number_limit: self.config.telephony.per_number_limit,
+                per_number_window: self.config.telephony.per_number_window,
+                downtime_minutes: self.config.speech.downtime_minutes,
             };
-            let effects = {
-                let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
-                let ctx = Ctx {
-                    roster: &crate::oncall::ConfigRoster {
-                        config: &self.config,
-                        overrides: &overrides,
-                    },
-                    per_number_limit: self.config.telephony.per_number_limit,
-                    per_number_window: self.config.telephony.per_number_window,
-                    downtime_minutes: self.config.speech.downtime_minutes,
-                };
-                escalation.handle(input, now, &ctx)
-            };
-            let keypad_timeout = escalation.setting.keypad_timeout;
-            let done = escalation.is_idle()
-                && escalation.status != Status::Escalating
-                && escalation
-                    .items
-                    .iter()
-                    .all(|i| i.status == ItemStatus::Recovered);
-            let snapshot = escalation.clone();
-            if done {
-                self.escalations.remove(&incident);
-            }
-            if let Err(e) = self
-                .store
-                .save_step(snapshot, effects.clone(), now, done)
-                .await
-            {
-                tracing::error!(incident_id = incident.get(), error = %e, "Cannot save the escalation state.");
-            }
-            for effect in effects {
-                self.execute(
-                    incident,
-                    effect,
-                    now,
-                    &mut queue,
-                    &mut reply,
-                    keypad_timeout,
-                );
-            }
+            escalation.handle(input, now, &ctx)
+        };
+        let keypad_timeout = escalation.setting.keypad_timeout;
+        let save = StepToSave::of(
+            escalation,
+            self.saved_cores.get(&incident).map(String::as_str),
+            effects.clone(),
+            now,
+        );
+        if save.done {
+            self.escalations.remove(&incident);
+            self.saved_cores.remove(&incident);
+        } else if let Some(core) = &save.core {
+            self.saved_cores.insert(incident, core.clone());
         }
-        if let Some(reply) = reply.take() {
+        let saved = (!save.is_empty()).then(|| Box::pin(self.store.save_step(save)) as _);
+        stepped.push(Stepped {
+            incident,
+            input_placed,
+            effects,
+            keypad_timeout,
+            now,
+            reply,
+            saved,
+        });
+    }
+
+    /// Waits for a step's commit, then carries out its effects.
+    async fn finish(&mut self, step: Stepped) {
+        let Stepped {
+            incident,
+            input_placed,
+            effects,
+            keypad_timeout,
+            now,
+            mut reply,
+            saved,
+        } = step;
+        if let Some(saved) = saved
+            && let Err(e) = saved.await
+        {
+            tracing::error!(incident_id = incident.get(), error = %e, "Cannot save the escalation state.");
+        }
+        if let Some((call, sid)) = input_placed
+            && let Some(answered) = self.pending_ends.remove(&call)
+        {
+            self.end_call(sid, CallUpdate::End { answered });
+        }
+        for effect in effects {
+            self.execute(incident, effect, now, &mut reply, keypad_timeout);
+        }
+        if let Some(reply) = reply {
             let _ = reply.send(nothing_pending());
         }
     }
@@ -461,7 +540,6 @@ impl Runner {
         incident: IncidentId,
         effect: Effect,
         now: Timestamp,
-        queue: &mut VecDeque<Input>,
         reply: &mut Option<oneshot::Sender<Spoken>>,
         keypad_timeout: Duration,
     ) {
@@ -474,7 +552,8 @@ impl Runner {
             } => {
                 if let Some(until) = self.cap_reached(now) {
                     self.call_cap_hit(incident, &user, &phone, now);
-                    queue.push_back(Input::Deferred { call, until });
+                    self.follow_ups
+                        .push_back((incident, Input::Deferred { call, until }));
                     return;
                 }
                 self.placed.push_back(now);

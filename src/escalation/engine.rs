@@ -1,10 +1,13 @@
 //! The transitions. Read top-down: `handle` applies one input, then `settle` restores the
 //! invariants (nobody forgotten, nobody called twice at once, finished calls followed up).
 
+use super::items::Items;
 use super::prompt::{After, ItemView, Line, Prompt};
 use super::state::*;
 use crate::domain::{AlertKind, PhoneNumber, ScheduleId, UserId};
 use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// Twilio reports a declined call as `busy` within seconds of placing it.
@@ -59,7 +62,7 @@ impl Escalation {
             incident_id,
             setting,
             status: Status::Quiet,
-            items: Vec::new(),
+            items: Items::default(),
             calls: Vec::new(),
             attempts: Vec::new(),
             cursor: 0,
@@ -74,25 +77,65 @@ impl Escalation {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let attempts = self.attempts.iter().map(|a| a.at);
         let calls = self.calls.iter().map(|c| c.deadline);
-        let stale = self.items.iter().filter_map(|i| self.goes_stale_at(i));
-        attempts.chain(calls).chain(stale).min()
+        attempts.chain(calls).chain(self.next_stale()).min()
     }
 
-    /// When an acknowledged, still open problem's acknowledgement goes stale.
-    fn goes_stale_at(&self, item: &Item) -> Option<Timestamp> {
+    /// When the oldest acknowledgement of a still open problem goes stale.
+    fn next_stale(&self) -> Option<Timestamp> {
         let after_ack = self.setting.reescalate_after?;
-        if item.status != ItemStatus::Problem || item.ack.is_none() {
-            return None;
+        let (acked_at, _) = self.items.oldest_acknowledgement()?;
+        Some(after(acked_at, after_ack))
+    }
+
+    /// True once nothing more can happen for this incident: no call, nothing scheduled,
+    /// not escalating, and every problem recovered.
+    pub fn finished(&self) -> bool {
+        self.is_idle() && self.status != Status::Escalating && self.items.all_recovered()
+    }
+
+    /// The stored form of the state, without its items (stored one row each).
+    pub fn core_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Core<'a> {
+            incident_id: crate::domain::IncidentId,
+            setting: &'a SettingSnapshot,
+            status: Status,
+            calls: &'a [Call],
+            attempts: &'a [Attempt],
+            cursor: usize,
+            round: u32,
+            callbacks: &'a [u32],
+            placed: &'a [(PhoneNumber, Timestamp)],
+            next_seq: u32,
         }
-        Some(after(item.acked_at?, after_ack))
+        serde_json::to_string(&Core {
+            incident_id: self.incident_id,
+            setting: &self.setting,
+            status: self.status,
+            calls: &self.calls,
+            attempts: &self.attempts,
+            cursor: self.cursor,
+            round: self.round,
+            callbacks: &self.callbacks,
+            placed: &self.placed,
+            next_seq: self.next_seq,
+        })
+        .expect("escalation state serializes")
     }
 
     /// `reescalate_after`: acknowledgements of problems still open that long go stale;
     /// calling starts again, with whoever acknowledged first.
     fn reescalate_stale(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
-        let stale: Vec<usize> = (0..self.items.len())
-            .filter(|&i| self.goes_stale_at(&self.items[i]).is_some_and(|t| t <= now))
-            .collect();
+        let Some(after_ack) = self.setting.reescalate_after else {
+            return;
+        };
+        let Some(acked_until) = now
+            .checked_sub(SignedDuration::try_from(after_ack).unwrap_or(SignedDuration::MAX))
+            .ok()
+        else {
+            return;
+        };
+        let stale = self.items.acknowledged_until(acked_until);
         if stale.is_empty() {
             return;
         }
@@ -102,18 +145,19 @@ impl Escalation {
         });
         let mut keys = Vec::new();
         for &i in &stale {
-            let item = &mut self.items[i];
             fx.push(Effect::Notice {
                 error: true,
                 message: format!(
                     "The acknowledgement of {} is stale: still open after {}; calling again.",
-                    item.key.key,
-                    humantime::format_duration(self.setting.reescalate_after.unwrap_or_default())
+                    self.items[i].key.key,
+                    humantime::format_duration(after_ack)
                 ),
             });
-            item.ack = None;
-            item.acked_at = None;
-            keys.push(item.key.clone());
+            keys.push(self.items.update(i, |item| {
+                item.ack = None;
+                item.acked_at = None;
+                item.key.clone()
+            }));
         }
         fx.push(Effect::AcknowledgementStale { keys });
         if let Some(user) = first_acker
@@ -201,8 +245,8 @@ impl Escalation {
             }
             Input::Tick => {}
             Input::ManualAck { by, via } => {
-                let keys: Vec<ItemKey> = self.items.iter().map(|i| i.key.clone()).collect();
-                self.acknowledge(&keys, AckBy::Manual { by, via }, now, &mut fx);
+                let all: Vec<usize> = (0..self.items.len()).collect();
+                self.acknowledge(&all, AckBy::Manual { by, via }, now, &mut fx);
             }
         }
         self.settle(now, ctx, &mut fx);
@@ -210,7 +254,7 @@ impl Escalation {
     }
 
     fn apply_alert(&mut self, a: AlertInput, now: Timestamp, fx: &mut Vec<Effect>) {
-        let existing = self.items.iter().position(|i| i.key == a.key);
+        let existing = self.items.position(&a.key);
         if let Some(i) = existing
             && self.items[i].last_alert_id >= a.alert_id
         {
@@ -237,34 +281,37 @@ impl Escalation {
                 self.restart(now);
             }
             (AlertKind::Problem, Some(i)) => {
-                let item = &mut self.items[i];
-                let reopened = item.status == ItemStatus::Recovered;
-                item.last_alert_id = a.alert_id;
-                item.severity = a.severity;
-                item.state_word = a.state_word;
-                item.output = a.output;
+                let reopened = self.items.update(i, |item| {
+                    let reopened = item.status == ItemStatus::Recovered;
+                    item.last_alert_id = a.alert_id;
+                    item.severity = a.severity;
+                    item.state_word = a.state_word;
+                    item.output = a.output;
+                    if reopened {
+                        item.status = ItemStatus::Problem;
+                        item.version += 1;
+                        item.ack = None;
+                        item.acked_at = None;
+                        item.problem_alert_id = a.alert_id;
+                        item.source_ref = a.source_ref;
+                    }
+                    reopened
+                });
                 if reopened {
-                    item.status = ItemStatus::Problem;
-                    item.version += 1;
-                    item.ack = None;
-                    item.acked_at = None;
-                    item.problem_alert_id = a.alert_id;
-                    item.source_ref = a.source_ref;
                     self.restart(now);
                 }
             }
-            (AlertKind::Recovery, Some(i)) => {
-                let item = &mut self.items[i];
+            (AlertKind::Recovery, Some(i)) => self.items.update(i, |item| {
                 item.last_alert_id = a.alert_id;
                 if item.status == ItemStatus::Problem {
                     item.status = ItemStatus::Recovered;
                     item.version += 1;
                     item.state_word = a.state_word;
                 }
-            }
+            }),
             (AlertKind::Acknowledgement, Some(i)) => {
-                let item = &mut self.items[i];
-                item.last_alert_id = a.alert_id;
+                self.items.update(i, |item| item.last_alert_id = a.alert_id);
+                let item = &self.items[i];
                 match &item.ack {
                     Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => fx.push(Effect::Notice {
                         error: false,
@@ -282,13 +329,14 @@ impl Escalation {
                                 item.key.key, item.key.source
                             ),
                         });
-                        let key = item.key.clone();
-                        self.acknowledge(&[key], AckBy::Source, now, fx);
+                        self.acknowledge(&[i], AckBy::Source, now, fx);
                     }
                     None => {}
                 }
             }
-            (AlertKind::Update, Some(i)) => self.items[i].last_alert_id = a.alert_id,
+            (AlertKind::Update, Some(i)) => {
+                self.items.update(i, |item| item.last_alert_id = a.alert_id)
+            }
             (_, None) => {}
         }
     }
@@ -323,15 +371,11 @@ impl Escalation {
     }
 
     fn needs_ack(&self) -> bool {
-        self.items.iter().any(Item::needs_ack)
+        self.items.any_unacknowledged()
     }
 
     fn unheard_recoveries(&self) -> bool {
-        self.setting.notify_recovery
-            && self
-                .items
-                .iter()
-                .any(|i| i.status == ItemStatus::Recovered && i.heard_version < i.version)
+        self.setting.notify_recovery && self.items.any_unheard_recovery()
     }
 
     /// What a call plays now: unacknowledged problems, and recoveries nobody heard yet.
@@ -364,19 +408,23 @@ impl Escalation {
             return None;
         }
         let (mut host_problems, mut service_problems, mut recoveries) = (0, 0, 0);
+        let mut heard = Vec::with_capacity(playable.len());
         for &i in &playable {
-            let item = &mut self.items[i];
+            let item = &self.items[i];
             match (item.status, item.service.is_some()) {
                 (ItemStatus::Recovered, _) => recoveries += 1,
                 (ItemStatus::Problem, false) => host_problems += 1,
                 (ItemStatus::Problem, true) => service_problems += 1,
             }
-            item.heard_version = item.heard_version.max(item.version);
-            let heard = (item.key.clone(), item.version);
-            let call = &mut self.calls[c];
-            call.heard.retain(|(k, _)| k != &heard.0);
-            call.heard.push(heard);
+            heard.push(self.items.update(i, |item| {
+                item.heard_version = item.heard_version.max(item.version);
+                (item.key.clone(), item.version)
+            }));
         }
+        let now_heard: HashSet<&ItemKey> = heard.iter().map(|(k, _)| k).collect();
+        let call = &mut self.calls[c];
+        call.heard.retain(|(k, _)| !now_heard.contains(k));
+        call.heard.extend(heard);
         Some(Line::Summary {
             host_problems,
             service_problems,
@@ -436,11 +484,11 @@ impl Escalation {
         match self.hear_summary(c) {
             Some(summary) => {
                 lines.push(summary);
-                let heard = &self.calls[c].heard;
-                let acknowledgeable = self
-                    .items
-                    .iter()
-                    .any(|i| i.needs_ack() && heard.iter().any(|(k, _)| k == &i.key));
+                let acknowledgeable = self.calls[c].heard.iter().any(|(k, _)| {
+                    self.items
+                        .position(k)
+                        .is_some_and(|at| self.items[at].needs_ack())
+                });
                 if acknowledgeable {
                     lines.push(Line::Menu);
                     After::Gather
@@ -485,8 +533,7 @@ impl Escalation {
             "" => After::Hangup,
             "1" => {
                 self.hear_summary(c);
-                let heard: Vec<ItemKey> =
-                    self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect();
+                let heard: HashSet<&ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k).collect();
                 let shown: Vec<&Item> = self
                     .playable()
                     .into_iter()
@@ -521,14 +568,14 @@ impl Escalation {
                 After::Hangup
             }
             "3" => {
-                let keys = self.calls[c].details.clone();
-                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
+                let details = self.items.positions(&self.calls[c].details);
+                self.phone_acknowledge(c, &details, digits, now, fx, &mut lines);
                 self.summary_then_menu(c, &mut lines)
             }
             "4" => {
-                let keys = self.heard_keys(c);
+                let heard = self.heard(c);
                 let by = self.phone_ack(c, digits);
-                let items = self.write_back_items(&keys, |i| i.status == ItemStatus::Problem);
+                let items = self.write_back_items(&heard, |i| i.status == ItemStatus::Problem);
                 if !items.is_empty() {
                     fx.push(Effect::Downtime {
                         items,
@@ -539,12 +586,12 @@ impl Escalation {
                 lines.push(Line::Downtime {
                     minutes: ctx.downtime_minutes,
                 });
-                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
+                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             "9" => {
-                let keys = self.heard_keys(c);
-                self.phone_acknowledge(c, &keys, digits, now, fx, &mut lines);
+                let heard = self.heard(c);
+                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
                 self.close(c, &mut lines)
             }
             // Anything else: the summary and the menu again, with whatever arrived since.
@@ -554,8 +601,10 @@ impl Escalation {
         Prompt { lines, after }
     }
 
-    fn heard_keys(&self, c: usize) -> Vec<ItemKey> {
-        self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect()
+    /// Positions of the items heard in call `c`.
+    fn heard(&self, c: usize) -> Vec<usize> {
+        let keys: Vec<ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect();
+        self.items.positions(&keys)
     }
 
     fn phone_ack(&self, c: usize, key: &str) -> AckBy {
@@ -568,12 +617,13 @@ impl Escalation {
 
     fn write_back_items(
         &self,
-        keys: &[ItemKey],
+        positions: &[usize],
         keep: impl Fn(&Item) -> bool,
     ) -> Vec<WriteBackItem> {
-        self.items
+        positions
             .iter()
-            .filter(|i| keys.contains(&i.key) && keep(i))
+            .map(|&at| &self.items[at])
+            .filter(|i| keep(i))
             .map(|i| WriteBackItem {
                 key: i.key.clone(),
                 alert_id: i.problem_alert_id,
@@ -589,35 +639,38 @@ impl Escalation {
     fn phone_acknowledge(
         &mut self,
         c: usize,
-        keys: &[ItemKey],
+        positions: &[usize],
         digits: &str,
         now: Timestamp,
         fx: &mut Vec<Effect>,
         lines: &mut Vec<Line>,
     ) {
         let by = self.phone_ack(c, digits);
-        let acknowledged = self.acknowledge(keys, by, now, fx);
+        let acknowledged = self.acknowledge(positions, by, now, fx);
         lines.push(Line::Acknowledged {
             count: acknowledged.len(),
         });
         self.calls[c].note_acknowledged(acknowledged);
     }
 
-    /// Acknowledges the unacknowledged problems among `keys`; returns their keys.
+    /// Acknowledges the unacknowledged problems among the items at `positions` (in
+    /// arrival order); returns their keys.
     fn acknowledge(
         &mut self,
-        keys: &[ItemKey],
+        positions: &[usize],
         by: AckBy,
         now: Timestamp,
         fx: &mut Vec<Effect>,
     ) -> Vec<ItemKey> {
-        let items = self.write_back_items(keys, Item::needs_ack);
-        for item in self.items.iter_mut().filter(|i| keys.contains(&i.key)) {
-            if item.needs_ack() {
-                item.ack = Some(by.clone());
-                item.acked_at = Some(now);
-            }
-            item.heard_version = item.heard_version.max(item.version);
+        let items = self.write_back_items(positions, Item::needs_ack);
+        for &at in positions {
+            self.items.update(at, |item| {
+                if item.needs_ack() {
+                    item.ack = Some(by.clone());
+                    item.acked_at = Some(now);
+                }
+                item.heard_version = item.heard_version.max(item.version);
+            });
         }
         let acknowledged = items.iter().map(|i| i.key.clone()).collect();
         if !items.is_empty() {
@@ -679,13 +732,7 @@ impl Escalation {
         let call = self.calls.remove(c);
         if call.purpose == CallPurpose::Notice {
             // One recovery notice per recovery, answered or not.
-            for item in self
-                .items
-                .iter_mut()
-                .filter(|i| i.status == ItemStatus::Recovered)
-            {
-                item.heard_version = item.version;
-            }
+            self.mark_recoveries_heard();
             return;
         }
         if !self.needs_ack() || self.status != Status::Escalating {
@@ -770,7 +817,7 @@ impl Escalation {
                 message: SmsMessage::Exhausted {
                     incident: self.incident_id,
                     rounds: self.setting.rounds,
-                    unacknowledged: self.items.iter().filter(|i| i.needs_ack()).count(),
+                    unacknowledged: self.items.unacknowledged(),
                 },
             });
         }
@@ -829,6 +876,13 @@ impl Escalation {
     /// Everything is acknowledged or recovered: stop the calls still ringing, and tell
     /// people still on the line who took it.
     fn end_escalation_calls(&mut self, fx: &mut Vec<Effect>) {
+        if !self
+            .calls
+            .iter()
+            .any(|c| c.purpose == CallPurpose::Escalate && !c.ending)
+        {
+            return;
+        }
         let handled_by = self.items.iter().rev().find_map(|i| match &i.ack {
             Some(AckBy::Phone { user, .. }) => Some(user.to_string()),
             Some(AckBy::Manual { by, .. }) => Some(by.clone()),
@@ -871,13 +925,20 @@ impl Escalation {
             self.try_place(target, CallPurpose::Notice, now, ctx, fx);
         }
         if self.calls.is_empty() {
-            for item in self
-                .items
-                .iter_mut()
-                .filter(|i| i.status == ItemStatus::Recovered)
-            {
-                item.heard_version = item.version;
-            }
+            self.mark_recoveries_heard();
+        }
+    }
+
+    fn mark_recoveries_heard(&mut self) {
+        let unheard: Vec<usize> = (0..self.items.len())
+            .filter(|&at| {
+                let item = &self.items[at];
+                item.status == ItemStatus::Recovered && item.heard_version != item.version
+            })
+            .collect();
+        for at in unheard {
+            self.items
+                .update(at, |item| item.heard_version = item.version);
         }
     }
 

@@ -6,12 +6,14 @@
 //! [`runner`](crate::runner) executes the effects and wakes it at `next_deadline()`.
 
 mod engine;
+mod items;
 mod prompt;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{Ctx, Person, Roster};
+pub use items::Items;
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
     AckBy, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord, Effect,

@@ -2,6 +2,7 @@
 //! SQLite after every step, so a restart continues where it was.
 
 use super::Prompt;
+use super::items::Items;
 use crate::config::{CallMode, CallSetting, Target};
 use crate::domain::{
     AlertId, AlertKind, CallSettingId, IncidentId, PhoneNumber, Severity, Source, SourceRef, UserId,
@@ -328,7 +329,10 @@ pub struct Escalation {
     pub incident_id: IncidentId,
     pub setting: SettingSnapshot,
     pub status: Status,
-    pub items: Vec<Item>,
+    /// Stored apart, one row per item (only changed items are written); absent from
+    /// the stored state.
+    #[serde(default)]
+    pub items: Items,
     pub calls: Vec<Call>,
     pub attempts: Vec<Attempt>,
     /// Round-robin position.

@@ -380,12 +380,7 @@ impl Sim<'_> {
         let effects = escalation.handle(input, now, &ctx);
         let status = escalation.status;
         let deadline = escalation.next_deadline();
-        let done = escalation.is_idle()
-            && escalation.status != Status::Escalating
-            && escalation
-                .items
-                .iter()
-                .all(|i| i.status == ItemStatus::Recovered);
+        let done = escalation.finished();
         if done {
             self.escalations.remove(&incident);
         } else if let Some(at) = deadline

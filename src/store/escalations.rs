@@ -1,12 +1,16 @@
 //! Escalation persistence: after every engine step the new state, the call log rows, the
 //! notices and the write-back rows it produced are committed together, before any call is
 //! placed, so a restart continues exactly where the engine was.
+//!
+//! The state is stored in two parts: the escalation without its items (calls, attempts,
+//! position: small), rewritten per step, and one row per item, written only when the step
+//! changed it. An alert joining an incident of 10,000 items writes one item row.
 
 use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
-use crate::escalation::{AckBy, CallRecord, Effect, Escalation, WriteBackItem};
+use crate::escalation::{AckBy, CallRecord, Effect, Escalation, Item, Items, WriteBackItem};
 use jiff::Timestamp;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 /// An alert of an open incident, replayed into the engine at start-up.
@@ -24,54 +28,113 @@ pub struct NoticeView {
     pub message: String,
 }
 
-impl Store {
-    /// Commits one engine step. `done`: nothing more can happen for this incident.
-    pub async fn save_step(
-        &self,
-        escalation: Escalation,
+/// What one engine step leaves to store.
+pub struct StepToSave {
+    pub incident: IncidentId,
+    /// [`Escalation::core_json`]; `None` when the step left it as it was.
+    pub core: Option<String>,
+    pub status: crate::escalation::Status,
+    /// The items the step changed, with their positions.
+    pub items: Vec<(usize, Item)>,
+    pub effects: Vec<Effect>,
+    /// Nothing more can happen for this incident.
+    pub done: bool,
+    pub at: Timestamp,
+}
+
+impl StepToSave {
+    /// Takes what `escalation` changed since the last step saved; `last_core` is the
+    /// state saved then, so an unchanged state is not written again.
+    pub fn of(
+        escalation: &mut Escalation,
+        last_core: Option<&str>,
         effects: Vec<Effect>,
-        now: Timestamp,
-        done: bool,
-    ) -> Result<(), StoreError> {
+        at: Timestamp,
+    ) -> StepToSave {
+        let core = escalation.core_json();
+        StepToSave {
+            incident: escalation.incident_id,
+            core: (last_core != Some(core.as_str())).then_some(core),
+            status: escalation.status,
+            items: escalation.items.take_changed(),
+            effects,
+            done: escalation.finished(),
+            at,
+        }
+    }
+
+    /// Whether storing it would change anything.
+    pub fn is_empty(&self) -> bool {
+        self.core.is_none() && self.items.is_empty() && self.effects.is_empty() && !self.done
+    }
+}
+
+impl Store {
+    /// Commits one engine step. Queued at once: steps queued back to back share a commit.
+    pub fn save_step(
+        &self,
+        step: StepToSave,
+    ) -> impl Future<Output = Result<(), StoreError>> + use<> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let state = serde_json::to_string(&escalation).expect("escalation state serializes");
-            let status = serde_json::to_value(escalation.status).expect("status serializes");
-            tx.execute(
-                "INSERT INTO escalations (incident_id, state, status, done, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (incident_id) DO UPDATE SET
-                    state = excluded.state, status = excluded.status, done = excluded.done,
-                    updated_at = excluded.updated_at",
-                params![
-                    escalation.incident_id.get(),
-                    state,
-                    status.as_str(),
-                    done,
-                    db_time(now)
-                ],
+            let status = serde_json::to_value(step.status).expect("status serializes");
+            let incident = step.incident.get();
+            let at = db_time(step.at);
+            match &step.core {
+                Some(core) => conn
+                    .prepare_cached(
+                        "INSERT INTO escalations (incident_id, state, status, done, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (incident_id) DO UPDATE SET
+                        state = excluded.state, status = excluded.status, done = excluded.done,
+                        updated_at = excluded.updated_at",
+                    )?
+                    .execute(params![incident, core, status.as_str(), step.done, at])?,
+                None => conn
+                    .prepare_cached(
+                        "UPDATE escalations SET status = ?2, done = ?3, updated_at = ?4
+                     WHERE incident_id = ?1",
+                    )?
+                    .execute(params![incident, status.as_str(), step.done, at])?,
+            };
+            let mut upsert_item = conn.prepare_cached(
+                "INSERT INTO escalation_items (incident_id, position, item) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (incident_id, position) DO UPDATE SET item = excluded.item",
             )?;
-            for effect in &effects {
-                record_effect(&tx, escalation.incident_id, effect, now)?;
+            for (position, item) in &step.items {
+                let item = serde_json::to_string(item).expect("an item serializes");
+                upsert_item.execute(params![incident, *position as i64, item])?;
             }
-            tx.commit()?;
+            for effect in &step.effects {
+                record_effect(conn, step.incident, effect, step.at)?;
+            }
             Ok(())
         })
-        .await
     }
 
     /// Every escalation that may still act.
     pub async fn active_escalations(&self) -> Result<Vec<Escalation>, StoreError> {
         self.call(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT state FROM escalations WHERE done = 0 ORDER BY incident_id")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.map(|row| {
-                let text = row?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("escalation state: {e}")))
-            })
-            .collect()
+            let corrupt =
+                |e: serde_json::Error| StoreError::Corrupt(format!("escalation state: {e}"));
+            let mut escalations: Vec<Escalation> = {
+                let mut stmt = conn
+                    .prepare("SELECT state FROM escalations WHERE done = 0 ORDER BY incident_id")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.map(|row| serde_json::from_str(&row?).map_err(corrupt))
+                    .collect::<Result<_, StoreError>>()?
+            };
+            let mut items = conn.prepare(
+                "SELECT item FROM escalation_items WHERE incident_id = ?1 ORDER BY position",
+            )?;
+            for escalation in &mut escalations {
+                let rows =
+                    items.query_map([escalation.incident_id.get()], |r| r.get::<_, String>(0))?;
+                let list = rows
+                    .map(|row| serde_json::from_str::<Item>(&row?).map_err(corrupt))
+                    .collect::<Result<Vec<Item>, StoreError>>()?;
+                escalation.items = Items::from(list);
+            }
+            Ok(escalations)
         })
         .await
     }
@@ -141,7 +204,7 @@ impl Store {
 }
 
 fn record_effect(
-    tx: &Transaction,
+    tx: &Connection,
     incident: IncidentId,
     effect: &Effect,
     now: Timestamp,
@@ -186,7 +249,7 @@ fn record_effect(
 
 /// Marks the problems acknowledged (the incident's lifecycle reads this).
 fn record_acknowledgement(
-    tx: &Transaction,
+    tx: &Connection,
     incident: IncidentId,
     items: &[WriteBackItem],
     by: &AckBy,
@@ -209,7 +272,7 @@ fn record_acknowledgement(
     Ok(())
 }
 
-fn upsert_call(tx: &Transaction, r: &CallRecord) -> rusqlite::Result<()> {
+fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
     let ts = |t: Option<Timestamp>| t.map(db_time);
     tx.execute(
         "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at,
@@ -240,7 +303,7 @@ fn upsert_call(tx: &Transaction, r: &CallRecord) -> rusqlite::Result<()> {
 /// One row per alert and action; a repeated acknowledgement of the same alert is ignored.
 /// Generic alerts have no source to write to and get no row.
 fn insert_writebacks(
-    tx: &Transaction,
+    tx: &Connection,
     incident: IncidentId,
     action: &str,
     items: &[WriteBackItem],
@@ -269,4 +332,88 @@ fn insert_writebacks(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Severity, Source};
+    use crate::escalation::{ItemKey, ItemStatus, SettingSnapshot, Status};
+    use std::time::Duration;
+
+    fn escalation() -> Escalation {
+        let setting = SettingSnapshot {
+            id: CallSettingId::new("infra".to_owned()),
+            broadcast: false,
+            targets: Vec::new(),
+            ring_timeout: Duration::from_secs(30),
+            retry_after: Duration::from_secs(60),
+            max_callbacks: 1,
+            rounds: 1,
+            notify_recovery: true,
+            keypad_timeout: Duration::from_secs(10),
+            sms_on_exhaustion: false,
+            reescalate_after: None,
+        };
+        Escalation::new(IncidentId::new(1), setting)
+    }
+
+    fn item(key: &str) -> Item {
+        Item {
+            key: ItemKey {
+                source: Source::Generic,
+                key: key.into(),
+            },
+            host: key.into(),
+            service: None,
+            severity: Severity::High,
+            state_word: "DOWN".into(),
+            output: String::new(),
+            status: ItemStatus::Problem,
+            version: 1,
+            heard_version: 0,
+            last_alert_id: AlertId::new(1),
+            problem_alert_id: AlertId::new(1),
+            source_ref: SourceRef::Generic,
+            ack: None,
+            acked_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_step_writes_only_what_changed_and_restores_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kaden.db")).unwrap();
+        store
+            .call(|conn| {
+                conn.execute(
+                    "INSERT INTO incidents (id, status, opened_at, updated_at) VALUES (1, 'open', 'now', 'now')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut esc = escalation();
+        esc.status = Status::Escalating;
+        for key in ["db-01", "web-01", "web-02"] {
+            esc.items.push(item(key));
+        }
+        let first = StepToSave::of(&mut esc, None, Vec::new(), now);
+        assert_eq!(first.items.len(), 3);
+        let core = first.core.clone();
+        store.save_step(first).await.unwrap();
+
+        esc.items.update(1, |i| i.status = ItemStatus::Recovered);
+        let second = StepToSave::of(&mut esc, core.as_deref(), Vec::new(), now);
+        assert_eq!(second.items.len(), 1, "one item changed, one row written");
+        assert!(second.core.is_none(), "the rest of the state is unchanged");
+        store.save_step(second).await.unwrap();
+
+        let restored = store.active_escalations().await.unwrap();
+        assert_eq!(restored, [esc.clone()]);
+        assert_eq!(restored[0].items.unacknowledged(), 2);
+        assert!(StepToSave::of(&mut esc, core.as_deref(), Vec::new(), now).is_empty());
+    }
 }

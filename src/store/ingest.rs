@@ -5,7 +5,7 @@
 use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, Delivery, IncidentId};
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// What storing an alert did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -58,14 +58,12 @@ impl Store {
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
         self.call(move |conn| {
-            // Immediate: the check for an earlier delivery and the insert see one state.
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let ingested = match earlier_delivery(&tx, &delivery)? {
+            // The batch's transaction is immediate: the check for an earlier delivery and
+            // the insert see one state.
+            Ok(match earlier_delivery(conn, &delivery)? {
                 Some(earlier) => earlier,
-                None => ingest_in(&tx, &delivery, call_setting.as_ref(), received_at)?,
-            };
-            tx.commit()?;
-            Ok(ingested)
+                None => ingest_in(conn, &delivery, call_setting.as_ref(), received_at)?,
+            })
         })
         .await
     }
@@ -73,9 +71,9 @@ impl Store {
 
 /// The alert stored before for this delivery: same source notification, or same
 /// Idempotency-Key (preferred, so a reused key is caught).
-fn earlier_delivery(tx: &Transaction, delivery: &Delivery) -> rusqlite::Result<Option<Ingested>> {
+fn earlier_delivery(conn: &Connection, delivery: &Delivery) -> rusqlite::Result<Option<Ingested>> {
     let key = delivery.idempotency_key.as_ref().map(|k| k.as_str());
-    let found = tx
+    let found = conn
         .query_row(
             "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
              FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
@@ -124,19 +122,22 @@ fn same_payload(a: &str, b: &str) -> bool {
 }
 
 fn ingest_in(
-    tx: &Transaction,
+    conn: &Connection,
     delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<Ingested> {
     let alert = &delivery.alert;
-    let alert_id = insert_alert(tx, delivery, call_setting, now)?;
-    let known = incident_with_key(tx, alert)?;
+    let alert_id = insert_alert(conn, delivery, call_setting, now)?;
+    let known = incident_with_key(conn, alert)?;
     let (incident_id, outcome) = match (alert.kind, known) {
         (AlertKind::Problem, Some(id)) => (Some(id), Outcome::Joined),
-        (AlertKind::Problem, None) => match open_incident_for(tx, call_setting)? {
+        (AlertKind::Problem, None) => match open_incident_for(conn, call_setting)? {
             Some(id) => (Some(id), Outcome::Joined),
-            None => (Some(open_incident(tx, call_setting, now)?), Outcome::Opened),
+            None => (
+                Some(open_incident(conn, call_setting, now)?),
+                Outcome::Opened,
+            ),
         },
         (AlertKind::Recovery, Some(id)) => (Some(id), Outcome::Recovered),
         (AlertKind::Acknowledgement | AlertKind::Update, Some(id)) => (Some(id), Outcome::Attached),
@@ -150,7 +151,7 @@ fn ingest_in(
             outcome,
         });
     };
-    tx.execute(
+    conn.execute(
         "UPDATE alerts SET incident_id = ?1 WHERE id = ?2",
         params![incident_id.get(), alert_id.get()],
     )?;
@@ -161,20 +162,20 @@ fn ingest_in(
         } else {
             "recovered"
         };
-        upsert_problem(tx, incident_id, alert, alert_id, status)?;
+        upsert_problem(conn, incident_id, alert, alert_id, status)?;
     }
-    if alert.kind == AlertKind::Recovery && !has_open_problem(tx, incident_id)? {
-        tx.execute(
+    if alert.kind == AlertKind::Recovery && !has_open_problem(conn, incident_id)? {
+        conn.execute(
             "UPDATE incidents SET status = 'recovered', resolved_at = ?1 WHERE id = ?2",
             params![db_time(now), incident_id.get()],
         )?;
         outcome = Outcome::Resolved;
     }
-    tx.execute(
+    conn.execute(
         "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
         params![db_time(now), incident_id.get()],
     )?;
-    let call_setting = tx.query_row(
+    let call_setting = conn.query_row(
         "SELECT call_setting FROM incidents WHERE id = ?1",
         params![incident_id.get()],
         |r| r.get::<_, Option<String>>(0),
@@ -188,7 +189,7 @@ fn ingest_in(
 }
 
 fn insert_alert(
-    tx: &Transaction,
+    conn: &Connection,
     delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
@@ -196,7 +197,7 @@ fn insert_alert(
     let alert = &delivery.alert;
     let source_ref =
         serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
-    tx.execute(
+    conn.execute(
         "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
                              state, output, occurred_at, raw, call_setting, notification,
                              idempotency_key)
@@ -219,13 +220,13 @@ fn insert_alert(
             delivery.idempotency_key.as_ref().map(|k| k.as_str()),
         ],
     )?;
-    Ok(AlertId::new(tx.last_insert_rowid()))
+    Ok(AlertId::new(conn.last_insert_rowid()))
 }
 
 /// The open incident that already tracks this source's key, if any. A recovery is
 /// matched here rather than by route: its severity often differs from the problem's.
-fn incident_with_key(tx: &Transaction, alert: &Alert) -> rusqlite::Result<Option<IncidentId>> {
-    tx.query_row(
+fn incident_with_key(conn: &Connection, alert: &Alert) -> rusqlite::Result<Option<IncidentId>> {
+    conn.query_row(
         "SELECT p.incident_id FROM problems p JOIN incidents i ON i.id = p.incident_id
          WHERE p.source = ?1 AND p.key = ?2 AND i.status = 'open'
          ORDER BY p.incident_id DESC LIMIT 1",
@@ -236,10 +237,10 @@ fn incident_with_key(tx: &Transaction, alert: &Alert) -> rusqlite::Result<Option
 }
 
 fn open_incident_for(
-    tx: &Transaction,
+    conn: &Connection,
     call_setting: Option<&CallSettingId>,
 ) -> rusqlite::Result<Option<IncidentId>> {
-    tx.query_row(
+    conn.query_row(
         "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS ?1
          ORDER BY id DESC LIMIT 1",
         params![call_setting.map(|c| c.as_str())],
@@ -249,20 +250,20 @@ fn open_incident_for(
 }
 
 fn open_incident(
-    tx: &Transaction,
+    conn: &Connection,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<IncidentId> {
-    tx.execute(
+    conn.execute(
         "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
          VALUES (?1, 'open', ?2, ?2)",
         params![call_setting.map(|c| c.as_str()), db_time(now)],
     )?;
-    Ok(IncidentId::new(tx.last_insert_rowid()))
+    Ok(IncidentId::new(conn.last_insert_rowid()))
 }
 
 fn upsert_problem(
-    tx: &Transaction,
+    conn: &Connection,
     incident_id: IncidentId,
     alert: &Alert,
     alert_id: AlertId,
@@ -270,7 +271,7 @@ fn upsert_problem(
 ) -> rusqlite::Result<()> {
     // A recovery keeps the problem's severity and output: what broke stays readable. A
     // problem that comes back needs acknowledging again.
-    tx.execute(
+    conn.execute(
         "INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
                                status, last_alert_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -300,8 +301,8 @@ fn upsert_problem(
     Ok(())
 }
 
-fn has_open_problem(tx: &Transaction, incident_id: IncidentId) -> rusqlite::Result<bool> {
-    tx.query_row(
+fn has_open_problem(conn: &Connection, incident_id: IncidentId) -> rusqlite::Result<bool> {
+    conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM problems WHERE incident_id = ?1 AND status = 'problem')",
         params![incident_id.get()],
         |r| r.get(0),

@@ -144,6 +144,21 @@ const MIGRATIONS: &[&str] = &[
         call_id TEXT,
         call_sid TEXT
     );",
+    // 10: an escalation's items one row each, so a step writes only what it changed;
+    // ingest's lookups indexed: the newest incident of a key (a flapping key has
+    // thousands), and an incident's open problems.
+    "CREATE TABLE escalation_items (
+        incident_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (incident_id, position)
+    ) WITHOUT ROWID;
+    INSERT INTO escalation_items (incident_id, position, item)
+        SELECT e.incident_id, j.key, j.value FROM escalations e, json_each(e.state, '$.items') j;
+    UPDATE escalations SET state = json_remove(state, '$.items');
+    DROP INDEX problems_by_key;
+    CREATE INDEX problems_by_key ON problems(source, key, incident_id);
+    CREATE INDEX problems_open ON problems(incident_id) WHERE status = 'problem';",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -169,6 +184,48 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_stored_inside_the_state_move_to_their_own_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let mut conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        conn.execute(
+            "INSERT INTO incidents (id, status, opened_at, updated_at) VALUES (4, 'open', 'now', 'now')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO escalations (incident_id, state, status, done, updated_at)
+             VALUES (4, '{\"incident_id\":4,\"items\":[{\"n\":1},{\"n\":2}],\"round\":0}', 'quiet', 0, 'now')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let state: String = conn
+            .query_row("SELECT state FROM escalations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, r#"{"incident_id":4,"round":0}"#);
+        let mut stmt = conn
+            .prepare("SELECT incident_id, position, item FROM escalation_items ORDER BY position")
+            .unwrap();
+        let rows: Vec<(i64, i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (4, 0, r#"{"n":1}"#.to_owned()),
+                (4, 1, r#"{"n":2}"#.to_owned())
+            ]
+        );
+    }
 
     #[test]
     fn migrates_once_and_refuses_a_newer_schema() {

@@ -1,5 +1,10 @@
 //! SQLite storage. One thread owns the connection; async callers send it closures and
 //! await the answer, so no query ever blocks the tokio runtime.
+//!
+//! Group commit: the thread runs every job waiting at that moment in one transaction
+//! (each in its own savepoint, so one failing job does not undo the others), commits
+//! once, and only then answers them. Under load many alerts share one fsync; nothing is
+//! answered before it is on disk.
 
 mod escalations;
 mod history;
@@ -11,7 +16,7 @@ mod queries;
 mod telephony_errors;
 mod writebacks;
 
-pub use escalations::{NoticeView, OpenAlert};
+pub use escalations::{NoticeView, OpenAlert, StepToSave};
 pub use history::{StoredAlert, StoredCall, alerts_read_only, calls_read_only};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
@@ -52,6 +57,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the storage thread has stopped")]
     Stopped,
+    #[error("cannot commit to the database: {0}; check free disk space and the file's permissions")]
+    Commit(String),
     #[error("another kaden daemon{holder} is already serving the database {}; stop it first, or give this one its own storage.sqlite", path.display())]
     Locked { path: PathBuf, holder: String },
     #[error("cannot lock the database {} through {}: {source}", path.display(), lock.display())]
@@ -121,7 +128,89 @@ impl DaemonLock {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// At most this many jobs share one transaction, so one commit stays short.
+const MAX_BATCH: usize = 512;
+
+/// A closure sent to the storage thread, and where its answer goes.
+trait Job: Send {
+    /// Runs inside the batch's transaction; false: it failed and its writes are undone.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers once the batch is committed (or could not be).
+    fn answer(self: Box<Self>, committed: Result<(), &str>);
+}
+
+struct Call<R, F> {
+    work: Option<F>,
+    result: Option<Result<R, StoreError>>,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<R, F> Job for Call<R, F>
+where
+    R: Send,
+    F: FnOnce(&Connection) -> Result<R, StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let work = self.work.take().expect("a job runs once");
+        let result = work(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &str>) {
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            // A failed job's own error says more than the commit's.
+            (_, Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(StoreError::Commit(e.to_owned())),
+            (Ok(()), None) => Err(StoreError::Stopped),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The storage thread: one transaction and one commit per batch of waiting jobs.
+fn serve(conn: Connection, inbox: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = inbox.recv() {
+        let mut batch = vec![first];
+        batch.extend(inbox.try_iter().take(MAX_BATCH - 1));
+        let committed = run_batch(&conn, &mut batch);
+        let committed = committed.as_ref().map_err(|e| e.to_string());
+        for job in batch {
+            job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+    // Immediate: a job's read-then-write (ingest's duplicate check) sees one state.
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::ReadOnly) {
+            return Err(e);
+        }
+        // A read-only database still answers reads; writes fail on their own.
+        for job in batch.iter_mut() {
+            job.run(conn);
+        }
+        return Ok(());
+    }
+    for job in batch.iter_mut() {
+        let done = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+            if !job.run(conn) {
+                conn.execute_batch("ROLLBACK TO job")?;
+            }
+            conn.execute_batch("RELEASE job")
+        });
+        if let Err(e) = done {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    conn.execute_batch("COMMIT").inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })
+}
 
 /// Timestamps are stored in one fixed width (UTC, nanoseconds) so SQL compares them in
 /// time order.
@@ -132,7 +221,7 @@ pub(crate) fn db_time(t: jiff::Timestamp) -> String {
 /// A cheap handle to the storage thread; clone it freely.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl Store {
@@ -149,6 +238,7 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL lets readers run beside the writer; FULL makes a commit survive power loss,
         // not just a killed process, before ingest answers success.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -159,14 +249,10 @@ impl Store {
             .map_err(open_err)?;
         migrations::migrate(&mut conn, path)?;
 
-        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("kaden-store".into())
-            .spawn(move || {
-                for job in inbox {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || serve(conn, inbox))
             .map_err(|source| StoreError::CreateDir {
                 path: path.to_owned(),
                 source,
@@ -174,32 +260,35 @@ impl Store {
         Ok(Store { jobs })
     }
 
-    /// Runs `f` on the storage thread.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Runs `f` on the storage thread, inside a transaction; the answer comes once it
+    /// is committed. The job is queued at once, before the future is polled, so a
+    /// caller can queue several and let them share one commit.
+    pub fn call<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn| {
-                let _ = reply.send(f(conn));
-            }))
-            .map_err(|_| StoreError::Stopped)?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+        let queued = self.jobs.send(Box::new(Call {
+            work: Some(f),
+            result: None,
+            reply,
+        }));
+        async move {
+            queued.map_err(|_| StoreError::Stopped)?;
+            answer.await.map_err(|_| StoreError::Stopped)?
+        }
     }
 
     /// Commits a one-row write, as ingest would: fails when the disk is full or the file
     /// or its directory became read-only, where a read would still succeed.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         self.call(|conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
+            conn.execute(
                 "INSERT INTO health_probe (id, writes) VALUES (1, 1)
                  ON CONFLICT (id) DO UPDATE SET writes = writes + 1",
                 [],
             )?;
-            tx.commit()?;
             Ok(())
         })
         .await
@@ -225,6 +314,55 @@ mod tests {
             .await
             .unwrap();
         assert!(store.check_writable().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn jobs_waiting_together_commit_together_and_a_failing_one_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kaden.db")).unwrap();
+        store
+            .call(|conn| {
+                conn.execute(
+                    "INSERT INTO incidents (id, status, opened_at, updated_at) VALUES (1, 'open', 'now', 'now')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Queued back to back, before any is awaited: one batch.
+        let answers: Vec<_> = (0..20)
+            .map(|n| {
+                store.call(move |conn| {
+                    conn.execute(
+                        "INSERT INTO notices (incident_id, at, level, message) VALUES (1, 'now', 'info', ?1)",
+                        [n.to_string()],
+                    )?;
+                    if n == 7 {
+                        conn.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        let mut failed = Vec::new();
+        for answer in answers {
+            if let Err(e) = answer.await {
+                failed.push(e.to_string());
+            }
+        }
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("no_such_table"), "{failed:?}");
+        let kept: Vec<String> = store
+            .call(|conn| {
+                let mut stmt = conn.prepare("SELECT message FROM notices ORDER BY id")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<String> = (0..20).filter(|n| *n != 7).map(|n| n.to_string()).collect();
+        assert_eq!(kept, expected);
     }
 
     #[test]

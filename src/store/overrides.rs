@@ -32,7 +32,7 @@ impl Store {
     }
 
     pub async fn overrides(&self) -> Result<Vec<Override>, StoreError> {
-        self.call(|conn| read_overrides(conn)).await
+        self.call(read_overrides).await
     }
 
     /// Records that the shift notice for `user`'s shift at `start` is being sent; false

@@ -125,14 +125,13 @@ impl Store {
                     params![id, now],
                 )?,
                 Attempted::RetryAt { at, error } => {
-                    let tx = conn.transaction()?;
-                    tx.execute(
+                    conn.execute(
                         "UPDATE writebacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
                         params![id, db_time(at), error],
                     )?;
                     // Once, when the retries have taken about five minutes: the operator
                     // must see that the source has not heard the acknowledgement.
-                    tx.execute(
+                    conn.execute(
                         "INSERT INTO notices (incident_id, at, level, message)
                          SELECT incident_id, ?2, 'error',
                                 'Write-back of alert ' || alert_id || ' to ' || source || ' still pending after '
@@ -140,7 +139,6 @@ impl Store {
                          FROM writebacks WHERE id = ?1 AND attempts = ?3",
                         params![id, now, STUCK_AFTER_ATTEMPTS],
                     )?;
-                    tx.commit()?;
                     0
                 }
                 Attempted::Failed { error } => conn.execute(

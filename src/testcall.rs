@@ -4,10 +4,10 @@
 //! for the CLI to follow.
 
 use crate::config::Config;
-use crate::runner::Telephony;
 use crate::speech::Speech;
 use crate::telephony::twilio::CallRequest;
 use crate::telephony::twiml;
+use crate::telephony::voice::Telephony;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

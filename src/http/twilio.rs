@@ -5,9 +5,9 @@
 use super::ApiError;
 use crate::app::AppState;
 use crate::escalation::{CallId, CallOutcome, Input};
-use crate::runner::{Spoken, render_twiml};
 use crate::store::TelephonyError;
 use crate::telephony::errors::{self, Seen};
+use crate::telephony::voice::{Spoken, render_twiml};
 use crate::telephony::{signature, twiml};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};

@@ -6,3 +6,4 @@ pub mod signature;
 pub mod simulator;
 pub mod twilio;
 pub mod twiml;
+pub mod voice;

@@ -5,28 +5,31 @@
 //! together and their steps share one commit: an alert storm costs one fsync per batch,
 //! and no effect is carried out before its step is on disk.
 
+mod call_budget;
+
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
 use crate::escalation::CallId;
 use crate::escalation::{
-    After, AlertInput, Ctx, Effect, Escalation, Input, ItemKey, Line, ManualVia, Prompt,
-    SettingSnapshot, SmsMessage,
+    AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ManualVia, Prompt, SettingSnapshot,
+    SmsMessage,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
 use crate::store::{StepToSave, Store, StoreError, TelephonyError};
 use crate::telephony::errors::Seen;
-use crate::telephony::twilio::{CallRequest, CallStatus, CallUpdate, TwilioClient};
-use crate::telephony::twiml;
-use jiff::{SignedDuration, Timestamp};
+use crate::telephony::twilio::{CallRequest, CallStatus, CallUpdate};
+use crate::telephony::voice::{Spoken, Telephony, render_twiml};
+use call_budget::CallBudget;
+use jiff::Timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-const HOUR: SignedDuration = SignedDuration::from_hours(1);
 /// How often live calls are checked with the provider, for outcomes whose callbacks were
 /// lost (kaden down, a network blip).
 const RECONCILE_EVERY: Duration = Duration::from_secs(30);
@@ -40,12 +43,6 @@ const MAX_BATCH: usize = 256;
 
 /// Schedule overrides, kept in SQLite and mirrored here for resolving targets at call time.
 pub type SharedOverrides = Arc<std::sync::RwLock<Vec<Override>>>;
-
-/// What a call says next, and how long its keypad waits.
-pub struct Spoken {
-    pub prompt: Prompt,
-    pub keypad_timeout: Duration,
-}
 
 pub enum Command {
     Alert {
@@ -145,23 +142,6 @@ impl RunnerHandle {
     }
 }
 
-/// Where Twilio reaches kaden for one call.
-#[derive(Clone)]
-pub struct Webhooks {
-    pub base: String,
-}
-
-impl Webhooks {
-    pub fn url(&self, hook: &str, call: &CallId) -> String {
-        format!("{}/twilio/{hook}?call={call}", self.base)
-    }
-}
-
-pub struct Telephony {
-    pub client: TwilioClient,
-    pub webhooks: Webhooks,
-}
-
 pub struct Runner {
     commands: mpsc::Receiver<Command>,
     handle: RunnerHandle,
@@ -173,9 +153,9 @@ pub struct Runner {
     writeback: Arc<Notify>,
     overrides: SharedOverrides,
     escalations: HashMap<IncidentId, Escalation>,
-    /// Calls placed in the last hour, daemon-wide (the cost guard).
-    placed: VecDeque<Timestamp>,
-    cap_sms_at: Option<Timestamp>,
+    budget: CallBudget,
+    /// Requests to the provider under way; shutdown waits for them.
+    tasks: TaskTracker,
     /// Calls ended before Twilio told us their sid: end them when it does.
     pending_ends: HashMap<CallId, bool>,
     /// The state last saved per escalation, so an unchanged one is not written again.
@@ -210,6 +190,7 @@ impl Runner {
     ) -> (Runner, RunnerHandle) {
         let (tx, commands) = mpsc::channel(1024);
         let handle = RunnerHandle { commands: tx };
+        let budget = CallBudget::new(config.telephony.max_calls_per_hour, Vec::new());
         let runner = Runner {
             commands,
             handle: handle.clone(),
@@ -221,8 +202,8 @@ impl Runner {
             writeback,
             overrides,
             escalations: HashMap::new(),
-            placed: VecDeque::new(),
-            cap_sms_at: None,
+            budget,
+            tasks: TaskTracker::new(),
             pending_ends: HashMap::new(),
             saved_cores: HashMap::new(),
             follow_ups: VecDeque::new(),
@@ -265,15 +246,22 @@ impl Runner {
 
     /// Commits what is already on its way (a call Twilio accepted, a status callback)
     /// so a restart knows it.
+    /// Requests still with the provider (a call being placed, an SMS) are waited for,
+    /// so the answers they bring are committed too.
     async fn commit_in_flight(&mut self) {
         let limit = tokio::time::Instant::now() + SHUTDOWN_LIMIT;
-        while let Ok(Some(command)) = tokio::time::timeout_at(
-            limit.min(tokio::time::Instant::now() + SHUTDOWN_QUIET),
-            self.commands.recv(),
-        )
-        .await
-        {
-            self.commands(vec![command]).await;
+        self.tasks.close();
+        loop {
+            let quiet = limit.min(tokio::time::Instant::now() + SHUTDOWN_QUIET);
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.commands(vec![command]).await,
+                    None => break,
+                },
+                _ = self.tasks.wait(), if !self.tasks.is_empty() => {}
+                _ = tokio::time::sleep_until(quiet), if self.tasks.is_empty() => break,
+                _ = tokio::time::sleep_until(limit) => break,
+            }
         }
     }
 
@@ -291,7 +279,7 @@ impl Runner {
         }
         let telephony = self.telephony.clone();
         let handle = self.handle.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             for (call, sid) in calls {
                 let input = match telephony.client.fetch_call(&sid).await {
                     Ok(CallStatus::Live) => continue,
@@ -326,8 +314,9 @@ impl Runner {
             })
             .collect();
         self.commands(replayed).await;
-        let since = self.clock.now().checked_sub(HOUR).unwrap_or(Timestamp::MIN);
-        self.placed = self.store.calls_placed_since(since).await?.into();
+        let since = CallBudget::window_start(self.clock.now());
+        let placed = self.store.calls_placed_since(since).await?;
+        self.budget = CallBudget::new(self.config.telephony.max_calls_per_hour, placed);
         let live: usize = self.escalations.values().map(|e| e.calls.len()).sum();
         tracing::info!(
             escalations = self.escalations.len(),
@@ -460,7 +449,7 @@ impl Runner {
         let now = self.clock.now();
         let Some(escalation) = self.escalations.get_mut(&incident) else {
             if let Some(reply) = reply {
-                let _ = reply.send(nothing_pending());
+                let _ = reply.send(Spoken::nothing_pending());
             }
             return;
         };
@@ -531,7 +520,7 @@ impl Runner {
             self.execute(incident, effect, now, &mut reply, keypad_timeout);
         }
         if let Some(reply) = reply {
-            let _ = reply.send(nothing_pending());
+            let _ = reply.send(Spoken::nothing_pending());
         }
     }
 
@@ -550,19 +539,18 @@ impl Runner {
                 phone,
                 ring_timeout,
             } => {
-                if let Some(until) = self.cap_reached(now) {
+                if let Err(until) = self.budget.take(now) {
                     self.call_cap_hit(incident, &user, &phone, now);
                     self.follow_ups
                         .push_back((incident, Input::Deferred { call, until }));
                     return;
                 }
-                self.placed.push_back(now);
                 tracing::info!(incident_id = incident.get(), call_id = %call, user = %user, "Placing call.");
                 let telephony = self.telephony.clone();
                 let handle = self.handle.clone();
                 let store = self.store.clone();
                 let clock = self.clock.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let hooks = &telephony.webhooks;
                     let request = CallRequest {
                         to: phone.as_str(),
@@ -644,21 +632,6 @@ impl Runner {
         }
     }
 
-    /// When the hourly cap is reached: the time the oldest call leaves the window.
-    fn cap_reached(&mut self, now: Timestamp) -> Option<Timestamp> {
-        while self
-            .placed
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= HOUR)
-        {
-            self.placed.pop_front();
-        }
-        if (self.placed.len() as u32) < self.config.telephony.max_calls_per_hour {
-            return None;
-        }
-        self.placed.front().and_then(|t| t.checked_add(HOUR).ok())
-    }
-
     fn call_cap_hit(
         &mut self,
         incident: IncidentId,
@@ -673,11 +646,7 @@ impl Runner {
             "telephony.max_calls_per_hour reached; calls are deferred."
         );
         // One SMS per hour, to the person the deferred call was for.
-        if self
-            .cap_sms_at
-            .is_none_or(|t| now.duration_since(t) >= HOUR)
-        {
-            self.cap_sms_at = Some(now);
+        if self.budget.warn(now) {
             let message = SmsMessage::CallCapReached { incident, cap };
             self.send_sms(incident, user.clone(), phone.as_str().to_owned(), &message);
         }
@@ -688,7 +657,7 @@ impl Runner {
         let telephony = self.telephony.clone();
         let store = self.store.clone();
         let clock = self.clock.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match telephony.client.send_sms(&to, &body).await {
                 Ok(sid) => {
                     tracing::info!(incident_id = incident.get(), user = %user, message_sid = %sid, "SMS sent.")
@@ -711,7 +680,7 @@ impl Runner {
 
     fn end_call(&self, sid: String, update: CallUpdate) {
         let telephony = self.telephony.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = telephony.client.update_call(&sid, &update).await {
                 tracing::warn!(call_sid = %sid, error = %e, "Could not end the call; it ends at its ring timeout or when the callee hangs up.");
             }
@@ -729,45 +698,10 @@ impl Runner {
     }
 }
 
-pub fn render_twiml(
-    speech: &Speech,
-    webhooks: &Webhooks,
-    call: &CallId,
-    prompt: &Prompt,
-    keypad_timeout: Duration,
-) -> String {
-    let text = speech.render(prompt);
-    let voice = twiml::Voice {
-        voice: &speech.voice,
-        language: speech.language_tag(),
-    };
-    match prompt.after {
-        After::Gather => twiml::gather(
-            &text,
-            &voice,
-            &twiml::Gather {
-                action: &webhooks.url("gather", call),
-                timeout_secs: keypad_timeout.as_secs(),
-            },
-        ),
-        After::Hangup => twiml::hangup(&text, &voice),
-    }
-}
-
 /// Stores a telephony error for the feed; a store that cannot take it only logs.
 pub async fn record(store: &Store, error: TelephonyError, at: Timestamp) {
     if let Err(e) = store.record_telephony_error(error, at).await {
         tracing::error!(error = %e, "Cannot store a telephony error.");
-    }
-}
-
-fn nothing_pending() -> Spoken {
-    Spoken {
-        prompt: Prompt {
-            lines: vec![Line::NothingPending],
-            after: After::Hangup,
-        },
-        keypad_timeout: Duration::ZERO,
     }
 }
 

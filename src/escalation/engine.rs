@@ -125,7 +125,7 @@ impl Escalation {
 
     /// `reescalate_after`: acknowledgements of problems still open that long go stale;
     /// calling starts again, with whoever acknowledged first.
-    fn reescalate_stale(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn reescalate_stale(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         let Some(after_ack) = self.setting.reescalate_after else {
             return;
         };
@@ -145,7 +145,7 @@ impl Escalation {
         });
         let mut keys = Vec::new();
         for &i in &stale {
-            fx.push(Effect::Notice {
+            fx.records.push(Record::Notice {
                 error: true,
                 message: format!(
                     "The acknowledgement of {} is stale: still open after {}; calling again.",
@@ -159,7 +159,7 @@ impl Escalation {
                 item.key.clone()
             }));
         }
-        fx.push(Effect::AcknowledgementStale { keys });
+        fx.records.push(Record::AcknowledgementStale { keys });
         if let Some(user) = first_acker
             && let Some(target) = (0..self.setting.targets.len())
                 .find(|&t| self.resolve(t, now, ctx).is_ok_and(|p| p.id == user))
@@ -174,14 +174,14 @@ impl Escalation {
         self.calls.is_empty() && self.attempts.is_empty()
     }
 
-    pub fn handle(&mut self, input: Input, now: Timestamp, ctx: &Ctx) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub fn handle(&mut self, input: Input, now: Timestamp, ctx: &Ctx) -> Step {
+        let mut fx = Step::default();
         match input {
             Input::Alert(alert) => self.apply_alert(alert, now, &mut fx),
             Input::Placed { call, sid } => {
                 if let Some(i) = self.call_index(&call) {
                     self.calls[i].sid = Some(sid);
-                    fx.push(self.record(i, None, None));
+                    fx.records.push(self.record(i, None, None));
                 }
             }
             Input::PlaceFailed {
@@ -189,7 +189,7 @@ impl Escalation {
                 reason,
                 skip_person,
             } => {
-                fx.push(Effect::Notice {
+                fx.records.push(Record::Notice {
                     error: true,
                     message: format!("Call {call} could not be placed: {reason}"),
                 });
@@ -202,7 +202,7 @@ impl Escalation {
             }
             Input::Deferred { call, until } => {
                 if let Some(i) = self.call_index(&call) {
-                    fx.push(self.record(i, Some(now), Some("deferred")));
+                    fx.records.push(self.record(i, Some(now), Some("deferred")));
                     let call = self.calls.remove(i);
                     self.attempts.push(Attempt {
                         target: call.target,
@@ -213,12 +213,12 @@ impl Escalation {
             Input::Answered { call } => {
                 let prompt = self.answer(&call, now, &mut fx);
                 self.expect_reply(&call, &prompt, now);
-                fx.push(Effect::Respond(prompt));
+                fx.actions.push(Action::Respond(prompt));
             }
             Input::Machine { call } => {
                 if let Some(i) = self.call_index(&call) {
                     self.calls[i].machine = true;
-                    fx.push(Effect::EndCall {
+                    fx.actions.push(Action::EndCall {
                         call: call.clone(),
                         sid: self.calls[i].sid.clone(),
                         answered: true,
@@ -229,13 +229,13 @@ impl Escalation {
             Input::Digits { call, digits } => {
                 let prompt = self.digits(&call, &digits, now, ctx, &mut fx);
                 self.expect_reply(&call, &prompt, now);
-                fx.push(Effect::Respond(prompt));
+                fx.actions.push(Action::Respond(prompt));
             }
             Input::Ended { call, outcome } => {
                 self.call_ended(&call, outcome, None, now, ctx, &mut fx)
             }
             Input::Lost { call } => {
-                fx.push(Effect::Notice {
+                fx.records.push(Record::Notice {
                     error: true,
                     message: format!(
                         "Call {call} is unknown to the telephony provider (kaden restarted during it); it ends unacknowledged."
@@ -250,10 +250,11 @@ impl Escalation {
             }
         }
         self.settle(now, ctx, &mut fx);
+        fx.finished = self.finished();
         fx
     }
 
-    fn apply_alert(&mut self, a: AlertInput, now: Timestamp, fx: &mut Vec<Effect>) {
+    fn apply_alert(&mut self, a: AlertInput, now: Timestamp, fx: &mut Step) {
         let existing = self.items.position(&a.key);
         if let Some(i) = existing
             && self.items[i].last_alert_id >= a.alert_id
@@ -313,16 +314,18 @@ impl Escalation {
                 self.items.update(i, |item| item.last_alert_id = a.alert_id);
                 let item = &self.items[i];
                 match &item.ack {
-                    Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => fx.push(Effect::Notice {
-                        error: false,
-                        message: format!(
-                            "Acknowledgement of {} from {} is kaden's own write-back; ignored.",
-                            item.key.key, item.key.source
-                        ),
-                    }),
+                    Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => {
+                        fx.records.push(Record::Notice {
+                            error: false,
+                            message: format!(
+                                "Acknowledgement of {} from {} is kaden's own write-back; ignored.",
+                                item.key.key, item.key.source
+                            ),
+                        })
+                    }
                     Some(AckBy::Source) => {}
                     None if item.status == ItemStatus::Problem => {
-                        fx.push(Effect::Notice {
+                        fx.records.push(Record::Notice {
                             error: false,
                             message: format!(
                                 "{} was acknowledged in {}; calling stops for it.",
@@ -442,7 +445,7 @@ impl Escalation {
         }
     }
 
-    fn answer(&mut self, id: &CallId, now: Timestamp, fx: &mut Vec<Effect>) -> Prompt {
+    fn answer(&mut self, id: &CallId, now: Timestamp, fx: &mut Step) -> Prompt {
         let Some(c) = self.call_index(id) else {
             return Prompt {
                 lines: vec![Line::NothingPending],
@@ -452,7 +455,7 @@ impl Escalation {
         let call = &mut self.calls[c];
         if call.answered_at.is_none() {
             call.answered_at = Some(now);
-            fx.push(self.record(c, None, None));
+            fx.records.push(self.record(c, None, None));
         }
         let call = &self.calls[c];
         let mut lines = vec![Line::Greeting {
@@ -517,7 +520,7 @@ impl Escalation {
         digits: &str,
         now: Timestamp,
         ctx: &Ctx,
-        fx: &mut Vec<Effect>,
+        fx: &mut Step,
     ) -> Prompt {
         let Some(c) = self.call_index(id) else {
             return Prompt {
@@ -577,11 +580,12 @@ impl Escalation {
                 let by = self.phone_ack(c, digits);
                 let items = self.write_back_items(&heard, |i| i.status == ItemStatus::Problem);
                 if !items.is_empty() {
-                    fx.push(Effect::Downtime {
+                    fx.records.push(Record::Downtime {
                         items,
                         minutes: ctx.downtime_minutes,
                         by: by.clone(),
                     });
+                    fx.actions.push(Action::WriteBack);
                 }
                 lines.push(Line::Downtime {
                     minutes: ctx.downtime_minutes,
@@ -597,7 +601,7 @@ impl Escalation {
             // Anything else: the summary and the menu again, with whatever arrived since.
             _ => self.summary_then_menu(c, &mut lines),
         };
-        fx.push(self.record(c, None, None));
+        fx.records.push(self.record(c, None, None));
         Prompt { lines, after }
     }
 
@@ -642,7 +646,7 @@ impl Escalation {
         positions: &[usize],
         digits: &str,
         now: Timestamp,
-        fx: &mut Vec<Effect>,
+        fx: &mut Step,
         lines: &mut Vec<Line>,
     ) {
         let by = self.phone_ack(c, digits);
@@ -660,7 +664,7 @@ impl Escalation {
         positions: &[usize],
         by: AckBy,
         now: Timestamp,
-        fx: &mut Vec<Effect>,
+        fx: &mut Step,
     ) -> Vec<ItemKey> {
         let items = self.write_back_items(positions, Item::needs_ack);
         for &at in positions {
@@ -674,14 +678,17 @@ impl Escalation {
         }
         let acknowledged = items.iter().map(|i| i.key.clone()).collect();
         if !items.is_empty() {
-            fx.push(Effect::Acknowledge { items, by });
+            if by != AckBy::Source {
+                fx.actions.push(Action::WriteBack);
+            }
+            fx.records.push(Record::Acknowledged { items, by });
         }
         acknowledged
     }
 
-    fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Effect {
+    fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Record {
         let call = &self.calls[c];
-        Effect::RecordCall(CallRecord {
+        Record::Call(CallRecord {
             call_id: call.id.clone(),
             incident_id: self.incident_id,
             user: call.user.clone(),
@@ -704,7 +711,7 @@ impl Escalation {
         label: Option<&str>,
         now: Timestamp,
         ctx: &Ctx,
-        fx: &mut Vec<Effect>,
+        fx: &mut Step,
     ) {
         let Some(c) = self.call_index(id) else {
             return; // Repeated or late callback: already handled.
@@ -728,7 +735,7 @@ impl Escalation {
         } else {
             (Disposition::Next, label.unwrap_or(outcome.as_str()))
         };
-        fx.push(self.record(c, Some(now), Some(label)));
+        fx.records.push(self.record(c, Some(now), Some(label)));
         let call = self.calls.remove(c);
         if call.purpose == CallPurpose::Notice {
             // One recovery notice per recovery, answered or not.
@@ -772,7 +779,7 @@ impl Escalation {
     }
 
     /// Round-robin: the next person now, or after the last the next round after retry_after.
-    fn advance(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn advance(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.cursor += 1;
         if self.cursor < self.setting.targets.len() {
             self.attempts.push(Attempt {
@@ -785,7 +792,7 @@ impl Escalation {
         }
     }
 
-    fn next_round(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn next_round(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.round += 1;
         if self.round >= self.setting.rounds {
             self.exhaust(now, ctx, fx);
@@ -795,10 +802,10 @@ impl Escalation {
         }
     }
 
-    fn exhaust(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn exhaust(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.status = Status::Exhausted;
         self.attempts.clear();
-        fx.push(Effect::Notice {
+        fx.records.push(Record::Notice {
             error: true,
             message: format!(
                 "Escalation exhausted: nobody acknowledged incident {} after {} round(s).",
@@ -811,7 +818,7 @@ impl Escalation {
         // The SMS goes to the first target that resolves to a person right now.
         let first = (0..self.setting.targets.len()).find_map(|t| self.resolve(t, now, ctx).ok());
         if let Some(person) = first {
-            fx.push(Effect::SendSms {
+            fx.actions.push(Action::SendSms {
                 user: person.id,
                 phone: person.phone,
                 message: SmsMessage::Exhausted {
@@ -824,7 +831,7 @@ impl Escalation {
     }
 
     /// Restores the invariants after any input.
-    fn settle(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn settle(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.reescalate_stale(now, ctx, fx);
         let expired: Vec<CallId> = self
             .calls
@@ -834,7 +841,7 @@ impl Escalation {
             .collect();
         for id in expired {
             let call = self.calls.iter().find(|c| c.id == id);
-            fx.push(Effect::EndCall {
+            fx.actions.push(Action::EndCall {
                 call: id.clone(),
                 sid: call.and_then(|c| c.sid.clone()),
                 answered: call.is_some_and(|c| c.answered_at.is_some()),
@@ -875,7 +882,7 @@ impl Escalation {
 
     /// Everything is acknowledged or recovered: stop the calls still ringing, and tell
     /// people still on the line who took it.
-    fn end_escalation_calls(&mut self, fx: &mut Vec<Effect>) {
+    fn end_escalation_calls(&mut self, fx: &mut Step) {
         if !self
             .calls
             .iter()
@@ -906,7 +913,7 @@ impl Escalation {
                 ],
                 after: After::Hangup,
             });
-            fx.push(Effect::EndCall {
+            fx.actions.push(Action::EndCall {
                 call: call.id.clone(),
                 sid: call.sid.clone(),
                 answered: call.answered_at.is_some(),
@@ -915,7 +922,7 @@ impl Escalation {
         }
     }
 
-    fn place_notices(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    fn place_notices(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         let targets: Vec<usize> = if self.setting.broadcast {
             (0..self.setting.targets.len()).collect()
         } else {
@@ -961,12 +968,12 @@ impl Escalation {
         purpose: CallPurpose,
         now: Timestamp,
         ctx: &Ctx,
-        fx: &mut Vec<Effect>,
+        fx: &mut Step,
     ) {
         let person = match self.resolve(target, now, ctx) {
             Ok(p) => p,
             Err(why) => {
-                fx.push(Effect::Notice {
+                fx.records.push(Record::Notice {
                     error: true,
                     message: format!(
                         "Target {} of call setting {}: {why}; moving on.",
@@ -993,7 +1000,7 @@ impl Escalation {
         if recent.len() as u32 >= ctx.per_number_limit {
             let oldest = recent.into_iter().min().unwrap_or(now);
             let at = after(oldest, ctx.per_number_window);
-            fx.push(Effect::Notice {
+            fx.records.push(Record::Notice {
                 error: true,
                 message: format!(
                     "{} was called {} times within {} for incident {}; the next call waits until {at}.",
@@ -1027,12 +1034,13 @@ impl Escalation {
             passed: false,
             ending: false,
         });
-        fx.push(Effect::PlaceCall {
+        fx.actions.push(Action::PlaceCall {
             call: id,
             user: person.id,
             phone: person.phone,
             ring_timeout: self.setting.ring_timeout,
         });
-        fx.push(self.record(self.calls.len() - 1, None, None));
+        fx.records
+            .push(self.record(self.calls.len() - 1, None, None));
     }
 }

@@ -1,8 +1,9 @@
 //! The escalation engine: a pure, deterministic state machine per incident.
 //!
-//! `Escalation::handle(input, now, ctx)` changes the state and returns [`Effect`]s (place
-//! a call, end a call, answer a webhook with a [`Prompt`], acknowledge, schedule downtime,
-//! send an SMS, record the call log). It never reads a clock and does no I/O; the
+//! `Escalation::handle(input, now, ctx)` changes the state and returns a [`Step`]: the
+//! [`Record`]s to store (call log, notices, acknowledgements, downtimes) and the
+//! [`Action`]s to carry out after (place or end a call, answer a webhook with a
+//! [`Prompt`], send an SMS, wake the write-back). It never reads a clock and does no I/O; the
 //! [`runner`](crate::runner) executes the effects and wakes it at `next_deadline()`.
 
 mod engine;
@@ -16,7 +17,7 @@ pub use engine::{Ctx, Person, Roster};
 pub use items::Items;
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
-    AckBy, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord, Effect,
-    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, SettingSnapshot, SmsMessage,
-    SnapshotTarget, Status, WriteBackItem,
+    AckBy, Action, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord,
+    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, Record, SettingSnapshot, SmsMessage,
+    SnapshotTarget, Status, Step, WriteBackItem,
 };

@@ -448,8 +448,46 @@ pub struct WriteBackItem {
     pub service: Option<String>,
 }
 
+/// What one input did. The store saves every record with the new state; only then does
+/// the runner carry out the actions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Step {
+    pub records: Vec<Record>,
+    pub actions: Vec<Action>,
+    /// Nothing more can happen for this incident: it can be put away.
+    pub finished: bool,
+}
+
+/// Something to keep: the call log, the incident's notices and lifecycle, the outbox.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Effect {
+pub enum Record {
+    Call(CallRecord),
+    /// Something an operator must see: shown on the incident (and logged).
+    Notice {
+        error: bool,
+        message: String,
+    },
+    /// These problems are acknowledged: recorded on the incident, and queued for writing
+    /// back to the source unless the acknowledgement came from it.
+    Acknowledged {
+        items: Vec<WriteBackItem>,
+        by: AckBy,
+    },
+    /// Downtime to schedule in the source.
+    Downtime {
+        items: Vec<WriteBackItem>,
+        minutes: u32,
+        by: AckBy,
+    },
+    /// These acknowledgements went stale (`reescalate_after`): the problems are open again.
+    AcknowledgementStale {
+        keys: Vec<ItemKey>,
+    },
+}
+
+/// Something to do in the outside world once the step is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Action {
     PlaceCall {
         call: CallId,
         user: UserId,
@@ -466,30 +504,11 @@ pub enum Effect {
     },
     /// The answer to an `Answered` or `Digits` input.
     Respond(Prompt),
-    /// These problems are acknowledged: recorded on the incident, and written back to
-    /// the source unless the acknowledgement came from it.
-    Acknowledge {
-        items: Vec<WriteBackItem>,
-        by: AckBy,
-    },
-    Downtime {
-        items: Vec<WriteBackItem>,
-        minutes: u32,
-        by: AckBy,
-    },
     SendSms {
         user: UserId,
         phone: PhoneNumber,
         message: SmsMessage,
     },
-    RecordCall(CallRecord),
-    /// These acknowledgements went stale (`reescalate_after`): the problems are open again.
-    AcknowledgementStale {
-        keys: Vec<ItemKey>,
-    },
-    /// Something an operator must see: logged and shown on the incident.
-    Notice {
-        error: bool,
-        message: String,
-    },
+    /// New rows wait in the write-back outbox.
+    WriteBack,
 }

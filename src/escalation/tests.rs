@@ -71,7 +71,8 @@ struct World {
     now: Timestamp,
     next_alert: i64,
     /// Every effect so far, in order.
-    effects: Vec<Effect>,
+    records: Vec<Record>,
+    actions: Vec<Action>,
     per_number_limit: u32,
 }
 
@@ -82,7 +83,8 @@ impl World {
             roster: roster(),
             now: "2026-11-23T18:00:00Z".parse().unwrap(),
             next_alert: 1,
-            effects: Vec::new(),
+            records: Vec::new(),
+            actions: Vec::new(),
             per_number_limit: 100,
         }
     }
@@ -93,7 +95,7 @@ impl World {
         World::new(setting(true, targets))
     }
 
-    fn input(&mut self, input: Input) -> Vec<Effect> {
+    fn input(&mut self, input: Input) -> Step {
         let ctx = Ctx {
             roster: &self.roster,
             per_number_limit: self.per_number_limit,
@@ -101,11 +103,12 @@ impl World {
             downtime_minutes: 60,
         };
         let fx = self.esc.handle(input, self.now, &ctx);
-        self.effects.extend(fx.iter().cloned());
+        self.records.extend(fx.records.iter().cloned());
+        self.actions.extend(fx.actions.iter().cloned());
         fx
     }
 
-    fn alert(&mut self, kind: AlertKind, key: &str) -> Vec<Effect> {
+    fn alert(&mut self, kind: AlertKind, key: &str) -> Step {
         let (host, service) = match key.split_once('/') {
             Some((h, s)) => (h.to_owned(), Some(s.to_owned())),
             None => (key.to_owned(), None),
@@ -129,15 +132,15 @@ impl World {
             },
         }))
     }
-    fn problem(&mut self, key: &str) -> Vec<Effect> {
+    fn problem(&mut self, key: &str) -> Step {
         self.alert(AlertKind::Problem, key)
     }
-    fn recovery(&mut self, key: &str) -> Vec<Effect> {
+    fn recovery(&mut self, key: &str) -> Step {
         self.alert(AlertKind::Recovery, key)
     }
 
     /// Moves the clock and ticks, as the runner's timer does.
-    fn wait(&mut self, secs: i64) -> Vec<Effect> {
+    fn wait(&mut self, secs: i64) -> Step {
         self.now = self
             .now
             .checked_add(jiff::SignedDuration::from_secs(secs))
@@ -154,7 +157,7 @@ impl World {
             digits: digits.into(),
         }))
     }
-    fn end(&mut self, call: &CallId, outcome: CallOutcome) -> Vec<Effect> {
+    fn end(&mut self, call: &CallId, outcome: CallOutcome) -> Step {
         self.input(Input::Ended {
             call: call.clone(),
             outcome,
@@ -185,10 +188,10 @@ impl World {
         calls[0].id.clone()
     }
     fn acks(&self) -> Vec<(Vec<i64>, AckBy)> {
-        self.effects
+        self.records
             .iter()
             .filter_map(|e| match e {
-                Effect::Acknowledge { items, by } => {
+                Record::Acknowledged { items, by } => {
                     Some((items.iter().map(|i| i.alert_id.get()).collect(), by.clone()))
                 }
                 _ => None,
@@ -197,39 +200,47 @@ impl World {
     }
 }
 
-fn placed(fx: &[Effect]) -> Vec<String> {
-    fx.iter()
+fn placed(fx: &Step) -> Vec<String> {
+    placed_in(&fx.actions)
+}
+
+fn placed_in(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
         .filter_map(|e| match e {
-            Effect::PlaceCall { user, .. } => Some(user.to_string()),
+            Action::PlaceCall { user, .. } => Some(user.to_string()),
             _ => None,
         })
         .collect()
 }
 
-fn ended(fx: &[Effect]) -> Vec<CallId> {
-    fx.iter()
+fn ended(fx: &Step) -> Vec<CallId> {
+    fx.actions
+        .iter()
         .filter_map(|e| match e {
-            Effect::EndCall { call, .. } => Some(call.clone()),
+            Action::EndCall { call, .. } => Some(call.clone()),
             _ => None,
         })
         .collect()
 }
 
 /// The outcomes the call log recorded for `call` in these effects.
-fn recorded(fx: &[Effect], call: &CallId) -> Vec<String> {
-    fx.iter()
+fn recorded(fx: &Step, call: &CallId) -> Vec<String> {
+    fx.records
+        .iter()
         .filter_map(|e| match e {
-            Effect::RecordCall(r) if &r.call_id == call => r.outcome.clone(),
+            Record::Call(r) if &r.call_id == call => r.outcome.clone(),
             _ => None,
         })
         .collect()
 }
 
-fn respond(fx: Vec<Effect>) -> Prompt {
+fn respond(fx: Step) -> Prompt {
     let prompts: Vec<Prompt> = fx
+        .actions
         .into_iter()
         .filter_map(|e| match e {
-            Effect::Respond(p) => Some(p),
+            Action::Respond(p) => Some(p),
             _ => None,
         })
         .collect();
@@ -415,8 +426,8 @@ fn four_hash_schedules_downtime_and_acknowledges() {
     let p = w.press(&call, "4");
     assert!(p.lines.contains(&Line::Downtime { minutes: 60 }));
     assert_eq!(p.after, After::Hangup);
-    let downtime = w.effects.iter().find_map(|e| match e {
-        Effect::Downtime { items, minutes, .. } => Some((items.len(), *minutes)),
+    let downtime = w.records.iter().find_map(|e| match e {
+        Record::Downtime { items, minutes, .. } => Some((items.len(), *minutes)),
         _ => None,
     });
     assert_eq!(downtime, Some((1, 60)));
@@ -562,10 +573,10 @@ fn round_robin_exhausted_sends_sms() {
     }
     assert_eq!(w.esc.status, Status::Exhausted);
     let sms: Vec<_> = w
-        .effects
+        .actions
         .iter()
         .filter_map(|e| match e {
-            Effect::SendSms { user, message, .. } => Some((user.to_string(), message.clone())),
+            Action::SendSms { user, message, .. } => Some((user.to_string(), message.clone())),
             _ => None,
         })
         .collect();
@@ -580,8 +591,8 @@ fn round_robin_exhausted_sends_sms() {
             }
         )]
     );
-    assert!(w.effects.iter().any(
-        |e| matches!(e, Effect::Notice { error: true, message } if message.contains("exhausted"))
+    assert!(w.records.iter().any(
+        |e| matches!(e, Record::Notice { error: true, message } if message.contains("exhausted"))
     ));
     assert_eq!(placed(&w.wait(3600)), Vec::<String>::new());
     assert_eq!(
@@ -611,9 +622,10 @@ fn broadcast_first_ack_cancels_other_calls() {
         digits: "9".into(),
     });
     let endings: Vec<_> = fx
+        .actions
         .iter()
         .filter_map(|e| match e {
-            Effect::EndCall { call, farewell, .. } => Some((call.clone(), farewell.is_some())),
+            Action::EndCall { call, farewell, .. } => Some((call.clone(), farewell.is_some())),
             _ => None,
         })
         .collect();
@@ -680,10 +692,10 @@ fn a_recovery_notice_offers_no_keys_and_logs_no_acknowledgement() {
     assert_eq!(recorded(&fx, &notice), ["notified"]);
     assert_eq!(w.acks().len(), 1, "only the first call's 9#");
     let logged: Vec<_> = w
-        .effects
+        .records
         .iter()
         .filter_map(|e| match e {
-            Effect::RecordCall(r) if r.call_id == notice => Some(r.acknowledged.clone()),
+            Record::Call(r) if r.call_id == notice => Some(r.acknowledged.clone()),
             _ => None,
         })
         .collect();
@@ -755,11 +767,11 @@ fn every_call_and_key_is_recorded() {
     w.press(&call, "9");
     w.end(&call, CallOutcome::Completed);
     let last = w
-        .effects
+        .records
         .iter()
         .rev()
         .find_map(|e| match e {
-            Effect::RecordCall(r) => Some(r.clone()),
+            Record::Call(r) => Some(r.clone()),
             _ => None,
         })
         .unwrap();
@@ -814,7 +826,7 @@ fn own_acknowledgement_echo_is_ignored() {
     w.answer(&call);
     w.press(&call, "9");
     let fx = w.alert(AlertKind::Acknowledgement, "web-01/HTTP");
-    assert!(fx.iter().any(|e| matches!(e, Effect::Notice { error: false, message } if message.contains("own write-back"))));
+    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: false, message } if message.contains("own write-back"))));
     assert_eq!(
         w.esc.items[0].ack,
         Some(AckBy::Phone {
@@ -897,9 +909,10 @@ fn answering_is_recorded_at_once() {
     let answered_at = w.now;
     let fx = w.input(Input::Answered { call: call.clone() });
     let answered: Vec<_> = fx
+        .records
         .iter()
         .filter_map(|e| match e {
-            Effect::RecordCall(r) if r.call_id == call => r.answered_at,
+            Record::Call(r) if r.call_id == call => r.answered_at,
             _ => None,
         })
         .collect();
@@ -949,12 +962,14 @@ fn an_acknowledgement_still_open_after_reescalate_after_calls_again_acker_first(
         "the person who acknowledged is called first"
     );
     assert!(
-        fx.iter()
-            .any(|e| matches!(e, Effect::AcknowledgementStale { keys } if keys.len() == 1))
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::AcknowledgementStale { keys } if keys.len() == 1))
     );
     assert!(
-        fx.iter()
-            .any(|e| matches!(e, Effect::Notice { message, .. } if message.contains("stale")))
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice { message, .. } if message.contains("stale")))
     );
     assert_eq!(w.esc.status, Status::Escalating);
 }
@@ -1011,7 +1026,7 @@ fn manual_ack_stops_calling() {
 fn schedule_with_nobody_on_call_falls_through_to_the_next_target() {
     let mut w = World::round_robin(&["schedule:empty", "schedule:primary"]);
     let fx = w.problem("web-01/HTTP");
-    assert!(fx.iter().any(|e| matches!(e, Effect::Notice { error: true, message } if message.contains("schedule empty has nobody on call"))));
+    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: true, message } if message.contains("schedule empty has nobody on call"))));
     assert_eq!(placed(&fx), ["b"], "schedule:primary resolves to b");
 }
 
@@ -1030,8 +1045,8 @@ fn one_number_is_not_called_more_than_the_limit() {
     w.end(&call, CallOutcome::Completed);
     let fx = w.wait(60);
     assert_eq!(placed(&fx), Vec::<String>::new());
-    assert!(fx.iter().any(
-        |e| matches!(e, Effect::Notice { message, .. } if message.contains("called 2 times"))
+    assert!(fx.records.iter().any(
+        |e| matches!(e, Record::Notice { message, .. } if message.contains("called 2 times"))
     ));
     assert_eq!(placed(&w.wait(3600)), ["a"], "after the window");
 }
@@ -1094,7 +1109,7 @@ mod scenarios {
         Placed(&'static [&'static str]),
         Acknowledged(usize),
     }
-    use Step::*;
+    use self::Step::*;
 
     fn play(mut w: World, steps: &[Step]) {
         let mut seen = 0;
@@ -1108,7 +1123,7 @@ mod scenarios {
                 End(u, outcome) => drop(w.end(&w.call_to(u), outcome)),
                 Wait(secs) => drop(w.wait(secs)),
                 Placed(expected) => {
-                    let all = placed(&w.effects);
+                    let all = placed_in(&w.actions);
                     assert_eq!(&all[seen..], expected, "step {n}: {step:?}");
                     seen = all.len();
                 }
@@ -1310,10 +1325,10 @@ mod properties {
                     Step::Problem(k) => w.problem(&key(k)),
                     Step::Recovery(k) => w.recovery(&key(k)),
                     Step::SourceAck(k) => w.alert(AlertKind::Acknowledgement, &key(k)),
-                    Step::Answer(c) => match call(&w, c) { Some(id) => w.input(Input::Answered { call: id }), None => vec![] },
-                    Step::Press(c, k) => match call(&w, c) { Some(id) => w.input(Input::Digits { call: id, digits: k.into() }), None => vec![] },
-                    Step::End(c, o) => match call(&w, c) { Some(id) => w.end(&id, o), None => vec![] },
-                    Step::Machine(c) => match call(&w, c) { Some(id) => w.input(Input::Machine { call: id }), None => vec![] },
+                    Step::Answer(c) => match call(&w, c) { Some(id) => w.input(Input::Answered { call: id }), None => Default::default() },
+                    Step::Press(c, k) => match call(&w, c) { Some(id) => w.input(Input::Digits { call: id, digits: k.into() }), None => Default::default() },
+                    Step::End(c, o) => match call(&w, c) { Some(id) => w.end(&id, o), None => Default::default() },
+                    Step::Machine(c) => match call(&w, c) { Some(id) => w.input(Input::Machine { call: id }), None => Default::default() },
                     Step::Wait(s) => w.wait(s),
                     Step::ManualAck => w.input(Input::ManualAck {
             by: "ops".into(),
@@ -1329,8 +1344,8 @@ mod properties {
                 prop_assert_eq!(before, users.len(), "two live calls to one person");
 
                 // An acknowledged alert is never played again.
-                for e in &fx {
-                    if let Effect::Respond(p) = e {
+                for e in &fx.actions {
+                    if let Action::Respond(p) = e {
                         for line in &p.lines {
                             if let Line::Detail(v) = line {
                                 let item = w.esc.items.iter().find(|i| i.host == v.host && i.service == v.service).unwrap();

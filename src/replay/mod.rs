@@ -29,8 +29,8 @@ use crate::config::Config;
 use crate::domain::UserId;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source};
 use crate::escalation::{
-    AckBy, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Effect, Escalation, Input,
-    ItemKey, ItemStatus, SettingSnapshot, Status,
+    AckBy, Action, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Escalation, Input,
+    ItemKey, ItemStatus, Record, SettingSnapshot, Status,
 };
 use crate::schedule::Override;
 use crate::sources::PayloadError;
@@ -377,11 +377,10 @@ impl Sim<'_> {
             downtime_minutes: self.config.speech.downtime_minutes,
         };
         let before = escalation.status;
-        let effects = escalation.handle(input, now, &ctx);
+        let step = escalation.handle(input, now, &ctx);
         let status = escalation.status;
         let deadline = escalation.next_deadline();
-        let done = escalation.finished();
-        if done {
+        if step.finished {
             self.escalations.remove(&incident);
         } else if let Some(at) = deadline
             && self.ticks.insert((incident, at))
@@ -394,10 +393,10 @@ impl Sim<'_> {
             if escalating && before != Status::Escalating {
                 run.escalating_since = Some(now);
             }
-            let phone_ack = effects.iter().any(|e| {
+            let phone_ack = step.records.iter().any(|r| {
                 matches!(
-                    e,
-                    Effect::Acknowledge {
+                    r,
+                    Record::Acknowledged {
                         by: AckBy::Phone { .. },
                         ..
                     }
@@ -410,22 +409,38 @@ impl Sim<'_> {
                 run.time_to_ack.push(now.duration_since(since));
             }
         }
-        for effect in effects {
-            self.effect(incident, effect, call.as_ref(), answered, now);
+        for record in step.records {
+            if let Record::Call(record) = record {
+                self.record_call(record);
+            }
+        }
+        for action in step.actions {
+            self.act(incident, action, call.as_ref(), answered, now);
+        }
+    }
+
+    fn record_call(&mut self, record: CallRecord) {
+        match self.call_rows.get(&record.call_id) {
+            Some(&row) => self.out.calls[row] = record,
+            None => {
+                self.call_rows
+                    .insert(record.call_id.clone(), self.out.calls.len());
+                self.out.calls.push(record);
+            }
         }
     }
 
     /// `call` and `answered`: the call the step was about, and whether it was just picked up.
-    fn effect(
+    fn act(
         &mut self,
         incident: IncidentId,
-        effect: Effect,
+        action: Action,
         call: Option<&CallId>,
         answered: bool,
         now: Timestamp,
     ) {
-        match effect {
-            Effect::PlaceCall {
+        match action {
+            Action::PlaceCall {
                 call,
                 user,
                 ring_timeout,
@@ -457,7 +472,7 @@ impl Sim<'_> {
                 };
                 self.push(later(now, at), Event::Callee(incident, input));
             }
-            Effect::EndCall {
+            Action::EndCall {
                 call, answered: up, ..
             } => {
                 // The call is over for the callee now; its end reaches the engine as the
@@ -470,7 +485,7 @@ impl Sim<'_> {
                 };
                 self.push(now, provider(incident, Input::Ended { call, outcome }));
             }
-            Effect::Respond(prompt) => {
+            Action::Respond(prompt) => {
                 let Some(call) = call.filter(|c| self.live.contains(*c)).cloned() else {
                     return;
                 };
@@ -489,15 +504,8 @@ impl Sim<'_> {
                     }
                 }
             }
-            Effect::RecordCall(record) => match self.call_rows.get(&record.call_id) {
-                Some(&row) => self.out.calls[row] = record,
-                None => {
-                    self.call_rows
-                        .insert(record.call_id.clone(), self.out.calls.len());
-                    self.out.calls.push(record);
-                }
-            },
-            _ => {}
+            // No messages or write-backs in a what-if run.
+            Action::SendSms { .. } | Action::WriteBack => {}
         }
     }
 }

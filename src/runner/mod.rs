@@ -12,8 +12,8 @@ use crate::config::Config;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, UserId};
 use crate::escalation::CallId;
 use crate::escalation::{
-    AlertInput, Ctx, Effect, Escalation, Input, ItemKey, ManualVia, Prompt, SettingSnapshot,
-    SmsMessage,
+    Action, AlertInput, Ctx, Escalation, Input, ItemKey, ManualVia, Prompt, Record,
+    SettingSnapshot, SmsMessage,
 };
 use crate::schedule::Override;
 use crate::speech::Speech;
@@ -164,11 +164,13 @@ pub struct Runner {
     follow_ups: VecDeque<(IncidentId, Input)>,
 }
 
-/// A step taken by the engine whose commit is on its way: its effects wait for it.
+/// A step taken by the engine whose commit is on its way: its actions wait for it.
 struct Stepped {
     incident: IncidentId,
     input_placed: Option<(CallId, String)>,
-    effects: Vec<Effect>,
+    actions: Vec<Action>,
+    /// (error, message) of the step's notices, logged once it is committed.
+    notices: Vec<(bool, String)>,
     keypad_timeout: Duration,
     now: Timestamp,
     reply: Option<oneshot::Sender<Spoken>>,
@@ -457,7 +459,7 @@ impl Runner {
             Input::Placed { call, sid } => Some((call.clone(), sid.clone())),
             _ => None,
         };
-        let effects = {
+        let step = {
             let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
             let ctx = Ctx {
                 roster: &crate::oncall::ConfigRoster {
@@ -471,10 +473,19 @@ impl Runner {
             escalation.handle(input, now, &ctx)
         };
         let keypad_timeout = escalation.setting.keypad_timeout;
+        let notices = step
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Notice { error, message } => Some((*error, message.clone())),
+                _ => None,
+            })
+            .collect();
         let save = StepToSave::of(
             escalation,
             self.saved_cores.get(&incident).map(String::as_str),
-            effects.clone(),
+            step.records,
+            step.finished,
             now,
         );
         if save.done {
@@ -487,7 +498,8 @@ impl Runner {
         stepped.push(Stepped {
             incident,
             input_placed,
-            effects,
+            actions: step.actions,
+            notices,
             keypad_timeout,
             now,
             reply,
@@ -495,12 +507,13 @@ impl Runner {
         });
     }
 
-    /// Waits for a step's commit, then carries out its effects.
+    /// Waits for a step's commit, then carries out its actions.
     async fn finish(&mut self, step: Stepped) {
         let Stepped {
             incident,
             input_placed,
-            effects,
+            actions,
+            notices,
             keypad_timeout,
             now,
             mut reply,
@@ -516,8 +529,15 @@ impl Runner {
         {
             self.end_call(sid, CallUpdate::End { answered });
         }
-        for effect in effects {
-            self.execute(incident, effect, now, &mut reply, keypad_timeout);
+        for (error, message) in notices {
+            if error {
+                tracing::error!(incident_id = incident.get(), "{message}");
+            } else {
+                tracing::info!(incident_id = incident.get(), "{message}");
+            }
+        }
+        for action in actions {
+            self.execute(incident, action, now, &mut reply, keypad_timeout);
         }
         if let Some(reply) = reply {
             let _ = reply.send(Spoken::nothing_pending());
@@ -527,13 +547,13 @@ impl Runner {
     fn execute(
         &mut self,
         incident: IncidentId,
-        effect: Effect,
+        action: Action,
         now: Timestamp,
         reply: &mut Option<oneshot::Sender<Spoken>>,
         keypad_timeout: Duration,
     ) {
-        match effect {
-            Effect::PlaceCall {
+        match action {
+            Action::PlaceCall {
                 call,
                 user,
                 phone,
@@ -588,7 +608,7 @@ impl Runner {
                     handle.tell(input).await;
                 });
             }
-            Effect::EndCall {
+            Action::EndCall {
                 call,
                 sid,
                 answered,
@@ -605,7 +625,7 @@ impl Runner {
                     }
                 }
             }
-            Effect::Respond(prompt) => {
+            Action::Respond(prompt) => {
                 if let Some(reply) = reply.take() {
                     let _ = reply.send(Spoken {
                         prompt,
@@ -613,22 +633,12 @@ impl Runner {
                     });
                 }
             }
-            Effect::SendSms {
+            Action::SendSms {
                 user,
                 phone,
                 message,
             } => self.send_sms(incident, user, phone.as_str().to_owned(), &message),
-            Effect::Acknowledge { .. } | Effect::Downtime { .. } => self.writeback.notify_one(),
-            Effect::Notice {
-                error: true,
-                message,
-            } => tracing::error!(incident_id = incident.get(), "{message}"),
-            Effect::Notice {
-                error: false,
-                message,
-            } => tracing::info!(incident_id = incident.get(), "{message}"),
-            // The store keeps these; nothing to do outside.
-            Effect::RecordCall(_) | Effect::AcknowledgementStale { .. } => {}
+            Action::WriteBack => self.writeback.notify_one(),
         }
     }
 

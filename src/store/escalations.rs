@@ -8,7 +8,7 @@
 
 use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
-use crate::escalation::{AckBy, CallRecord, Effect, Escalation, Item, Items, WriteBackItem};
+use crate::escalation::{AckBy, CallRecord, Escalation, Item, Items, Record, WriteBackItem};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ pub struct StepToSave {
     pub status: crate::escalation::Status,
     /// The items the step changed, with their positions.
     pub items: Vec<(usize, Item)>,
-    pub effects: Vec<Effect>,
+    pub records: Vec<Record>,
     /// Nothing more can happen for this incident.
     pub done: bool,
     pub at: Timestamp,
@@ -48,7 +48,8 @@ impl StepToSave {
     pub fn of(
         escalation: &mut Escalation,
         last_core: Option<&str>,
-        effects: Vec<Effect>,
+        records: Vec<Record>,
+        finished: bool,
         at: Timestamp,
     ) -> StepToSave {
         let core = escalation.core_json();
@@ -57,15 +58,15 @@ impl StepToSave {
             core: (last_core != Some(core.as_str())).then_some(core),
             status: escalation.status,
             items: escalation.items.take_changed(),
-            effects,
-            done: escalation.finished(),
+            records,
+            done: finished,
             at,
         }
     }
 
     /// Whether storing it would change anything.
     pub fn is_empty(&self) -> bool {
-        self.core.is_none() && self.items.is_empty() && self.effects.is_empty() && !self.done
+        self.core.is_none() && self.items.is_empty() && self.records.is_empty() && !self.done
     }
 }
 
@@ -104,8 +105,8 @@ impl Store {
                 let item = serde_json::to_string(item).expect("an item serializes");
                 upsert_item.execute(params![incident, *position as i64, item])?;
             }
-            for effect in &step.effects {
-                record_effect(conn, step.incident, effect, step.at)?;
+            for record in &step.records {
+                save_record(conn, step.incident, record, step.at)?;
             }
             Ok(())
         })
@@ -203,15 +204,15 @@ impl Store {
     }
 }
 
-fn record_effect(
+fn save_record(
     tx: &Connection,
     incident: IncidentId,
-    effect: &Effect,
+    record: &Record,
     now: Timestamp,
 ) -> rusqlite::Result<()> {
-    match effect {
-        Effect::RecordCall(record) => upsert_call(tx, record),
-        Effect::Notice { error, message } => {
+    match record {
+        Record::Call(call) => upsert_call(tx, call),
+        Record::Notice { error, message } => {
             tx.execute(
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -223,14 +224,14 @@ fn record_effect(
             )?;
             Ok(())
         }
-        Effect::Acknowledge { items, by } => {
+        Record::Acknowledged { items, by } => {
             record_acknowledgement(tx, incident, items, by, now)?;
             if *by == AckBy::Source {
                 return Ok(()); // The source has it already.
             }
             insert_writebacks(tx, incident, "acknowledge", items, by, None, now)
         }
-        Effect::AcknowledgementStale { keys } => {
+        Record::AcknowledgementStale { keys } => {
             let mut stmt = tx.prepare_cached(
                 "UPDATE problems SET acknowledged_at = NULL, acknowledged_by = NULL
                  WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
@@ -240,10 +241,9 @@ fn record_effect(
             }
             Ok(())
         }
-        Effect::Downtime { items, minutes, by } => {
+        Record::Downtime { items, minutes, by } => {
             insert_writebacks(tx, incident, "downtime", items, by, Some(*minutes), now)
         }
-        _ => Ok(()),
     }
 }
 
@@ -400,13 +400,13 @@ mod tests {
         for key in ["db-01", "web-01", "web-02"] {
             esc.items.push(item(key));
         }
-        let first = StepToSave::of(&mut esc, None, Vec::new(), now);
+        let first = StepToSave::of(&mut esc, None, Vec::new(), false, now);
         assert_eq!(first.items.len(), 3);
         let core = first.core.clone();
         store.save_step(first).await.unwrap();
 
         esc.items.update(1, |i| i.status = ItemStatus::Recovered);
-        let second = StepToSave::of(&mut esc, core.as_deref(), Vec::new(), now);
+        let second = StepToSave::of(&mut esc, core.as_deref(), Vec::new(), false, now);
         assert_eq!(second.items.len(), 1, "one item changed, one row written");
         assert!(second.core.is_none(), "the rest of the state is unchanged");
         store.save_step(second).await.unwrap();
@@ -414,6 +414,6 @@ mod tests {
         let restored = store.active_escalations().await.unwrap();
         assert_eq!(restored, [esc.clone()]);
         assert_eq!(restored[0].items.unacknowledged(), 2);
-        assert!(StepToSave::of(&mut esc, core.as_deref(), Vec::new(), now).is_empty());
+        assert!(StepToSave::of(&mut esc, core.as_deref(), Vec::new(), false, now).is_empty());
     }
 }

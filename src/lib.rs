@@ -26,6 +26,7 @@ pub mod replay;
 pub mod routing;
 pub mod runner;
 pub mod schedule;
+pub mod service;
 pub mod shift_notice;
 pub mod sources;
 pub mod speech;

@@ -2,16 +2,17 @@
 //! reached, so the alert is never lost. Each file is written whole (temporary file,
 //! fsync, rename); the daemon drains the directory at start and every few seconds.
 
-use crate::app::AppState;
 use crate::domain::IdempotencyKey;
+use crate::service::AppState;
 use crate::store::Outcome;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How often the daemon looks into the spool.
-pub const DRAIN_EVERY: Duration = Duration::from_secs(10);
+const DRAIN_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 pub struct Spooled {
@@ -47,7 +48,7 @@ pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
 
 /// Ingests every spooled alert, oldest first. A file that cannot become an alert is
 /// moved to `rejected/` and logged, never deleted.
-pub async fn drain(state: &AppState, dir: &Path) {
+async fn drain(state: &AppState, dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -90,6 +91,18 @@ pub async fn drain(state: &AppState, dir: &Path) {
                 }
             },
             Err(e) => reject(dir, &path, &e.to_string()),
+        }
+    }
+}
+
+/// Delivers what notification commands spooled while the daemon was away.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let dir = state.config.storage.spool.clone();
+    loop {
+        drain(&state, &dir).await;
+        tokio::select! {
+            _ = tokio::time::sleep(DRAIN_EVERY) => {}
+            _ = stop.cancelled() => break,
         }
     }
 }

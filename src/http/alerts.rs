@@ -4,8 +4,8 @@
 //! `200` with the earlier alert's id, and the same key with a different body is `409`.
 
 use super::{ApiError, BODY_LIMIT};
-use crate::app::AppState;
 use crate::domain::{Delivery, IdempotencyKey};
+use crate::service::AppState;
 use crate::sources::{generic, mackerel, nagios, zabbix};
 use crate::store::Outcome;
 use axum::Json;

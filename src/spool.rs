@@ -4,6 +4,7 @@
 
 use crate::domain::IdempotencyKey;
 use crate::service::AppState;
+use crate::sources::{Event, Webhook};
 use crate::store::Outcome;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -62,14 +63,14 @@ async fn drain(state: &AppState, dir: &Path) {
         let parsed = std::fs::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).ok())
-            .and_then(|s| crate::sources::parser(&s.source).map(|p| (p, s)));
-        let Some((parse, spooled)) = parsed else {
+            .and_then(|s| Webhook::named(&s.source).map(|w| (w, s)));
+        let Some((webhook, spooled)) = parsed else {
             reject(dir, &path, "not a spooled alert");
             continue;
         };
         let now = state.clock.now();
-        match parse(spooled.body.to_string().as_bytes(), now) {
-            Ok(delivery) => match state
+        match webhook.parse(spooled.body.to_string().as_bytes(), now) {
+            Ok(Event::Alert(delivery)) => match state
                 .ingest(delivery.with_key(spooled.idempotency_key), now)
                 .await
             {
@@ -90,6 +91,12 @@ async fn drain(state: &AppState, dir: &Path) {
                     return;
                 }
             },
+            Ok(Event::Ignored(event)) => {
+                // Answered 202 and dropped when posted: the same here.
+                let _ = std::fs::remove_file(&path);
+                tracing::info!(file = %path.display(), source = webhook.name(), event = %event,
+                    "Spooled event other than alert; ignored.");
+            }
             Err(e) => reject(dir, &path, &e.to_string()),
         }
     }

@@ -3,9 +3,10 @@
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider};
+use crate::pronunciation::RulesError;
 use crate::runner::{Runner, SharedOverrides, Telephony, Webhooks};
 use crate::service::{AppState, CallWebhooks};
-use crate::speech::{RulesError, Speech};
+use crate::speech::Speech;
 use crate::store::{DaemonLock, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;

@@ -22,6 +22,7 @@ mod fault;
 pub mod http;
 pub mod notify;
 pub mod oncall;
+pub mod pronunciation;
 pub mod replay;
 pub mod routing;
 pub mod runner;

@@ -1,5 +1,6 @@
 //! Wiring: config + store + runner + telephony → a bound listener that serves until
-//! shutdown.
+//! shutdown, with the runner, the write-back worker, the spool drain and shift notices
+//! started beside it and stopped after it. Serving itself is [`crate::service`]'s.
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider};

@@ -1,19 +1,19 @@
 //! Wiring: config + store + runner + telephony → a bound listener that serves until
-//! shutdown.
+//! shutdown, with the runner, the write-back worker, the spool drain and shift notices
+//! started beside it and stopped after it. Serving itself is [`crate::service`]'s.
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider};
-use crate::domain::Delivery;
-use crate::routing;
-use crate::runner::{Runner, RunnerHandle, SharedOverrides};
-use crate::speech::{RulesError, Speech};
-use crate::store::{DaemonLock, Ingested, Store, StoreError};
+use crate::pronunciation::RulesError;
+use crate::runner::{Runner, SharedOverrides};
+use crate::service::{AppState, CallWebhooks};
+use crate::speech::Speech;
+use crate::store::{DaemonLock, Store, StoreError};
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;
 use crate::telephony::voice::{Telephony, Webhooks};
 use crate::testcall::TestCalls;
 use crate::writeback::Worker;
-use jiff::Timestamp;
 use secrecy::SecretString;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,76 +21,6 @@ use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// What the Twilio webhooks need: the words, the URLs, the token signatures are made with.
-pub struct CallWebhooks {
-    pub speech: Arc<Speech>,
-    pub webhooks: Webhooks,
-    pub auth_token: SecretString,
-}
-
-/// What every request handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub runner: RunnerHandle,
-    pub calls: Arc<CallWebhooks>,
-    /// Schedule overrides; the API writes them to the store and here.
-    pub overrides: SharedOverrides,
-    pub test_calls: Arc<TestCalls>,
-    /// For texts outside escalations (shift notices).
-    pub telephony: Arc<Telephony>,
-}
-
-impl AppState {
-    /// Routes and stores one alert, whatever its source, and hands it to the escalation
-    /// runner. Returns once the alert is durable. A retried delivery is answered with the
-    /// alert stored before and escalates nothing.
-    pub async fn ingest(
-        &self,
-        delivery: Delivery,
-        received_at: Timestamp,
-    ) -> Result<Ingested, StoreError> {
-        let alert = delivery.alert.clone();
-        let call_setting = routing::route(&self.config.routes, &alert, received_at).cloned();
-        let ingested = self
-            .store
-            .ingest(delivery, call_setting.clone(), received_at)
-            .await?;
-        if !ingested.outcome.is_new() {
-            tracing::info!(alert_id = %ingested.alert_id, source = %alert.source(), key = %alert.key,
-                outcome = ?ingested.outcome, "Delivery seen before; nothing stored.");
-            return Ok(ingested);
-        }
-        tracing::info!(
-            alert_id = %ingested.alert_id,
-            incident_id = ingested.incident_id.map(|i| i.get()),
-            source = %alert.source(),
-            key = %alert.key,
-            kind = alert.kind.as_str(),
-            call_setting = ingested.call_setting.as_ref().map(|c| c.as_str()),
-            outcome = ?ingested.outcome,
-            "Alert stored."
-        );
-        if call_setting.is_none() && alert.kind == crate::domain::AlertKind::Problem {
-            tracing::warn!(alert_id = %ingested.alert_id, source = %alert.source(), key = %alert.key,
-                "No route matches this alert; it is kept as unrouted and nobody is called.");
-        }
-        if let Some(incident) = ingested.incident_id {
-            self.runner
-                .alert(
-                    incident,
-                    ingested.call_setting.clone(),
-                    ingested.alert_id,
-                    alert,
-                )
-                .await;
-        }
-        Ok(ingested)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -189,7 +119,7 @@ impl App {
         let stop = CancellationToken::new();
         let runner = tokio::spawn(self.runner.run(stop.clone()));
         let writeback = tokio::spawn(self.writeback.run(stop.clone()));
-        let spool = tokio::spawn(drain_spool(self.state.clone(), stop.clone()));
+        let spool = tokio::spawn(crate::spool::run(self.state.clone(), stop.clone()));
         let notices = tokio::spawn(crate::shift_notice::run(self.state.clone(), stop.clone()));
         if self.simulator.is_some() {
             tracing::info!(
@@ -213,18 +143,6 @@ impl App {
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())
-    }
-}
-
-/// Delivers what notification commands spooled while the daemon was away.
-async fn drain_spool(state: AppState, stop: CancellationToken) {
-    let dir = state.config.storage.spool.clone();
-    loop {
-        crate::spool::drain(&state, &dir).await;
-        tokio::select! {
-            _ = tokio::time::sleep(crate::spool::DRAIN_EVERY) => {}
-            _ = stop.cancelled() => break,
-        }
     }
 }
 

@@ -630,7 +630,7 @@ fn say(
     if explain {
         // Pauses and plain white space explain nothing.
         for token in speech.explain(text) {
-            if token.text.trim().is_empty() || token.rule == crate::speech::Rule::Pause {
+            if token.text.trim().is_empty() || token.rule == crate::pronunciation::Rule::Pause {
                 continue;
             }
             let reading = if token.reading.is_empty() {

@@ -65,8 +65,9 @@ async fn post(settings: &NotifySettings, spooled: &Spooled) -> Delivery {
 /// Checks `body` for the `source` webhook, then delivers or spools it. Whatever is
 /// spooled parses, so the daemon can always deliver it.
 pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> ExitCode {
-    let parse = crate::sources::parser(source).expect("notification commands name a webhook");
-    if let Err(e) = parse(body.to_string().as_bytes(), SystemClock.now()) {
+    let webhook =
+        crate::sources::Webhook::named(source).expect("notification commands name a webhook");
+    if let Err(e) = webhook.parse(body.to_string().as_bytes(), SystemClock.now()) {
         eprintln!("kaden: invalid alert, not sent: {e}");
         return ExitCode::from(2);
     }

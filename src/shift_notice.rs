@@ -2,9 +2,9 @@
 //! their shift starts, and when an override changes their shifts. Each shift is texted
 //! once, whatever restarts happen: the store records what was sent.
 
-use crate::app::AppState;
 use crate::config::Language;
 use crate::schedule::{self, Override, Schedule, Shift};
+use crate::service::AppState;
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -2,16 +2,18 @@
 //! reached, so the alert is never lost. Each file is written whole (temporary file,
 //! fsync, rename); the daemon drains the directory at start and every few seconds.
 
-use crate::app::AppState;
 use crate::domain::IdempotencyKey;
+use crate::service::AppState;
+use crate::sources::{Event, Webhook};
 use crate::store::Outcome;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How often the daemon looks into the spool.
-pub const DRAIN_EVERY: Duration = Duration::from_secs(10);
+const DRAIN_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 pub struct Spooled {
@@ -47,7 +49,7 @@ pub fn write(dir: &Path, spooled: &Spooled) -> std::io::Result<PathBuf> {
 
 /// Ingests every spooled alert, oldest first. A file that cannot become an alert is
 /// moved to `rejected/` and logged, never deleted.
-pub async fn drain(state: &AppState, dir: &Path) {
+async fn drain(state: &AppState, dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -61,14 +63,14 @@ pub async fn drain(state: &AppState, dir: &Path) {
         let parsed = std::fs::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Spooled>(&bytes).ok())
-            .and_then(|s| crate::sources::parser(&s.source).map(|p| (p, s)));
-        let Some((parse, spooled)) = parsed else {
+            .and_then(|s| Webhook::named(&s.source).map(|w| (w, s)));
+        let Some((webhook, spooled)) = parsed else {
             reject(dir, &path, "not a spooled alert");
             continue;
         };
         let now = state.clock.now();
-        match parse(spooled.body.to_string().as_bytes(), now) {
-            Ok(delivery) => match state
+        match webhook.parse(spooled.body.to_string().as_bytes(), now) {
+            Ok(Event::Alert(delivery)) => match state
                 .ingest(delivery.with_key(spooled.idempotency_key), now)
                 .await
             {
@@ -89,7 +91,25 @@ pub async fn drain(state: &AppState, dir: &Path) {
                     return;
                 }
             },
+            Ok(Event::Ignored(event)) => {
+                // Answered 202 and dropped when posted: the same here.
+                let _ = std::fs::remove_file(&path);
+                tracing::info!(file = %path.display(), source = webhook.name(), event = %event,
+                    "Spooled event other than alert; ignored.");
+            }
             Err(e) => reject(dir, &path, &e.to_string()),
+        }
+    }
+}
+
+/// Delivers what notification commands spooled while the daemon was away.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let dir = state.config.storage.spool.clone();
+    loop {
+        drain(&state, &dir).await;
+        tokio::select! {
+            _ = tokio::time::sleep(DRAIN_EVERY) => {}
+            _ = stop.cancelled() => break,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! exactly as accepted, with no Latin letter left for a Japanese voice. Printed; held at
 //! 95 % or more.
 
-use kaden::speech::{DigitNames, Pronunciation};
+use kaden::pronunciation::{DigitNames, Pronunciation};
 
 struct Part {
     name: String,

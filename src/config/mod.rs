@@ -43,6 +43,30 @@ pub struct SpeechConfig {
     pub downtime_minutes: u32,
 }
 
+/// Every template name `speech.templates` may replace: speech has built-in wording for
+/// each, in both languages.
+pub const TEMPLATE_NAMES: &[&str] = &[
+    "greeting",
+    "summary",
+    "recoveries",
+    "host_problem",
+    "service_problem",
+    "host_recovered",
+    "service_recovered",
+    "more",
+    "acknowledged",
+    "nothing_to_acknowledge",
+    "downtime",
+    "passed_on",
+    "handled_by",
+    "nothing_pending",
+    "menu",
+    "closing",
+    "separator",
+    "sms_exhausted",
+    "sms_call_cap",
+];
+
 #[derive(Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,

@@ -256,13 +256,10 @@ impl Validator<'_> {
 
     fn speech(&mut self, raw: super::raw::RawSpeech, language: Language) -> SpeechConfig {
         for name in raw.templates.keys() {
-            if !crate::speech::TEMPLATE_NAMES.contains(&name.as_str()) {
+            if !TEMPLATE_NAMES.contains(&name.as_str()) {
                 self.error(
                     &child_key("speech.templates", name),
-                    format!(
-                        "unknown template; known: {}",
-                        crate::speech::TEMPLATE_NAMES.join(", ")
-                    ),
+                    format!("unknown template; known: {}", TEMPLATE_NAMES.join(", ")),
                 );
             }
         }
@@ -1008,7 +1005,7 @@ impl Validator<'_> {
                         &child_index("pronunciation", i),
                         format!("pronunciation rules file {} does not exist", path.display()),
                     );
-                } else if let Err(e) = crate::speech::check_rules_file(&path) {
+                } else if let Err(e) = crate::pronunciation::check_rules_file(&path) {
                     // The same parser `serve` loads the file with, so what passes here
                     // starts there; the message names the file and line of the bad rule.
                     self.error(

@@ -4,9 +4,9 @@
 //! `200` with the earlier alert's id, and the same key with a different body is `409`.
 
 use super::{ApiError, BODY_LIMIT};
-use crate::app::AppState;
 use crate::domain::{Delivery, IdempotencyKey};
-use crate::sources::{generic, mackerel, nagios, zabbix};
+use crate::service::AppState;
+use crate::sources::{Event, Webhook};
 use crate::store::Outcome;
 use axum::Json;
 use axum::body::Bytes;
@@ -21,7 +21,7 @@ pub async fn post_generic(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    accept(state, headers, body, generic::parse).await
+    accept(state, headers, body, Webhook::Generic).await
 }
 
 /// `kaden nagios-notify` (Nagios 4, X-MON, Icinga 2 notification commands).
@@ -30,7 +30,7 @@ pub async fn post_nagios(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    accept(state, headers, body, nagios::parse).await
+    accept(state, headers, body, Webhook::Nagios).await
 }
 
 /// The Zabbix webhook media type (plugins/zabbix/media_kaden.yaml).
@@ -39,7 +39,7 @@ pub async fn post_zabbix(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    accept(state, headers, body, zabbix::parse).await
+    accept(state, headers, body, Webhook::Zabbix).await
 }
 
 /// Mackerel's webhook channel; the token comes as `?token=` (Mackerel sets no headers).
@@ -48,17 +48,7 @@ pub async fn post_mackerel(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
-    require_json(&headers)?;
-    let key = idempotency_key(&headers)?;
-    let now = state.clock.now();
-    match mackerel::parse(&body, now)? {
-        mackerel::Event::Alert(delivery) => store(&state, delivery.with_key(key), now).await,
-        mackerel::Event::Ignored(event) => {
-            tracing::info!(source = "mackerel", event = %event, "Mackerel event other than alert; ignored.");
-            Ok((StatusCode::ACCEPTED, Json(json!({ "ignored": event }))))
-        }
-    }
+    accept(state, headers, body, Webhook::Mackerel).await
 }
 
 /// The one ingest path every JSON source shares: read, check the type, parse, store.
@@ -66,14 +56,19 @@ async fn accept(
     state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    parse: crate::sources::Parser,
+    webhook: Webhook,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map_err(|r| ApiError::body(r, BODY_LIMIT))?;
     require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let now = state.clock.now();
-    let delivery = parse(&body, now)?;
-    store(&state, delivery.with_key(key), now).await
+    match webhook.parse(&body, now)? {
+        Event::Alert(delivery) => store(&state, delivery.with_key(key), now).await,
+        Event::Ignored(event) => {
+            tracing::info!(source = webhook.name(), event = %event, "Event other than alert; ignored.");
+            Ok((StatusCode::ACCEPTED, Json(json!({ "ignored": event }))))
+        }
+    }
 }
 
 /// Stores the delivery: `202` when new, `200` with the earlier alert when seen before.

@@ -1,9 +1,9 @@
 //! Incident read API.
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::domain::IncidentId;
 use crate::escalation::ManualVia;
+use crate::service::AppState;
 use crate::store::{
     ALERTS_SHOWN, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
 };

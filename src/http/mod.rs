@@ -12,7 +12,7 @@ mod ui;
 pub use error::ApiError;
 pub use server::serve;
 
-use crate::app::AppState;
+use crate::service::AppState;
 use crate::telephony::simulator::Simulator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -1,10 +1,10 @@
 //! On-call queries, overrides and iCalendar feeds.
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::domain::{ScheduleId, UserId};
 use crate::oncall::{OnCall, ShiftView, name, view};
 use crate::schedule::{self, Override, Schedule, Shift, ics};
+use crate::service::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

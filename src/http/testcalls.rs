@@ -1,7 +1,7 @@
 //! Test calls: `kaden test-call USER` starts one here and follows it.
 
 use super::ApiError;
-use crate::app::AppState;
+use crate::service::AppState;
 use crate::testcall::TestCall;
 use axum::Json;
 use axum::extract::{Path, State};

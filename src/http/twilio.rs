@@ -3,8 +3,8 @@
 //! wrong signature gets 403 and changes nothing.
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::escalation::{CallId, CallOutcome, Input};
+use crate::service::AppState;
 use crate::store::TelephonyError;
 use crate::telephony::errors::{self, Seen};
 use crate::telephony::voice::{Spoken, render_twiml};

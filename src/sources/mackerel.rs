@@ -4,17 +4,10 @@
 //! `alert.status`: ok → recovery (info); warning → warning; unknown → average;
 //! critical → high. The key is `alert.id`, which the recovery carries too.
 
-use super::{PayloadError, from_json};
+use super::{Event, PayloadError, from_json};
 use crate::domain::{Alert, AlertKind, Delivery, Severity, SourceRef};
 use jiff::Timestamp;
 use serde_json::Value;
-
-/// What a Mackerel webhook amounts to.
-pub enum Event {
-    Alert(Box<Delivery>),
-    /// An event kaden does not act on (`alertGroup`, `hostStatus`, ...).
-    Ignored(String),
-}
 
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Event, PayloadError> {
     let v: Value = from_json(body)?;

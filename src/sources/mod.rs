@@ -8,18 +8,55 @@ pub mod zabbix;
 use crate::domain::Delivery;
 use serde::de::DeserializeOwned;
 
-/// Turns one webhook body into an alert; `received_at` stands in for a missing time.
-pub type Parser = fn(&[u8], jiff::Timestamp) -> Result<Delivery, PayloadError>;
+/// What a webhook body amounts to.
+pub enum Event {
+    Alert(Box<Delivery>),
+    /// An event kaden does not act on (Mackerel's `alertGroup`, `hostStatus`, ...).
+    Ignored(String),
+}
 
-/// The parser of a webhook by its name (`/webhooks/{name}`, the spool's `source`): the
-/// notification commands validate with it before they send or spool, and the spool
-/// drain delivers with it.
-pub fn parser(webhook: &str) -> Option<Parser> {
-    match webhook {
-        "nagios" => Some(nagios::parse),
-        "zabbix" => Some(zabbix::parse),
-        "generic" => Some(generic::parse),
-        _ => None,
+/// The webhooks alerts come in by, each with its parser: the HTTP endpoints, the
+/// notification commands (which validate before they send or spool) and the spool drain
+/// all parse through this one table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Webhook {
+    Generic,
+    Nagios,
+    Zabbix,
+    Mackerel,
+}
+
+impl Webhook {
+    const ALL: [Webhook; 4] = [
+        Webhook::Generic,
+        Webhook::Nagios,
+        Webhook::Zabbix,
+        Webhook::Mackerel,
+    ];
+
+    /// The name in `/webhooks/{name}` and in the spool's `source`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Webhook::Generic => "generic",
+            Webhook::Nagios => "nagios",
+            Webhook::Zabbix => "zabbix",
+            Webhook::Mackerel => "mackerel",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Webhook> {
+        Webhook::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// Turns one body into an event; `received_at` stands in for a missing time.
+    pub fn parse(self, body: &[u8], received_at: jiff::Timestamp) -> Result<Event, PayloadError> {
+        let alert = |delivery| Event::Alert(Box::new(delivery));
+        match self {
+            Webhook::Generic => generic::parse(body, received_at).map(alert),
+            Webhook::Nagios => nagios::parse(body, received_at).map(alert),
+            Webhook::Zabbix => zabbix::parse(body, received_at).map(alert),
+            Webhook::Mackerel => mackerel::parse(body, received_at),
+        }
     }
 }
 
@@ -64,6 +101,15 @@ impl PayloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_webhook_is_found_by_its_name_and_nothing_else() {
+        for webhook in Webhook::ALL {
+            assert_eq!(Webhook::named(webhook.name()), Some(webhook));
+        }
+        assert_eq!(Webhook::named("icinga2"), None, "Icinga 2 posts to nagios");
+        assert_eq!(Webhook::named("Nagios"), None);
+    }
 
     #[test]
     fn exactly_one_json_value_is_read() {

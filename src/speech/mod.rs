@@ -1,19 +1,14 @@
 //! Words: prompts and SMS rendered in the configured language, with the pronunciation
 //! rules applied to everything that came from a monitoring system.
 
-mod katakana;
-mod pronounce;
-mod reader;
 mod templates;
-mod token;
 
-pub use pronounce::{Pronunciation, RulesError, check_rules_file};
-pub use templates::{TEMPLATE_NAMES, Templates};
-pub use token::{DigitNames, Rule, Token};
+pub use templates::Templates;
 
 use crate::config::{Config, Language};
 use crate::domain::UserId;
 use crate::escalation::{ItemStatus, ItemView, Line, Prompt, SmsMessage};
+use crate::pronunciation::{DigitNames, Pronunciation, RulesError, Token};
 use std::collections::HashMap;
 
 /// What one call reads of a name (host, service, state, person) or of a check's output.

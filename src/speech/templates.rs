@@ -4,29 +4,6 @@
 use crate::config::Language;
 use std::collections::{BTreeMap, HashMap};
 
-/// Every template name, for config validation.
-pub const TEMPLATE_NAMES: &[&str] = &[
-    "greeting",
-    "summary",
-    "recoveries",
-    "host_problem",
-    "service_problem",
-    "host_recovered",
-    "service_recovered",
-    "more",
-    "acknowledged",
-    "nothing_to_acknowledge",
-    "downtime",
-    "passed_on",
-    "handled_by",
-    "nothing_pending",
-    "menu",
-    "closing",
-    "separator",
-    "sms_exhausted",
-    "sms_call_cap",
-];
-
 const JA: &[(&str, &str)] = &[
     ("greeting", "{name}さん、監視システムからの障害通知です。"),
     (
@@ -151,6 +128,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TEMPLATE_NAMES;
 
     #[test]
     fn both_languages_define_every_template() {

@@ -5,8 +5,8 @@ mod render;
 mod session;
 
 use super::{ApiError, constant_time_eq, incidents, oncall};
-use crate::app::AppState;
 use crate::escalation::ManualVia;
+use crate::service::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, SET_COOKIE};

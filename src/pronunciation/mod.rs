@@ -6,13 +6,19 @@
 //! written. The rest goes to the reader (numbers, units, names, the built-in dictionary
 //! under rules/pronunciation/ja/, acronyms, the katakana fallback).
 
-use super::reader::{Dictionary, Reader};
-use super::token::{DigitNames, Origin, Rule, Token};
+mod katakana;
+mod reader;
+mod token;
+
+pub use token::{DigitNames, Rule, Token};
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use reader::{Dictionary, Reader};
 use regex::Regex;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use token::Origin;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {

@@ -1,6 +1,6 @@
-//! 5. What a monitoring system pays per alert for kaden's notification commands: exec to
-//! exit, which for a live daemon means the alert is committed, next to `/bin/true` and
-//! `kaden --version` timed in the same run.
+//! Measure 5: what a monitoring system pays per alert for kaden's notification commands,
+//! exec to exit (for a live daemon: until the alert is committed), next to `/bin/true`
+//! and `kaden --version` timed in the same run.
 
 use crate::daemon::{KADEN, Kaden, Phones, config, free_port};
 use crate::load::percentile_of;
@@ -23,10 +23,11 @@ fn zabbix_alert(config: &Path, i: usize) -> Command {
         4711 + i
     );
     let mut command = Command::new(KADEN);
-    command
-        .args(["zabbix-alert", "-c"])
-        .arg(config)
-        .args(["+819000000001", "Problem: HTTP is down", &message]);
+    command.args(["zabbix-alert", "-c"]).arg(config).args([
+        "+819000000001",
+        "Problem: HTTP is down",
+        &message,
+    ]);
     command
 }
 

@@ -89,7 +89,7 @@ routes:
     )
 }
 
-/// A running `kaden serve`; stopped (SIGTERM) when dropped.
+/// A running `kaden serve`; killed when dropped.
 pub struct Kaden {
     child: Option<Child>,
     pub addr: SocketAddr,
@@ -148,7 +148,12 @@ impl Kaden {
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let mut conn = Conn::open(self.addr).await.expect("kaden is listening");
         let (status, body) = conn.send(&Req::get(path)).await.expect("kaden answers");
-        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
         serde_json::from_slice(&body).expect("JSON")
     }
 
@@ -168,8 +173,12 @@ impl Kaden {
 }
 
 impl Drop for Kaden {
+    /// Killed, not stopped: a storm's leftover queue would only delay the next measure.
     fn drop(&mut self) {
-        self.stop();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -179,6 +188,16 @@ pub fn alert(key: &str, kind: &str, severity: &str) -> serde_json::Value {
         "key": key, "kind": kind, "severity": severity, "host": key, "service": "ping",
         "summary": "PING CRITICAL - Packet loss = 100%",
     })
+}
+
+/// A problem with its own key, each `i` another host.
+pub fn problem(prefix: &'static str, severity: &'static str) -> impl Fn(u64) -> Req {
+    move |i| {
+        Req::json(
+            "/api/v1/alerts",
+            &alert(&format!("{prefix}/host-{i:05}"), "problem", severity),
+        )
+    }
 }
 
 async fn wait_until_ready(addr: SocketAddr, path: &str) {

@@ -248,7 +248,11 @@ pub async fn closed_loop(
 
 /// Sends on `conn`, opening it first if needed; a failed connection is dropped so the
 /// next request opens a fresh one.
-async fn exchange(conn: &mut Option<Conn>, addr: SocketAddr, req: &Req) -> Result<(u16, Bytes), Error> {
+async fn exchange(
+    conn: &mut Option<Conn>,
+    addr: SocketAddr,
+    req: &Req,
+) -> Result<(u16, Bytes), Error> {
     if conn.is_none() {
         *conn = Some(Conn::open(addr).await?);
     }

@@ -58,7 +58,10 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     if let Some(unknown) = wanted.iter().find(|w| !MEASURES.contains(&w.as_str())) {
-        eprintln!("unknown measure {unknown:?}; known: {}", MEASURES.join(", "));
+        eprintln!(
+            "unknown measure {unknown:?}; known: {}",
+            MEASURES.join(", ")
+        );
         std::process::exit(2);
     }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
@@ -68,7 +71,9 @@ fn main() {
         .filter(|m| wanted.is_empty() || wanted.iter().any(|w| w == m))
     {
         println!("\n== {measure}");
+        let started = std::time::Instant::now();
         rows.extend(runtime.block_on(run(measure)));
+        println!("({measure}: {:.0} s)", started.elapsed().as_secs_f64());
     }
     print_table(&rows);
 }
@@ -80,7 +85,10 @@ fn print_table(rows: &[Row]) {
         width(|r| &r.kaden),
         width(|r| &r.reference),
     );
-    println!("\n{:<m$}  {:<k$}  {:<r$}  ratio", "measure", "kaden", "reference in the same run");
+    println!(
+        "\n{:<m$}  {:<k$}  {:<r$}  ratio",
+        "measure", "kaden", "reference in the same run"
+    );
     for row in rows {
         let ratio = row.ratio.map_or(String::new(), |x| format!("{x:.3}×"));
         println!(

@@ -1,10 +1,11 @@
-//! 6. Twilio's webhooks during a live call: signed voice and gather requests → TwiML.
-//! The bench plays Twilio: kaden's own simulator runs in the bench with a token the
+//! Measure 6: Twilio's webhooks during a live call, signed voice and gather requests →
+//! TwiML. The bench plays Twilio: kaden's own simulator runs in the bench with a token the
 //! bench knows, kaden (provider twilio) places a call through it, the simulated callee
 //! answers and then stays silent on the line, and the bench posts the webhooks Twilio
-//! would post for that call, signed as Twilio signs them.
+//! would post for that call, signed as Twilio signs them. The call is about an incident
+//! of 1,000 alerts, as in a storm.
 
-use crate::daemon::{Kaden, Phones, RESPONDERS, alert};
+use crate::daemon::{Kaden, Phones, RESPONDERS, problem};
 use crate::load::{Report, Req, closed_loop};
 use crate::{Row, ms};
 use kaden::telephony::signature;
@@ -12,6 +13,7 @@ use kaden::telephony::simulator::{ACCOUNT_SID, Behaviour, Simulator};
 use std::time::Duration;
 
 const REQUESTS: u64 = 500;
+const INCIDENT_ALERTS: u64 = 1_000;
 
 /// The call the bench drives.
 struct LiveCall {
@@ -38,15 +40,33 @@ pub async fn webhooks() -> Vec<Row> {
         token: token.clone(),
     })
     .await;
-    kaden
-        .post_alert(&alert("web/host-01", "problem", "high"))
-        .await;
+    // A storm-sized incident: what the callee hears about, and what each webhook's
+    // escalation step carries.
+    let storm = closed_loop(
+        kaden.addr,
+        8,
+        INCIDENT_ALERTS,
+        Duration::from_secs(60),
+        problem("web", "high"),
+    )
+    .await;
+    println!(
+        "webhooks: {} alerts in the call's incident",
+        storm.accepted()
+    );
     let Some(call) = answered_call(&kaden).await else {
         println!("webhooks: no call was answered within 10 s; skipped");
         return Vec::new();
     };
     let voice = signed(&kaden, &token, &call, "voice", &[]).await;
-    let gather = signed(&kaden, &token, &call, "gather", &[("Digits", "1"), ("FinishedOnKey", "#")]).await;
+    let gather = signed(
+        &kaden,
+        &token,
+        &call,
+        "gather",
+        &[("Digits", "1"), ("FinishedOnKey", "#")],
+    )
+    .await;
     let health = closed_loop(kaden.addr, 1, REQUESTS, Duration::from_secs(60), |_| {
         Req::get("/healthz")
     })
@@ -66,7 +86,7 @@ pub async fn webhooks() -> Vec<Row> {
                 report.refused()
             );
             Row {
-                measure: format!("signed {hook} webhook → TwiML, p50 / p99"),
+                measure: format!("signed {hook} webhook → TwiML, 1k-alert incident, p50 / p99"),
                 kaden: format!(
                     "{:.1} / {:.1} ms",
                     ms(report.latency(50.0)),
@@ -127,12 +147,14 @@ async fn signed(
     .chain(extra)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let request = Req::form(&path, &params).header(
-        "X-Twilio-Signature",
-        signature::sign(token, &url, &params),
-    );
-    closed_loop(kaden.addr, 1, REQUESTS, Duration::from_secs(60), move |_| {
-        request.clone()
-    })
+    let request = Req::form(&path, &params)
+        .header("X-Twilio-Signature", signature::sign(token, &url, &params));
+    closed_loop(
+        kaden.addr,
+        1,
+        REQUESTS,
+        Duration::from_secs(60),
+        move |_| request.clone(),
+    )
     .await
 }

@@ -2,7 +2,7 @@
 # kaden's storm benchmark (benches/storm/), next to Prometheus Alertmanager measured in the
 # same run. Installs Alertmanager with apt-get when it is missing (Debian or Ubuntu; root
 # or sudo), then runs the bench; it prints figures as it goes and a table of ratios last.
-# CI does not run this. About 4 minutes on 2 cores.
+# CI does not run this. About 3 minutes on 2 cores, plus the build.
 #
 #   bench/run.sh                      # every measure
 #   bench/run.sh storm webhooks       # only these: ingest storm growth flapping

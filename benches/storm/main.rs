@@ -1,7 +1,7 @@
 //! kaden under an alert storm, measured side by side with a reference taken in the same
 //! run and printed as ratios (the machine's speed cancels out). Asserts no timing.
 //!
-//!     cargo bench --bench storm                       # everything, about 4 minutes
+//!     cargo bench --bench storm                       # everything, about 3 minutes
 //!     cargo bench --bench storm -- storm webhooks     # only the measures named
 //!
 //! Measures: ingest (POSTs/s vs Prometheus Alertmanager), storm (10,000 alerts in 10 s),

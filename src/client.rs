@@ -482,3 +482,48 @@ impl Daemon {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_by_length_by_chunks_or_to_the_end() {
+        let sized =
+            parse_answer(b"HTTP/1.1 202 Accepted\r\ncontent-length: 8\r\n\r\n{\"id\":1}").unwrap();
+        assert_eq!(
+            (sized.status, sized.body.as_str()),
+            (StatusCode::ACCEPTED, "{\"id\":1}")
+        );
+        let chunked = parse_answer(
+            b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"err\r\n9;x=1\r\nor\":\"no\"}\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(chunked.status, StatusCode::BAD_REQUEST);
+        assert_eq!(chunked.error(), "no");
+        let to_end = parse_answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\nboom").unwrap();
+        assert_eq!(to_end.error(), "boom");
+        assert!(parse_answer(b"SSH-2.0-OpenSSH_9.2\r\n").is_err());
+        assert!(parse_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort").is_err());
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("+819000000001"), "+819000000001");
+        assert_eq!(segment("night shift/2"), "night%20shift%2F2");
+        assert_eq!(segment("夜"), "%E5%A4%9C");
+    }
+
+    #[test]
+    fn a_line_break_in_a_token_is_refused_before_connecting() {
+        // Port 9 (discard) is never reached: the request is refused while it is built.
+        let daemon = Loopback::new(
+            "127.0.0.1:9".parse().unwrap(),
+            Some("abc\r\nX-Evil: 1".into()),
+            Some(Duration::from_millis(1)),
+        );
+        let e = daemon.send("GET", "/", &[], None).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(!e.to_string().contains("abc"), "{e}");
+    }
+}

@@ -134,6 +134,13 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// `nagios-notify` or `zabbix-alert`, which the monitoring system runs once per alert.
+    pub fn is_notification(&self) -> bool {
+        matches!(self, Command::NagiosNotify(_) | Command::ZabbixAlert { .. })
+    }
+}
+
 #[derive(clap::Args)]
 pub struct ReplayArgs {
     /// Replay alerts received from this time, e.g. 2026-11-01T00:00:00+09:00.

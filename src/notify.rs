@@ -6,11 +6,13 @@
 //! 3 the config is. They read only what they need of the config (`NotifySettings`), so
 //! the monitoring system's user needs no secret but, at most, an ingest token.
 
+use crate::client::Loopback;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, NotifySettings, SystemSecrets};
 use crate::domain::IdempotencyKey;
 use crate::spool::{self, Spooled};
-use secrecy::ExposeSecret;
+use http::StatusCode;
+use std::io::ErrorKind;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,39 +28,26 @@ enum Delivery {
     Unreachable(String),
 }
 
-async fn post(settings: &NotifySettings, spooled: &Spooled) -> Delivery {
-    if let Some(problem) = &settings.token_problem {
-        return Delivery::Unreachable(format!("no token to post with ({problem})"));
-    }
-    let url = format!("{}/webhooks/{}", settings.daemon_url, spooled.source);
-    let client = match crate::client::loopback_client(Some(DAEMON_TIMEOUT)) {
-        Ok(c) => c,
-        Err(e) => return Delivery::Unreachable(e.to_string()),
-    };
-    let mut request = client.post(&url).json(&spooled.body);
-    if let Some(key) = &spooled.idempotency_key {
-        request = request.header("Idempotency-Key", key.as_str());
-    }
-    if let Some(token) = &settings.token {
-        request = request.bearer_auth(token.expose_secret());
-    }
-    match request.send().await {
-        Ok(r) if r.status().is_success() => Delivery::Accepted,
+fn post(daemon: &Loopback, spooled: &Spooled) -> Delivery {
+    let path = format!("/webhooks/{}", spooled.source);
+    let key = spooled
+        .idempotency_key
+        .as_ref()
+        .map(|key| ("Idempotency-Key", key.as_str()));
+    match daemon.send("POST", &path, key.as_slice(), Some(&spooled.body)) {
+        Ok(a) if a.status.is_success() => Delivery::Accepted,
         // The daemon drains the spool without a token: a wrong or missing one loses nothing.
-        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => Delivery::Unreachable(
+        Ok(a) if a.status == StatusCode::UNAUTHORIZED => Delivery::Unreachable(
             "the daemon does not take this command's token (server.ingest_tokens)".into(),
         ),
-        Ok(r) if r.status().is_client_error() => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            let error = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or(text);
-            Delivery::Refused(format!("{status}: {error}"))
+        Ok(a) if a.status.is_client_error() => {
+            Delivery::Refused(format!("{}: {}", a.status, a.error()))
         }
-        Ok(r) => Delivery::Unreachable(format!("the daemon answered {}", r.status())),
-        Err(e) => Delivery::Unreachable(e.without_url().to_string()),
+        Ok(a) => Delivery::Unreachable(format!("the daemon answered {}", a.status)),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Delivery::Unreachable(format!("no answer within {DAEMON_TIMEOUT:?}"))
+        }
+        Err(e) => Delivery::Unreachable(e.to_string()),
     }
 }
 
@@ -71,7 +60,12 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
         eprintln!("kaden: invalid alert, not sent: {e}");
         return ExitCode::from(2);
     }
-    let settings = match config::notify_settings(config_path, &SystemSecrets) {
+    let NotifySettings {
+        daemon,
+        token,
+        token_problem,
+        spool,
+    } = match config::notify_settings(config_path, &SystemSecrets) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("kaden: {e}");
@@ -85,23 +79,20 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
         body,
         idempotency_key: Some(IdempotencyKey::random()),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("kaden: cannot start: {e}");
-            return ExitCode::from(1);
-        }
+    let delivery = match token_problem {
+        Some(problem) => Delivery::Unreachable(format!("no token to post with ({problem})")),
+        None => post(
+            &Loopback::new(daemon, token, Some(DAEMON_TIMEOUT)),
+            &spooled,
+        ),
     };
-    match runtime.block_on(post(&settings, &spooled)) {
+    match delivery {
         Delivery::Accepted => ExitCode::SUCCESS,
         Delivery::Refused(why) => {
             eprintln!("kaden: the daemon refused the alert ({why})");
             ExitCode::from(2)
         }
-        Delivery::Unreachable(why) => match spool::write(&settings.spool, &spooled) {
+        Delivery::Unreachable(why) => match spool::write(&spool, &spooled) {
             Ok(path) => {
                 eprintln!(
                     "kaden: daemon unreachable ({why}); alert spooled at {}",
@@ -112,7 +103,7 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
             Err(e) => {
                 eprintln!(
                     "kaden: daemon unreachable ({why}) and cannot spool to {}: {e}",
-                    settings.spool.display()
+                    spool.display()
                 );
                 ExitCode::from(1)
             }

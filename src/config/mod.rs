@@ -352,15 +352,20 @@ pub fn load(path: &Path, secrets: &dyn SecretSource) -> Result<(Config, Report),
     }
 }
 
-/// `http://` + the address a process on this host reaches `listen` at: a wildcard
-/// listen address is reached on loopback.
-pub fn local_url(listen: SocketAddr) -> String {
+/// The address a process on this host reaches `listen` at: a wildcard listen address is
+/// reached on loopback.
+pub fn local_addr(listen: SocketAddr) -> SocketAddr {
     let ip = if listen.ip().is_unspecified() {
         std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
     } else {
         listen.ip()
     };
-    format!("http://{}", SocketAddr::new(ip, listen.port()))
+    SocketAddr::new(ip, listen.port())
+}
+
+/// `http://` + [`local_addr`].
+pub fn local_url(listen: SocketAddr) -> String {
+    format!("http://{}", local_addr(listen))
 }
 
 impl Config {

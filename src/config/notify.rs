@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub struct NotifySettings {
-    pub daemon_url: String,
+    /// Where this host reaches the daemon.
+    pub daemon: SocketAddr,
     /// The first of `server.ingest_tokens`, else of `server.api_tokens`, if readable here.
     pub token: Option<SecretString>,
     /// Why no token could be read, when one is configured.
@@ -81,7 +82,7 @@ pub fn notify_settings(path: &Path, secrets: &dyn SecretSource) -> Result<Notify
         None => (None, None),
     };
     Ok(NotifySettings {
-        daemon_url: super::local_url(listen),
+        daemon: super::local_addr(listen),
         token,
         token_problem,
         spool,

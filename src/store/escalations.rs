@@ -6,7 +6,7 @@
 //! position: small), rewritten per step, and one row per item, written only when the step
 //! changed it. An alert joining an incident of 10,000 items writes one item row.
 
-use super::{Store, StoreError, db_time};
+use super::{Store, StoreError, db_time, execute};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
 use crate::escalation::{AckBy, CallRecord, Escalation, Item, Items, Record, WriteBackItem};
 use jiff::Timestamp;
@@ -213,7 +213,8 @@ fn save_record(
     match record {
         Record::Call(call) => upsert_call(tx, call),
         Record::Notice { error, message } => {
-            tx.execute(
+            execute(
+                tx,
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     incident.get(),
@@ -274,7 +275,8 @@ fn record_acknowledgement(
 
 fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
     let ts = |t: Option<Timestamp>| t.map(db_time);
-    tx.execute(
+    execute(
+        tx,
         "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at,
                             ended_at, outcome, keys, acknowledged)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -313,7 +315,8 @@ fn insert_writebacks(
 ) -> rusqlite::Result<()> {
     let by = serde_json::to_string(by).expect("AckBy serializes");
     for item in items.iter().filter(|i| i.source_ref != SourceRef::Generic) {
-        tx.execute(
+        execute(
+        tx,
             "INSERT OR IGNORE INTO writebacks (alert_id, incident_id, action, source, source_ref, host,
                  service, by_json, minutes, state, next_attempt_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?10)",

@@ -2,7 +2,7 @@
 //! returns, the alert is on disk. A retried delivery is recognised in the same
 //! transaction, so a client that lost the answer can safely send again.
 
-use super::{Store, StoreError, db_time};
+use super::{Store, StoreError, db_time, execute, query_row};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, Delivery, IncidentId};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -73,24 +73,24 @@ impl Store {
 /// Idempotency-Key (preferred, so a reused key is caught).
 fn earlier_delivery(conn: &Connection, delivery: &Delivery) -> rusqlite::Result<Option<Ingested>> {
     let key = delivery.idempotency_key.as_ref().map(|k| k.as_str());
-    let found = conn
-        .query_row(
-            "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
+    let found = query_row(
+        conn,
+        "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
              FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
              WHERE (a.source = ?1 AND a.notification = ?2) OR a.idempotency_key = ?3
              ORDER BY a.idempotency_key = ?3 DESC LIMIT 1",
-            params![delivery.alert.source().as_str(), delivery.notification, key],
-            |r| {
-                Ok((
-                    AlertId::new(r.get(0)?),
-                    r.get::<_, Option<i64>>(1)?.map(IncidentId::new),
-                    r.get::<_, Option<String>>(2)?.map(CallSettingId::new),
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
-        .optional()?;
+        params![delivery.alert.source().as_str(), delivery.notification, key],
+        |r| {
+            Ok((
+                AlertId::new(r.get(0)?),
+                r.get::<_, Option<i64>>(1)?.map(IncidentId::new),
+                r.get::<_, Option<String>>(2)?.map(CallSettingId::new),
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        },
+    )
+    .optional()?;
     Ok(
         found.map(|(alert_id, incident_id, call_setting, raw, stored_key)| {
             let key_reused = key.is_some()
@@ -128,33 +128,35 @@ fn ingest_in(
     now: Timestamp,
 ) -> rusqlite::Result<Ingested> {
     let alert = &delivery.alert;
-    let alert_id = insert_alert(conn, delivery, call_setting, now)?;
     let known = incident_with_key(conn, alert)?;
-    let (incident_id, outcome) = match (alert.kind, known) {
-        (AlertKind::Problem, Some(id)) => (Some(id), Outcome::Joined),
+    let (incident, outcome) = match (alert.kind, known) {
+        (AlertKind::Problem, Some(found)) => (Some(found), Outcome::Joined),
         (AlertKind::Problem, None) => match open_incident_for(conn, call_setting)? {
-            Some(id) => (Some(id), Outcome::Joined),
+            Some(id) => (Some((id, call_setting.cloned())), Outcome::Joined),
             None => (
-                Some(open_incident(conn, call_setting, now)?),
+                Some((
+                    open_incident(conn, call_setting, now)?,
+                    call_setting.cloned(),
+                )),
                 Outcome::Opened,
             ),
         },
-        (AlertKind::Recovery, Some(id)) => (Some(id), Outcome::Recovered),
-        (AlertKind::Acknowledgement | AlertKind::Update, Some(id)) => (Some(id), Outcome::Attached),
+        (AlertKind::Recovery, Some(found)) => (Some(found), Outcome::Recovered),
+        (AlertKind::Acknowledgement | AlertKind::Update, Some(found)) => {
+            (Some(found), Outcome::Attached)
+        }
         (_, None) => (None, Outcome::Unmatched),
     };
-    let Some(incident_id) = incident_id else {
+    let incident_id = incident.as_ref().map(|(id, _)| *id);
+    let alert_id = insert_alert(conn, delivery, call_setting, incident_id, now)?;
+    let Some((incident_id, incident_setting)) = incident else {
         return Ok(Ingested {
             alert_id,
-            incident_id,
+            incident_id: None,
             call_setting: None,
             outcome,
         });
     };
-    conn.execute(
-        "UPDATE alerts SET incident_id = ?1 WHERE id = ?2",
-        params![incident_id.get(), alert_id.get()],
-    )?;
     let mut outcome = outcome;
     if matches!(alert.kind, AlertKind::Problem | AlertKind::Recovery) {
         let status = if alert.kind == AlertKind::Problem {
@@ -165,25 +167,24 @@ fn ingest_in(
         upsert_problem(conn, incident_id, alert, alert_id, status)?;
     }
     if alert.kind == AlertKind::Recovery && !has_open_problem(conn, incident_id)? {
-        conn.execute(
-            "UPDATE incidents SET status = 'recovered', resolved_at = ?1 WHERE id = ?2",
+        execute(
+            conn,
+            "UPDATE incidents SET status = 'recovered', resolved_at = ?1, updated_at = ?1
+             WHERE id = ?2",
             params![db_time(now), incident_id.get()],
         )?;
         outcome = Outcome::Resolved;
+    } else if outcome != Outcome::Opened {
+        execute(
+            conn,
+            "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
+            params![db_time(now), incident_id.get()],
+        )?;
     }
-    conn.execute(
-        "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
-        params![db_time(now), incident_id.get()],
-    )?;
-    let call_setting = conn.query_row(
-        "SELECT call_setting FROM incidents WHERE id = ?1",
-        params![incident_id.get()],
-        |r| r.get::<_, Option<String>>(0),
-    )?;
     Ok(Ingested {
         alert_id,
         incident_id: Some(incident_id),
-        call_setting: call_setting.map(CallSettingId::new),
+        call_setting: incident_setting,
         outcome,
     })
 }
@@ -192,16 +193,18 @@ fn insert_alert(
     conn: &Connection,
     delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
+    incident: Option<IncidentId>,
     now: Timestamp,
 ) -> rusqlite::Result<AlertId> {
     let alert = &delivery.alert;
     let source_ref =
         serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
-    conn.execute(
+    execute(
+        conn,
         "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
                              state, output, occurred_at, raw, call_setting, notification,
-                             idempotency_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                             idempotency_key, incident_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             db_time(now),
             alert.source().as_str(),
@@ -218,20 +221,31 @@ fn insert_alert(
             call_setting.map(|c| c.as_str()),
             delivery.notification,
             delivery.idempotency_key.as_ref().map(|k| k.as_str()),
+            incident.map(|i| i.get()),
         ],
     )?;
     Ok(AlertId::new(conn.last_insert_rowid()))
 }
 
-/// The open incident that already tracks this source's key, if any. A recovery is
-/// matched here rather than by route: its severity often differs from the problem's.
-fn incident_with_key(conn: &Connection, alert: &Alert) -> rusqlite::Result<Option<IncidentId>> {
-    conn.query_row(
-        "SELECT p.incident_id FROM problems p JOIN incidents i ON i.id = p.incident_id
+/// The open incident that already tracks this source's key, if any, with its call
+/// setting. A recovery is matched here rather than by route: its severity often differs
+/// from the problem's.
+fn incident_with_key(
+    conn: &Connection,
+    alert: &Alert,
+) -> rusqlite::Result<Option<(IncidentId, Option<CallSettingId>)>> {
+    query_row(
+        conn,
+        "SELECT p.incident_id, i.call_setting FROM problems p JOIN incidents i ON i.id = p.incident_id
          WHERE p.source = ?1 AND p.key = ?2 AND i.status = 'open'
          ORDER BY p.incident_id DESC LIMIT 1",
         params![alert.source().as_str(), alert.key],
-        |r| r.get(0).map(IncidentId::new),
+        |r| {
+            Ok((
+                IncidentId::new(r.get(0)?),
+                r.get::<_, Option<String>>(1)?.map(CallSettingId::new),
+            ))
+        },
     )
     .optional()
 }
@@ -240,7 +254,8 @@ fn open_incident_for(
     conn: &Connection,
     call_setting: Option<&CallSettingId>,
 ) -> rusqlite::Result<Option<IncidentId>> {
-    conn.query_row(
+    query_row(
+        conn,
         "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS ?1
          ORDER BY id DESC LIMIT 1",
         params![call_setting.map(|c| c.as_str())],
@@ -254,7 +269,8 @@ fn open_incident(
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<IncidentId> {
-    conn.execute(
+    execute(
+        conn,
         "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
          VALUES (?1, 'open', ?2, ?2)",
         params![call_setting.map(|c| c.as_str()), db_time(now)],
@@ -271,7 +287,8 @@ fn upsert_problem(
 ) -> rusqlite::Result<()> {
     // A recovery keeps the problem's severity and output: what broke stays readable. A
     // problem that comes back needs acknowledging again.
-    conn.execute(
+    execute(
+        conn,
         "INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
                                status, last_alert_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -302,7 +319,8 @@ fn upsert_problem(
 }
 
 fn has_open_problem(conn: &Connection, incident_id: IncidentId) -> rusqlite::Result<bool> {
-    conn.query_row(
+    query_row(
+        conn,
         "SELECT EXISTS (SELECT 1 FROM problems WHERE incident_id = ?1 AND status = 'problem')",
         params![incident_id.get()],
         |r| r.get(0),

@@ -196,18 +196,18 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<
         return Ok(());
     }
     for job in batch.iter_mut() {
-        let done = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+        let done = execute(conn, "SAVEPOINT job", []).and_then(|_| {
             if !job.run(conn) {
-                conn.execute_batch("ROLLBACK TO job")?;
+                execute(conn, "ROLLBACK TO job", [])?;
             }
-            conn.execute_batch("RELEASE job")
+            execute(conn, "RELEASE job", [])
         });
         if let Err(e) = done {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(e);
         }
     }
-    conn.execute_batch("COMMIT").inspect_err(|_| {
+    execute(conn, "COMMIT", []).map(|_| ()).inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
     })
 }
@@ -216,6 +216,27 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<
 /// time order.
 pub(crate) fn db_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
+}
+
+/// Runs a statement through the connection's statement cache: ingest and the engine's
+/// steps run the same few statements for every alert, and parsing them each time cost
+/// more than running them.
+pub(crate) fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// [`execute`]'s counterpart for a query answering one row.
+pub(crate) fn query_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
 }
 
 /// A cheap handle to the storage thread; clone it freely.
@@ -238,7 +259,7 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(128);
         // WAL lets readers run beside the writer; FULL makes a commit survive power loss,
         // not just a killed process, before ingest answers success.
         conn.pragma_update(None, "journal_mode", "WAL")

@@ -190,18 +190,19 @@ impl PartialEq for Items {
 impl Eq for Items {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{AlertId, Severity, Source, SourceRef};
     use crate::escalation::AckBy;
 
-    fn item(key: &str) -> Item {
+    /// An unacknowledged generic problem on host `key`.
+    pub(crate) fn item(key: &str) -> Item {
         Item {
             key: ItemKey {
                 source: Source::Generic,
                 key: key.into(),
             },
-            host: "web-01".into(),
+            host: key.into(),
             service: None,
             severity: Severity::High,
             state_word: "DOWN".into(),

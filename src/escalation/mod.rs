@@ -8,6 +8,8 @@
 
 mod engine;
 mod items;
+#[cfg(test)]
+pub(crate) use items::tests::item as test_item;
 mod prompt;
 mod state;
 #[cfg(test)]

@@ -340,8 +340,7 @@ fn insert_writebacks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Severity, Source};
-    use crate::escalation::{ItemKey, ItemStatus, SettingSnapshot, Status};
+    use crate::escalation::{ItemStatus, SettingSnapshot, Status};
     use std::time::Duration;
 
     fn escalation() -> Escalation {
@@ -361,47 +360,16 @@ mod tests {
         Escalation::new(IncidentId::new(1), setting)
     }
 
-    fn item(key: &str) -> Item {
-        Item {
-            key: ItemKey {
-                source: Source::Generic,
-                key: key.into(),
-            },
-            host: key.into(),
-            service: None,
-            severity: Severity::High,
-            state_word: "DOWN".into(),
-            output: String::new(),
-            status: ItemStatus::Problem,
-            version: 1,
-            heard_version: 0,
-            last_alert_id: AlertId::new(1),
-            problem_alert_id: AlertId::new(1),
-            source_ref: SourceRef::Generic,
-            ack: None,
-            acked_at: None,
-        }
-    }
-
     #[tokio::test]
     async fn a_step_writes_only_what_changed_and_restores_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("kaden.db")).unwrap();
-        store
-            .call(|conn| {
-                conn.execute(
-                    "INSERT INTO incidents (id, status, opened_at, updated_at) VALUES (1, 'open', 'now', 'now')",
-                    [],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        store.insert_open_incident(1).await;
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut esc = escalation();
         esc.status = Status::Escalating;
         for key in ["db-01", "web-01", "web-02"] {
-            esc.items.push(item(key));
+            esc.items.push(crate::escalation::test_item(key));
         }
         let first = StepToSave::of(&mut esc, None, Vec::new(), false, now);
         assert_eq!(first.items.len(), 3);

@@ -324,6 +324,23 @@ impl Store {
 }
 
 #[cfg(test)]
+impl Store {
+    /// An open incident row for tests of what refers to one.
+    pub(crate) async fn insert_open_incident(&self, id: i64) {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO incidents (id, status, opened_at, updated_at)
+                 VALUES (?1, 'open', 'now', 'now')",
+                [id],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -348,16 +365,7 @@ mod tests {
     async fn jobs_waiting_together_commit_together_and_a_failing_one_undoes_only_itself() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("kaden.db")).unwrap();
-        store
-            .call(|conn| {
-                conn.execute(
-                    "INSERT INTO incidents (id, status, opened_at, updated_at) VALUES (1, 'open', 'now', 'now')",
-                    [],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        store.insert_open_incident(1).await;
         // Queued back to back, before any is awaited: one batch.
         let answers: Vec<_> = (0..20)
             .map(|n| {

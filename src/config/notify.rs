@@ -165,6 +165,16 @@ routes: [
     }
 
     #[test]
+    fn the_shipped_configs_take_the_short_path() {
+        for file in ["packaging/kaden.yaml", "examples/production.yaml"] {
+            let text =
+                std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+            let kept = only_sections(&text, &KEYS).expect(file);
+            assert!(yaml::parse_into::<Lenient>(&kept).is_ok(), "{file}");
+        }
+    }
+
+    #[test]
     fn an_unusual_top_level_is_read_whole() {
         for text in [
             "---\nserver: { listen: 127.0.0.1:1 }\n",

@@ -23,6 +23,7 @@ echo "built $deb and $rpm"
 
 expected=(
     /usr/bin/kaden
+    /usr/bin/kaden-notify
     /etc/kaden/kaden.yaml
     /etc/default/kaden
     /usr/lib/systemd/system/kaden.service
@@ -51,7 +52,8 @@ echo "$deb_list"
 expect "$deb_list" "$deb" "${expected[@]/#/ \\.}"
 # Modes and owners as packed (the group kaden is set by postinst).
 expect "$deb_list" "$deb" '^-rw-r----- 0/0 .* \./etc/kaden/kaden\.yaml$' \
-    '^-rw------- 0/0 .* \./etc/default/kaden$' '^-rwxr-xr-x 0/0 .* \./usr/bin/kaden$'
+    '^-rw------- 0/0 .* \./etc/default/kaden$' '^-rwxr-xr-x 0/0 .* \./usr/bin/kaden$' \
+    '^-rwxr-xr-x 0/0 .* \./usr/bin/kaden-notify$'
 deb_conffiles=$(dpkg-deb -f "$deb" Package >/dev/null && dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 expect "$deb_conffiles" "$deb conffiles" '^/etc/kaden/kaden\.yaml$' '^/etc/default/kaden$'
 expect "$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)" "$deb control" postinst prerm postrm
@@ -128,7 +130,7 @@ done
 # The service as its unit starts it (this machine runs no systemd): user kaden, the
 # environment file, the unit's own ExecStart. The monitoring system's user, a member of
 # group kaden that can read no secret, then delivers an alert through the notification
-# command.
+# command the shipped plugins run.
 start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/kaden.service)
 env_args=$(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' /etc/default/kaden || true)
 # shellcheck disable=SC2086 # the unit's command line and the env file split as systemd splits them
@@ -138,7 +140,7 @@ curl -sf http://127.0.0.1:8480/healthz >/dev/null || { echo "the packaged servic
 monitor=""
 for user in zabbix nagios; do getent passwd "$user" >/dev/null && monitor=$user && break; done
 if [ -n "$monitor" ]; then
-    runuser -u "$monitor" -- /usr/bin/kaden zabbix-alert -c /etc/kaden/kaden.yaml kaden "PROBLEM" \
+    runuser -u "$monitor" -- /usr/bin/kaden-notify zabbix-alert -c /etc/kaden/kaden.yaml kaden "PROBLEM" \
         "$(printf 'event_id: 4242\nevent_value: 1\nhost_name: packaged-host')" ||
         { echo "$monitor could not hand an alert to the packaged service"; fail=1; }
     curl -sf http://127.0.0.1:8480/api/v1/incidents | grep -q packaged-host ||
@@ -155,7 +157,7 @@ dpkg -i "$deb"
 grep -q "edited by the admin" /etc/kaden/kaden.yaml || { echo "upgrade lost an edit to kaden.yaml"; fail=1; }
 [ "$(perms /etc/kaden/kaden.yaml)" = "640 root:kaden" ] || { echo "after upgrade kaden.yaml: $(perms /etc/kaden/kaden.yaml)"; fail=1; }
 dpkg --purge kaden
-[ ! -e /usr/bin/kaden ] && [ ! -e /var/lib/kaden ] && [ ! -e /etc/kaden/kaden.yaml ] ||
+[ ! -e /usr/bin/kaden ] && [ ! -e /usr/bin/kaden-notify ] && [ ! -e /var/lib/kaden ] && [ ! -e /etc/kaden/kaden.yaml ] ||
     { echo "purge left files behind"; fail=1; }
 
 [ "$fail" = 0 ] && echo "packages OK: $deb $rpm"

@@ -19,6 +19,15 @@ use std::sync::Arc;
     about = "On-call phone escalation for Zabbix, Nagios / X-MON, Icinga 2 and Mackerel"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every kaden binary takes, before or after the subcommand.
+#[derive(clap::Args)]
+pub struct Globals {
     /// Log output: text for people, json for log collectors.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -26,8 +35,15 @@ pub struct Cli {
     /// subcommand.
     #[arg(short, long, global = true, env = "KADEN_CONFIG")]
     pub config: Option<PathBuf>,
-    #[command(subcommand)]
-    pub command: Command,
+}
+
+impl Globals {
+    /// The config file given, else the default.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
 }
 
 #[derive(Subcommand)]
@@ -102,20 +118,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OncallAction>,
     },
-    /// Nagios / X-MON / Icinga 2 notification command: deliver one notification to the
-    /// daemon, or spool it if the daemon is unreachable. Macros come as arguments, or
-    /// from NAGIOS_* environment variables when Nagios exports them.
-    NagiosNotify(NagiosArgs),
-    /// Zabbix alertscript (AlertScriptsPath): deliver one alert to the daemon, or spool it.
-    /// MESSAGE holds `key: value` lines (see plugins/zabbix/media_kaden_script.yaml).
-    ZabbixAlert {
-        /// {ALERT.SENDTO}
-        sendto: String,
-        /// {ALERT.SUBJECT}
-        subject: String,
-        /// {ALERT.MESSAGE}: event_id, event_value, host_name, ... one per line.
-        message: String,
-    },
+    #[command(flatten)]
+    Notification(Notification),
     /// Check online what check-config cannot: the daemon, Twilio credentials and number,
     /// public_url, and each source's write-back. Exits 1 when a check fails.
     Doctor,
@@ -137,7 +141,49 @@ pub enum Command {
 impl Command {
     /// `nagios-notify` or `zabbix-alert`, which the monitoring system runs once per alert.
     pub fn is_notification(&self) -> bool {
-        matches!(self, Command::NagiosNotify(_) | Command::ZabbixAlert { .. })
+        matches!(self, Command::Notification(_))
+    }
+}
+
+/// The commands a monitoring system runs once per alert: subcommands of `kaden`, and all
+/// that the lean `kaden-notify` binary does.
+#[derive(Subcommand)]
+pub enum Notification {
+    /// Nagios / X-MON / Icinga 2 notification command: deliver one notification to the
+    /// daemon, or spool it if the daemon is unreachable. Macros come as arguments, or
+    /// from NAGIOS_* environment variables when Nagios exports them.
+    NagiosNotify(NagiosArgs),
+    /// Zabbix alertscript (AlertScriptsPath): deliver one alert to the daemon, or spool it.
+    /// MESSAGE holds `key: value` lines (see plugins/zabbix/media_kaden_script.yaml).
+    ZabbixAlert {
+        /// {ALERT.SENDTO}
+        sendto: String,
+        /// {ALERT.SUBJECT}
+        subject: String,
+        /// {ALERT.MESSAGE}: event_id, event_value, host_name, ... one per line.
+        message: String,
+    },
+}
+
+impl Notification {
+    /// Delivers the alert or spools it; the exit code is the monitoring system's answer.
+    pub fn deliver(self, config: &std::path::Path) -> ExitCode {
+        match self {
+            Notification::NagiosNotify(args) => {
+                let body =
+                    serde_json::to_value(args.notification()).expect("a notification serializes");
+                crate::notify::deliver(config, "nagios", body)
+            }
+            Notification::ZabbixAlert {
+                sendto,
+                subject,
+                message,
+            } => crate::notify::deliver(
+                config,
+                "zabbix",
+                crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
+            ),
+        }
     }
 }
 
@@ -319,10 +365,8 @@ impl SimBehaviour {
 const DEFAULT_CONFIG: &str = "/etc/kaden/kaden.yaml";
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let given = cli.config;
-    let path = given
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let path = cli.globals.config_path();
+    let given = cli.globals.config;
     let daemon = || load_config(&path).and_then(Daemon::new);
     match cli.command {
         Command::Serve => serve(&path),
@@ -343,20 +387,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             daemon()?.ack(incident, &by)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::NagiosNotify(args) => {
-            let body =
-                serde_json::to_value(args.notification()).expect("a notification serializes");
-            Ok(crate::notify::deliver(&path, "nagios", body))
-        }
-        Command::ZabbixAlert {
-            sendto,
-            subject,
-            message,
-        } => Ok(crate::notify::deliver(
-            &path,
-            "zabbix",
-            crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
-        )),
+        Command::Notification(notification) => Ok(notification.deliver(&path)),
         Command::Say {
             lang,
             explain,

@@ -45,7 +45,8 @@
 //! The command line:
 //! - `client`: commands that ask the running daemon.
 //! - [`doctor`]: online checks that `check-config` cannot make.
-//! - [`notify`]: `kaden nagios-notify` and `zabbix-alert`: post to the daemon, or spool.
+//! - [`notify`]: `kaden nagios-notify` and `zabbix-alert`: post to the daemon, or spool
+//!   (also the lean `kaden-notify` binary, src/bin/kaden-notify.rs).
 //! - [`replay`]: what-if replay of past alerts against a candidate config.
 //! - [`cli`]: every subcommand.
 

@@ -5,7 +5,7 @@ fn main() -> ExitCode {
     let cli = kaden::cli::Cli::parse();
     // The notification commands log nothing; setting up logging was a tenth of their run.
     if !cli.command.is_notification()
-        && let Err(e) = kaden::telemetry::init(cli.log_format)
+        && let Err(e) = kaden::telemetry::init(cli.globals.log_format)
     {
         eprintln!("kaden: cannot set up logging: {e:#}");
         return ExitCode::from(2);

@@ -10,7 +10,7 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, TOKEN, free_port, incident, serve, wait_for};
+use e2e::{TOKEN, free_port, incident, serve, wait_for};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -262,10 +262,8 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     for sub in ["data", "log", "cache", "spool", "run"] {
         std::fs::create_dir(dir.join(sub)).unwrap();
     }
-    // Icinga runs the command as user nagios: give it a copy of kaden it can reach.
-    let kaden = dir.join("kaden");
-    std::fs::copy(KADEN, &kaden).unwrap();
-    std::fs::set_permissions(&kaden, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Icinga runs the command as user nagios: give it copies it can reach.
+    let kaden = e2e::copy_binaries(&dir);
     (tmp, kaden)
 }
 
@@ -285,7 +283,7 @@ async fn icinga2_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() 
     write(
         &dir.join("kaden.conf"),
         &shipped
-            .replace("/usr/bin/kaden", &kaden.display().to_string())
+            .replace("/usr/bin/", &format!("{}/", dir.display()))
             .replace("/etc/kaden/kaden.yaml", &kaden_yaml.display().to_string())
             .replace("\"change-me\"", &format!("\"{API_PASSWORD}\"")),
     );

@@ -8,7 +8,7 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
+use e2e::{TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -202,10 +202,8 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
     for sub in ["rw", "checkresults"] {
         std::fs::create_dir(dir.join(sub)).unwrap();
     }
-    // Nagios runs the command as user nagios: give it a copy of kaden it can reach.
-    let kaden = dir.join("kaden");
-    std::fs::copy(KADEN, &kaden).unwrap();
-    std::fs::set_permissions(&kaden, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Nagios runs the command as user nagios: give it copies it can reach.
+    let kaden = e2e::copy_binaries(dir);
     let port = free_port();
     write(&dir.join("kaden.yaml"), &kaden_config(dir, port));
     // The shipped command definitions, with this run's paths.
@@ -216,7 +214,7 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
     write(
         &dir.join("kaden.cfg"),
         &shipped
-            .replace("/usr/bin/kaden", &kaden.display().to_string())
+            .replace("/usr/bin/", &format!("{}/", dir.display()))
             .replace(
                 "/etc/kaden/kaden.yaml",
                 &dir.join("kaden.yaml").display().to_string(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
+use e2e::{KADEN, KADEN_NOTIFY, TOKEN, free_port, incident, serve, serve_crashing_at, wait_for};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -322,8 +322,8 @@ sources:
     std::fs::write(dir.join("kaden.yaml"), config).unwrap();
     // The first run dies right after event.acknowledge reached Zabbix.
     let crashing = serve_crashing_at(Path::new(KADEN), dir, Some("writeback-sent"));
-    // Zabbix runs alertscripts from AlertScriptsPath: kaden goes there as "kaden".
-    std::fs::copy(KADEN, dir.join("alertscripts/kaden")).unwrap();
+    // Zabbix runs alertscripts from AlertScriptsPath, as the shipped media type names it.
+    std::fs::copy(KADEN_NOTIFY, dir.join("alertscripts/kaden-notify")).unwrap();
     let (webhook, alertscript) = configure(&zabbix.api, &base, &dir.join("kaden.yaml")).await;
 
     use_media(&zabbix.api, &webhook).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 pub const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+pub const KADEN_NOTIFY: &str = env!("CARGO_BIN_EXE_kaden-notify");
 pub const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
 /// The responders of the one call setting every routed alert goes to.

@@ -140,6 +140,20 @@ pub fn parse(text: &str) -> Result<(Value, LineIndex), (Option<u64>, String)> {
     Ok((value, index))
 }
 
+/// Reads `text` straight into `T`, without the line index and the JSON value: for a reader
+/// that wants a few keys and ignores the rest. Errors come back as (line, message).
+pub fn parse_into<T: serde::de::DeserializeOwned + Default>(
+    text: &str,
+) -> Result<T, (Option<u64>, String)> {
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_saphyr::from_str(&quote_secret_refs(text)).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        (line, first_line(&e.to_string()))
+    })
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_owned()
 }

@@ -9,6 +9,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+/// The lean binary of the notification commands.
+const KADEN_NOTIFY: &str = env!("CARGO_BIN_EXE_kaden-notify");
+/// `kaden zabbix-alert ...` and `kaden-notify zabbix-alert ...` (and `nagios-notify`) take
+/// the same arguments and must answer alike: their tests run both.
+const NOTIFIERS: [&str; 2] = [KADEN, KADEN_NOTIFY];
 
 struct Daemon {
     child: Child,
@@ -293,10 +298,16 @@ async fn escalation_continues_across_kill_9() {
 
 #[tokio::test]
 async fn nagios_notify_spools_while_the_daemon_is_down_and_the_daemon_delivers_it() {
+    for binary in NOTIFIERS {
+        nagios_notify_spools_and_the_daemon_delivers(binary).await;
+    }
+}
+
+async fn nagios_notify_spools_and_the_daemon_delivers(binary: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_daemon_down(dir.path());
     let notify = |kind: &str| {
-        Command::new(KADEN)
+        Command::new(binary)
             .args(["nagios-notify", "-c"])
             .arg(&config)
             .args([
@@ -366,10 +377,16 @@ fn spooled_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn invalid_alerts_are_refused_by_the_cli_with_the_daemon_down() {
+    for binary in NOTIFIERS {
+        invalid_alerts_are_refused(binary);
+    }
+}
+
+fn invalid_alerts_are_refused(binary: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_daemon_down(dir.path());
     let run = |args: &[&str]| {
-        Command::new(KADEN)
+        Command::new(binary)
             .arg("-c")
             .arg(&config)
             .args(args)
@@ -442,6 +459,101 @@ fn invalid_alerts_are_refused_by_the_cli_with_the_daemon_down() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(spooled_files(dir.path()).len(), 1);
+}
+
+/// `kaden-notify` is `kaden` for the notification commands: the same help, and the same
+/// answers whether the daemon is down (spooled) or up (delivered).
+#[tokio::test]
+async fn kaden_notify_answers_as_kaden_zabbix_alert_does_spooled_and_live() {
+    for command in ["zabbix-alert", "nagios-notify"] {
+        let help = NOTIFIERS.map(|binary| {
+            let out = Command::new(binary)
+                .args([command, "--help"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{binary} {command} --help: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        });
+        assert_eq!(help[0], help[1].replace("kaden-notify", "kaden"));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_daemon_down(dir.path());
+    let zabbix_alert = |binary: &str, host: &str, event_id: u32| {
+        let message = format!(
+            "event_id: {event_id}\nevent_value: 1\nevent_severity: 4\nhost_name: {host}\nevent_name: HTTP is down"
+        );
+        Command::new(binary)
+            .args(["zabbix-alert", "-c"])
+            .arg(&config)
+            .args(["+819000000001", "Problem: HTTP is down", &message])
+            .output()
+            .unwrap()
+    };
+    // The daemon down: each spools, and says so in the same line.
+    let said: Vec<String> = NOTIFIERS
+        .iter()
+        .zip(["spooled-kaden", "spooled-lean"])
+        .zip(1..)
+        .map(|((binary, host), event_id)| {
+            let out = zabbix_alert(binary, host, event_id);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(out.status.code(), Some(0), "{binary}: {stderr}");
+            // The spooled file's name differs; everything before it must not.
+            let (line, file) = stderr.split_once(" at ").expect("names the spooled file");
+            assert!(file.contains("/spool/"), "{binary}: {stderr}");
+            line.to_owned()
+        })
+        .collect();
+    assert_eq!(said[0], said[1]);
+    assert!(
+        said[0].starts_with("kaden: daemon unreachable ("),
+        "{}",
+        said[0]
+    );
+    assert_eq!(spooled_files(dir.path()).len(), 2);
+
+    // The daemon up: it drains both, and each binary delivers at once, silently.
+    let daemon = start(&config);
+    for ((binary, host), event_id) in NOTIFIERS.iter().zip(["live-kaden", "live-lean"]).zip(3..) {
+        let out = zabbix_alert(binary, host, event_id);
+        assert_eq!(out.status.code(), Some(0), "{binary}: {out:?}");
+        assert!(out.stderr.is_empty(), "{binary}: {out:?}");
+    }
+    let mut hosts = Vec::new();
+    for _ in 0..300 {
+        hosts = stored_hosts(&daemon.base).await;
+        if hosts.len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    hosts.sort();
+    assert_eq!(
+        hosts,
+        ["live-kaden", "live-lean", "spooled-kaden", "spooled-lean"]
+    );
+    assert_eq!(spooled_files(dir.path()), Vec::<PathBuf>::new(), "drained");
+}
+
+/// The host of every alert the daemon stored, over all incidents.
+async fn stored_hosts(base: &str) -> Vec<String> {
+    let mut hosts = Vec::new();
+    for incident in get(base, "/api/v1/incidents").await.as_array().unwrap() {
+        let alerts = get(
+            base,
+            &format!("/api/v1/incidents/{}/alerts", incident["id"]),
+        )
+        .await;
+        hosts.extend(
+            alerts["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["host"].as_str().unwrap().to_owned()),
+        );
+    }
+    hosts
 }
 
 #[tokio::test]

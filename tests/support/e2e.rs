@@ -3,11 +3,14 @@
 #![allow(dead_code)] // each suite that includes this uses a part of it
 
 use serde_json::Value;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
+/// The notification commands alone, which the shipped plugin definitions run.
+pub const KADEN_NOTIFY: &str = env!("CARGO_BIN_EXE_kaden-notify");
 pub const TOKEN: &str = "e2e-token-0123456789";
 
 /// A child process killed when the test ends, however it ends.
@@ -111,4 +114,16 @@ pub async fn incident(base: &str, check: impl Fn(&Value) -> bool) -> Option<Valu
         }
     }
     None
+}
+
+/// Copies `kaden` and `kaden-notify` into `dir` (0755), where the monitoring system's own
+/// user can run them, and returns the copy of `kaden`. The shipped definitions name
+/// `/usr/bin/kaden-notify`: replace `/usr/bin/` with `dir`.
+pub fn copy_binaries(dir: &Path) -> PathBuf {
+    for binary in [KADEN, KADEN_NOTIFY] {
+        let copy = dir.join(Path::new(binary).file_name().unwrap());
+        std::fs::copy(binary, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir.join("kaden")
 }

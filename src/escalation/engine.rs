@@ -194,15 +194,16 @@ impl Escalation {
                     message: format!("Call {call} could not be placed: {reason}"),
                 });
                 let outcome = if skip_person {
-                    "invalid-number"
+                    OutcomeLabel::InvalidNumber
                 } else {
-                    "failed"
+                    OutcomeLabel::Failed
                 };
                 self.call_ended(&call, CallOutcome::Failed, Some(outcome), now, ctx, &mut fx);
             }
             Input::Deferred { call, until } => {
                 if let Some(i) = self.call_index(&call) {
-                    fx.records.push(self.record(i, Some(now), Some("deferred")));
+                    fx.records
+                        .push(self.record(i, Some(now), Some(OutcomeLabel::Deferred)));
                     let call = self.calls.remove(i);
                     self.attempts.push(Attempt {
                         target: call.target,
@@ -241,7 +242,14 @@ impl Escalation {
                         "Call {call} is unknown to the telephony provider (kaden restarted during it); it ends unacknowledged."
                     ),
                 });
-                self.call_ended(&call, CallOutcome::Failed, Some("lost"), now, ctx, &mut fx)
+                self.call_ended(
+                    &call,
+                    CallOutcome::Failed,
+                    Some(OutcomeLabel::Lost),
+                    now,
+                    ctx,
+                    &mut fx,
+                )
             }
             Input::Tick => {}
             Input::ManualAck { by, via } => {
@@ -686,7 +694,12 @@ impl Escalation {
         acknowledged
     }
 
-    fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Record {
+    fn record(
+        &self,
+        c: usize,
+        ended_at: Option<Timestamp>,
+        outcome: Option<OutcomeLabel>,
+    ) -> Record {
         let call = &self.calls[c];
         Record::Call(CallRecord {
             call_id: call.id.clone(),
@@ -698,7 +711,7 @@ impl Escalation {
             sid: call.sid.clone(),
             answered_at: call.answered_at,
             ended_at,
-            outcome: outcome.map(str::to_owned),
+            outcome,
             keys: call.keys.clone(),
             acknowledged: call.acknowledged.iter().map(|k| k.key.clone()).collect(),
         })
@@ -708,7 +721,7 @@ impl Escalation {
         &mut self,
         id: &CallId,
         outcome: CallOutcome,
-        label: Option<&str>,
+        label: Option<OutcomeLabel>,
         now: Timestamp,
         ctx: &Ctx,
         fx: &mut Step,
@@ -721,19 +734,19 @@ impl Escalation {
             && now.duration_since(call.placed_at)
                 <= SignedDuration::try_from(DECLINE_WINDOW).unwrap_or_default();
         let (disposition, label) = if call.passed {
-            (Disposition::Next, "passed")
+            (Disposition::Next, OutcomeLabel::Passed)
         } else if call.machine {
-            (Disposition::Next, "machine")
+            (Disposition::Next, OutcomeLabel::Machine)
         } else if !call.acknowledged.is_empty() {
-            (Disposition::CallBack, "acknowledged")
+            (Disposition::CallBack, OutcomeLabel::Acknowledged)
         } else if call.purpose == CallPurpose::Notice && call.answered_at.is_some() {
-            (Disposition::CallBack, "notified")
+            (Disposition::CallBack, OutcomeLabel::Notified)
         } else if call.answered_at.is_some() {
-            (Disposition::CallBack, label.unwrap_or("hung-up"))
+            (Disposition::CallBack, label.unwrap_or(OutcomeLabel::HungUp))
         } else if declined {
-            (Disposition::CallBack, "declined")
+            (Disposition::CallBack, OutcomeLabel::Declined)
         } else {
-            (Disposition::Next, label.unwrap_or(outcome.as_str()))
+            (Disposition::Next, label.unwrap_or(outcome.into()))
         };
         fx.records.push(self.record(c, Some(now), Some(label)));
         let call = self.calls.remove(c);
@@ -847,7 +860,14 @@ impl Escalation {
                 answered: call.is_some_and(|c| c.answered_at.is_some()),
                 farewell: None,
             });
-            self.call_ended(&id, CallOutcome::Failed, Some("no-outcome"), now, ctx, fx);
+            self.call_ended(
+                &id,
+                CallOutcome::Failed,
+                Some(OutcomeLabel::NoOutcome),
+                now,
+                ctx,
+                fx,
+            );
         }
 
         if !self.needs_ack() {

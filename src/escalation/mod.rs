@@ -18,6 +18,6 @@ pub use items::Items;
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
     AckBy, Action, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord,
-    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, Record, SettingSnapshot, SmsMessage,
-    SnapshotTarget, Status, Step, WriteBackItem,
+    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, OutcomeLabel, Record, SettingSnapshot,
+    SmsMessage, SnapshotTarget, Status, Step, WriteBackItem,
 };

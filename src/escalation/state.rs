@@ -288,6 +288,102 @@ impl CallOutcome {
     }
 }
 
+impl From<CallOutcome> for OutcomeLabel {
+    fn from(outcome: CallOutcome) -> Self {
+        match outcome {
+            CallOutcome::Completed => OutcomeLabel::Completed,
+            CallOutcome::Busy => OutcomeLabel::Busy,
+            CallOutcome::NoAnswer => OutcomeLabel::NoAnswer,
+            CallOutcome::Failed => OutcomeLabel::Failed,
+            CallOutcome::Canceled => OutcomeLabel::Canceled,
+        }
+    }
+}
+
+/// How the call log labels a call: Twilio's own statuses, or what kaden made of the call.
+/// Stored in `calls.outcome` and shown by the API, the CLI and the status page, so the
+/// spellings never change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeLabel {
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+    /// Passed on to the next person with the pass key.
+    Passed,
+    /// An answering machine picked up.
+    Machine,
+    /// Something was acknowledged on the call.
+    Acknowledged,
+    /// A recovery notice was heard.
+    Notified,
+    /// Answered, then ended without acknowledging.
+    HungUp,
+    /// Busy within seconds of ringing: the callee refused it.
+    Declined,
+    /// The hourly call cap put it off; it is placed again later under a new id.
+    Deferred,
+    /// The provider refused the number.
+    InvalidNumber,
+    /// The provider does not know the call (kaden restarted during it).
+    Lost,
+    /// Its outcome never arrived before its deadline.
+    NoOutcome,
+}
+
+impl OutcomeLabel {
+    pub const ALL: [OutcomeLabel; 15] = [
+        OutcomeLabel::Completed,
+        OutcomeLabel::Busy,
+        OutcomeLabel::NoAnswer,
+        OutcomeLabel::Failed,
+        OutcomeLabel::Canceled,
+        OutcomeLabel::Passed,
+        OutcomeLabel::Machine,
+        OutcomeLabel::Acknowledged,
+        OutcomeLabel::Notified,
+        OutcomeLabel::HungUp,
+        OutcomeLabel::Declined,
+        OutcomeLabel::Deferred,
+        OutcomeLabel::InvalidNumber,
+        OutcomeLabel::Lost,
+        OutcomeLabel::NoOutcome,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeLabel::Completed => "completed",
+            OutcomeLabel::Busy => "busy",
+            OutcomeLabel::NoAnswer => "no-answer",
+            OutcomeLabel::Failed => "failed",
+            OutcomeLabel::Canceled => "canceled",
+            OutcomeLabel::Passed => "passed",
+            OutcomeLabel::Machine => "machine",
+            OutcomeLabel::Acknowledged => "acknowledged",
+            OutcomeLabel::Notified => "notified",
+            OutcomeLabel::HungUp => "hung-up",
+            OutcomeLabel::Declined => "declined",
+            OutcomeLabel::Deferred => "deferred",
+            OutcomeLabel::InvalidNumber => "invalid-number",
+            OutcomeLabel::Lost => "lost",
+            OutcomeLabel::NoOutcome => "no-outcome",
+        }
+    }
+
+    /// The label a stored call log row carries, if it is one kaden writes.
+    pub fn parse(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == label)
+    }
+}
+
+impl fmt::Display for OutcomeLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One row of the call log (design.md rule 9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
@@ -300,8 +396,8 @@ pub struct CallRecord {
     pub sid: Option<String>,
     pub answered_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
-    /// completed, busy, no-answer, failed, canceled, declined, machine, skipped, ...
-    pub outcome: Option<String>,
+    /// `None` while the call is on.
+    pub outcome: Option<OutcomeLabel>,
     pub keys: Vec<String>,
     pub acknowledged: Vec<String>,
 }

@@ -225,11 +225,11 @@ fn ended(fx: &Step) -> Vec<CallId> {
 }
 
 /// The outcomes the call log recorded for `call` in these effects.
-fn recorded(fx: &Step, call: &CallId) -> Vec<String> {
+fn recorded(fx: &Step, call: &CallId) -> Vec<OutcomeLabel> {
     fx.records
         .iter()
         .filter_map(|e| match e {
-            Record::Call(r) if &r.call_id == call => r.outcome.clone(),
+            Record::Call(r) if &r.call_id == call => r.outcome,
             _ => None,
         })
         .collect()
@@ -689,7 +689,7 @@ fn a_recovery_notice_offers_no_keys_and_logs_no_acknowledgement() {
     // A key pressed anyway acknowledges nothing.
     w.press(&notice, "9");
     let fx = w.end(&notice, CallOutcome::Completed);
-    assert_eq!(recorded(&fx, &notice), ["notified"]);
+    assert_eq!(recorded(&fx, &notice), [OutcomeLabel::Notified]);
     assert_eq!(w.acks().len(), 1, "only the first call's 9#");
     let logged: Vec<_> = w
         .records
@@ -778,7 +778,7 @@ fn every_call_and_key_is_recorded() {
     assert_eq!(last.sid.as_deref(), Some("CA123"));
     assert_eq!(last.keys, ["1#", "9#"]);
     assert_eq!(last.acknowledged, ["web-01/HTTP"]);
-    assert_eq!(last.outcome.as_deref(), Some("acknowledged"));
+    assert_eq!(last.outcome, Some(OutcomeLabel::Acknowledged));
     assert!(last.answered_at.is_some() && last.ended_at.is_some());
 }
 
@@ -840,6 +840,39 @@ fn own_acknowledgement_echo_is_ignored() {
 // Beyond the numbered rules.
 
 #[test]
+fn outcome_labels_keep_their_stored_spellings() {
+    let spelled: Vec<&str> = OutcomeLabel::ALL.iter().map(|l| l.as_str()).collect();
+    assert_eq!(
+        spelled,
+        [
+            "completed",
+            "busy",
+            "no-answer",
+            "failed",
+            "canceled",
+            "passed",
+            "machine",
+            "acknowledged",
+            "notified",
+            "hung-up",
+            "declined",
+            "deferred",
+            "invalid-number",
+            "lost",
+            "no-outcome",
+        ]
+    );
+    for label in OutcomeLabel::ALL {
+        assert_eq!(serde_json::to_value(label).unwrap(), label.as_str());
+        assert_eq!(OutcomeLabel::parse(label.as_str()), Some(label));
+    }
+    for twilio in ["completed", "busy", "no-answer", "failed", "canceled"] {
+        let outcome = CallOutcome::parse(twilio).unwrap();
+        assert_eq!(OutcomeLabel::from(outcome).as_str(), twilio);
+    }
+}
+
+#[test]
 fn a_call_whose_outcome_never_arrives_counts_as_failed() {
     let mut w = World::round_robin(&["a", "b"]);
     w.problem("web-01/HTTP");
@@ -870,7 +903,7 @@ fn an_answered_call_gone_silent_ends_within_about_a_minute_and_calls_back() {
     assert!(ended(&w.wait(silence - 1)).is_empty());
     let fx = w.wait(1);
     assert_eq!(ended(&fx), std::slice::from_ref(&call));
-    assert!(recorded(&fx, &call).contains(&"no-outcome".to_owned()));
+    assert!(recorded(&fx, &call).contains(&OutcomeLabel::NoOutcome));
     // The design's call-back rule: the same person after retry_after.
     assert_eq!(placed(&w.wait(60)), ["a"]);
 }
@@ -895,7 +928,7 @@ fn a_call_lost_with_a_restart_ends_unacknowledged() {
     let call = w.call_to("a");
     w.answer(&call);
     let fx = w.input(Input::Lost { call: call.clone() });
-    assert!(recorded(&fx, &call).contains(&"lost".to_owned()));
+    assert!(recorded(&fx, &call).contains(&OutcomeLabel::Lost));
     assert!(w.esc.calls.is_empty());
     assert_eq!(placed(&w.wait(60)), ["a"], "called back after retry_after");
 }

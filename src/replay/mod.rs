@@ -30,7 +30,7 @@ use crate::domain::UserId;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source};
 use crate::escalation::{
     AckBy, Action, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Escalation, Input,
-    ItemKey, ItemStatus, Record, SettingSnapshot, Status,
+    ItemKey, ItemStatus, OutcomeLabel, Record, SettingSnapshot, Status,
 };
 use crate::schedule::Override;
 use crate::sources::PayloadError;
@@ -75,7 +75,7 @@ pub struct Callee {
 /// Whether a recorded call takes part in the comparison and the matching: a call the
 /// real runner deferred was placed again later under a new id.
 pub fn is_replayable(call: &StoredCall) -> bool {
-    call.outcome.as_deref() != Some("deferred")
+    call.outcome.as_deref() != Some(OutcomeLabel::Deferred.as_str())
 }
 
 /// One alert to replay, at the time kaden saw it.
@@ -529,11 +529,13 @@ impl Sim<'_> {
         };
         let since =
             |t: Timestamp| Duration::try_from(t.duration_since(real.placed_at)).unwrap_or_default();
-        let outcome = real.outcome.as_deref().unwrap_or("");
+        let label = real.outcome.as_deref().and_then(OutcomeLabel::parse);
         let Some(answered) = real.answered_at.map(since) else {
-            let outcome = match outcome {
-                "busy" | "declined" => CallOutcome::Busy,
-                "failed" | "invalid-number" | "lost" => CallOutcome::Failed,
+            let outcome = match label {
+                Some(OutcomeLabel::Busy | OutcomeLabel::Declined) => CallOutcome::Busy,
+                Some(OutcomeLabel::Failed | OutcomeLabel::InvalidNumber | OutcomeLabel::Lost) => {
+                    CallOutcome::Failed
+                }
                 // Canceled by kaden, or rang out: the callee never picked up; the replay
                 // cancels it itself if it should.
                 _ => CallOutcome::NoAnswer,
@@ -547,7 +549,7 @@ impl Sim<'_> {
             return;
         };
         let up = later(now, answered);
-        if outcome == "machine" {
+        if label == Some(OutcomeLabel::Machine) {
             let input = Input::Machine { call };
             self.push(up, Event::Callee(incident, input));
             return;

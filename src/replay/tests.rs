@@ -180,7 +180,13 @@ fn recorded_answers_under_the_same_config_reproduce_the_real_calls() {
     let calls: Vec<(&str, Option<&str>, &[String])> = simulated
         .calls
         .iter()
-        .map(|c| (c.user.as_str(), c.outcome.as_deref(), c.keys.as_slice()))
+        .map(|c| {
+            (
+                c.user.as_str(),
+                c.outcome.map(OutcomeLabel::as_str),
+                c.keys.as_slice(),
+            )
+        })
         .collect();
     assert_eq!(
         calls,
@@ -223,7 +229,7 @@ fn recorded_answers_under_reversed_targets_name_the_first_difference() {
     // b is called first, answers as b really did, and acknowledges: a is never called.
     assert_eq!(simulated.calls.len(), 1);
     assert_eq!(simulated.calls[0].user.as_str(), "b");
-    assert_eq!(simulated.calls[0].outcome.as_deref(), Some("acknowledged"));
+    assert_eq!(simulated.calls[0].outcome, Some(OutcomeLabel::Acknowledged));
     let comparison = report.comparison.as_ref().unwrap();
     assert!(!comparison.matches);
     let difference = comparison.first_difference.as_ref().unwrap();

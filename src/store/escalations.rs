@@ -292,7 +292,7 @@ fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
             r.sid,
             ts(r.answered_at),
             ts(r.ended_at),
-            r.outcome,
+            r.outcome.map(|o| o.as_str()),
             serde_json::to_string(&r.keys).expect("keys serialize"),
             serde_json::to_string(&r.acknowledged).expect("keys serialize"),
         ],

@@ -10,7 +10,7 @@ mod yaml;
 pub use notify::{NotifySettings, notify_settings};
 pub use secret::{SecretSource, SystemSecrets};
 
-use crate::domain::{CallSettingId, PhoneNumber, ScheduleId, Severity, Source, UserId};
+use crate::domain::{CallSettingId, Keypad, PhoneNumber, ScheduleId, Severity, Source, UserId};
 use regex::Regex;
 use secrecy::SecretString;
 use std::fmt;
@@ -31,6 +31,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     pub pronunciation: Vec<PathBuf>,
     pub speech: SpeechConfig,
+    /// The keypad menu's keys (`keys:`).
+    pub keys: Keypad,
 }
 
 #[derive(Debug)]
@@ -134,7 +136,8 @@ pub enum Provider {
 pub struct SimulatorConfig {
     pub from: PhoneNumber,
     pub machine_detection: bool,
-    /// What each simulated callee does; numbers not listed answer and press 9#.
+    /// What each simulated callee does; numbers not listed answer and press the
+    /// acknowledge-all key (9#).
     pub phones: std::collections::BTreeMap<String, crate::telephony::simulator::Behaviour>,
 }
 

@@ -4,7 +4,7 @@
 use super::items::Items;
 use super::prompt::{After, ItemView, Line, Prompt};
 use super::state::*;
-use crate::domain::{AlertKind, PhoneNumber, ScheduleId, UserId};
+use crate::domain::{AlertKind, Key, Keypad, PhoneNumber, ScheduleId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     /// ... within this window.
     pub per_number_window: Duration,
     pub downtime_minutes: u32,
+    /// Which key picks which menu entry.
+    pub keypad: Keypad,
 }
 
 fn after(t: Timestamp, d: Duration) -> Timestamp {
@@ -539,92 +541,65 @@ impl Escalation {
         let digits = digits.trim_end_matches('#');
         self.calls[c].keys.push(format!("{digits}#"));
         let mut lines = Vec::new();
-        let after = match digits {
+        let after = match ctx.keypad.entry(digits) {
             // `#` alone: end unacknowledged; the same person is called back.
-            "" => After::Hangup,
-            "1" => {
-                self.hear_summary(c);
-                let heard: HashSet<&ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k).collect();
-                let shown: Vec<&Item> = self
-                    .playable()
-                    .into_iter()
-                    .map(|i| &self.items[i])
-                    .filter(|i| heard.contains(&i.key))
-                    .collect();
-                lines.extend(
-                    shown
-                        .iter()
-                        .take(MAX_DETAILS)
-                        .map(|i| Line::Detail(Self::view(i))),
-                );
-                if shown.len() > MAX_DETAILS {
-                    lines.push(Line::More {
-                        count: shown.len() - MAX_DETAILS,
-                    });
-                }
-                let details: Vec<ItemKey> = shown
-                    .iter()
-                    .take(MAX_DETAILS)
-                    .map(|i| i.key.clone())
-                    .collect();
-                let call = &mut self.calls[c];
-                call.details.retain(|k| !details.contains(k));
-                call.details.extend(details);
+            Key::Nothing => After::Hangup,
+            Key::Details => {
+                self.play_details(c, &mut lines);
                 lines.push(Line::Menu);
                 After::Gather
             }
-            "2" => {
+            Key::Pass => {
                 self.calls[c].passed = true;
                 lines.push(Line::PassedOn);
                 After::Hangup
             }
-            "3" => {
-                let details = self.items.positions(&self.calls[c].details);
-                self.phone_acknowledge(c, &details, digits, now, fx, &mut lines);
-                self.summary_then_menu(c, &mut lines)
-            }
-            "4" => {
-                let heard = self.heard(c);
-                let by = self.phone_ack(c, digits);
-                let items = self.write_back_items(&heard, |i| i.status == ItemStatus::Problem);
-                if !items.is_empty() {
-                    fx.records.push(Record::Downtime {
-                        items,
-                        minutes: ctx.downtime_minutes,
-                        by: by.clone(),
-                    });
-                    fx.actions.push(Action::WriteBack);
-                }
-                lines.push(Line::Downtime {
-                    minutes: ctx.downtime_minutes,
-                });
-                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
-                self.close(c, &mut lines)
-            }
-            "9" => {
-                let heard = self.heard(c);
-                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
-                self.close(c, &mut lines)
+            key @ (Key::AcknowledgeDetails | Key::Downtime | Key::AcknowledgeAll) => {
+                self.phone_acknowledge(c, key, now, ctx, fx, &mut lines)
             }
             // Anything else: the summary and the menu again, with whatever arrived since.
-            _ => self.summary_then_menu(c, &mut lines),
+            Key::Other => self.summary_then_menu(c, &mut lines),
         };
         fx.records.push(self.record(c, None, None));
         Prompt { lines, after }
+    }
+
+    /// The details of what call `c` heard (at most `MAX_DETAILS`, the rest counted); they
+    /// become what the acknowledge-details key acknowledges.
+    fn play_details(&mut self, c: usize, lines: &mut Vec<Line>) {
+        self.hear_summary(c);
+        let heard: HashSet<&ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k).collect();
+        let shown: Vec<&Item> = self
+            .playable()
+            .into_iter()
+            .map(|i| &self.items[i])
+            .filter(|i| heard.contains(&i.key))
+            .collect();
+        lines.extend(
+            shown
+                .iter()
+                .take(MAX_DETAILS)
+                .map(|i| Line::Detail(Self::view(i))),
+        );
+        if shown.len() > MAX_DETAILS {
+            lines.push(Line::More {
+                count: shown.len() - MAX_DETAILS,
+            });
+        }
+        let details: Vec<ItemKey> = shown
+            .iter()
+            .take(MAX_DETAILS)
+            .map(|i| i.key.clone())
+            .collect();
+        let call = &mut self.calls[c];
+        call.details.retain(|k| !details.contains(k));
+        call.details.extend(details);
     }
 
     /// Positions of the items heard in call `c`.
     fn heard(&self, c: usize) -> Vec<usize> {
         let keys: Vec<ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect();
         self.items.positions(&keys)
-    }
-
-    fn phone_ack(&self, c: usize, key: &str) -> AckBy {
-        AckBy::Phone {
-            user: self.calls[c].user.clone(),
-            call: self.calls[c].id.clone(),
-            key: Some(format!("{key}#")),
-        }
     }
 
     fn write_back_items(
@@ -646,23 +621,53 @@ impl Escalation {
             .collect()
     }
 
-    /// A key acknowledged `keys` on call `c`: what was acknowledged goes to the call log
-    /// and is said ("N件を認知済みにしました").
+    /// The three acknowledging keys, one path: what `key` covers (the alerts whose details
+    /// were played, or everything heard) is acknowledged by the person on call `c`, put in
+    /// downtime first for the downtime key, and said ("N件を認知済みにしました").
+    /// Acknowledging the details leaves the call on the menu; the others end it.
     fn phone_acknowledge(
         &mut self,
         c: usize,
-        positions: &[usize],
-        digits: &str,
+        key: Key,
         now: Timestamp,
+        ctx: &Ctx,
         fx: &mut Step,
         lines: &mut Vec<Line>,
-    ) {
-        let by = self.phone_ack(c, digits);
-        let acknowledged = self.acknowledge(positions, by, now, fx);
+    ) -> After {
+        let positions = match key {
+            Key::AcknowledgeDetails => self.items.positions(&self.calls[c].details),
+            _ => self.heard(c),
+        };
+        let call = &self.calls[c];
+        let by = AckBy::Phone {
+            user: call.user.clone(),
+            call: call.id.clone(),
+            // As pressed (`9#`): the call log's last entry.
+            key: call.keys.last().cloned(),
+        };
+        if key == Key::Downtime {
+            let items = self.write_back_items(&positions, |i| i.status == ItemStatus::Problem);
+            if !items.is_empty() {
+                fx.records.push(Record::Downtime {
+                    items,
+                    minutes: ctx.downtime_minutes,
+                    by: by.clone(),
+                });
+                fx.actions.push(Action::WriteBack);
+            }
+            lines.push(Line::Downtime {
+                minutes: ctx.downtime_minutes,
+            });
+        }
+        let acknowledged = self.acknowledge(&positions, by, now, fx);
         lines.push(Line::Acknowledged {
             count: acknowledged.len(),
         });
         self.calls[c].note_acknowledged(acknowledged);
+        match key {
+            Key::AcknowledgeDetails => self.summary_then_menu(c, lines),
+            _ => self.close(c, lines),
+        }
     }
 
     /// Acknowledges the unacknowledged problems among the items at `positions` (in

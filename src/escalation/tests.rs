@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::{
-    AlertId, AlertKind, IncidentId, PhoneNumber, ScheduleId, Severity, Source, SourceRef, UserId,
+    AlertId, AlertKind, IncidentId, Keypad, PhoneNumber, ScheduleId, Severity, Source, SourceRef,
+    UserId,
 };
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -74,6 +75,7 @@ struct World {
     records: Vec<Record>,
     actions: Vec<Action>,
     per_number_limit: u32,
+    keypad: Keypad,
 }
 
 impl World {
@@ -86,6 +88,7 @@ impl World {
             records: Vec::new(),
             actions: Vec::new(),
             per_number_limit: 100,
+            keypad: Keypad::default(),
         }
     }
     fn round_robin(targets: &[&str]) -> World {
@@ -101,6 +104,7 @@ impl World {
             per_number_limit: self.per_number_limit,
             per_number_window: Duration::from_secs(3600),
             downtime_minutes: 60,
+            keypad: self.keypad,
         };
         let fx = self.esc.handle(input, self.now, &ctx);
         self.records.extend(fx.records.iter().cloned());
@@ -462,6 +466,29 @@ fn nine_hash_acks_everything_and_ends_the_call() {
         Vec::<String>::new(),
         "nobody is called again"
     );
+}
+
+#[test]
+fn configured_keys_pick_the_entries() {
+    let mut w = World::round_robin(&["a"]);
+    w.keypad = Keypad {
+        details: '9',
+        acknowledge_all: '*',
+        ..Keypad::default()
+    };
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    let details = w.press(&call, "9");
+    assert!(matches!(details.lines[0], Line::Detail(_)), "{details:?}");
+    assert!(w.acks().is_empty(), "9 is no longer acknowledge-all");
+    let p = w.press(&call, "*");
+    assert_eq!(p.lines[0], Line::Acknowledged { count: 1 });
+    assert_eq!(p.after, After::Hangup);
+    assert!(matches!(
+        &w.acks()[0].1,
+        AckBy::Phone { key: Some(key), .. } if key == "*#"
+    ));
 }
 
 #[test]

@@ -40,8 +40,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A callee who answers presses 9# this long after picking up: people barge in as soon
-/// as they hear there is a problem.
+/// A callee who answers presses the acknowledge-all key (9#) this long after picking up:
+/// people barge in as soon as they hear there is a problem.
 const PRESS_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -375,6 +375,7 @@ impl Sim<'_> {
             per_number_limit: self.config.telephony.per_number_limit,
             per_number_window: self.config.telephony.per_number_window,
             downtime_minutes: self.config.speech.downtime_minutes,
+            keypad: self.config.keys,
         };
         let before = escalation.status;
         let step = escalation.handle(input, now, &ctx);
@@ -491,7 +492,7 @@ impl Sim<'_> {
                 };
                 match prompt.after {
                     After::Gather if answered && self.callee.recorded.is_none() => {
-                        let digits = "9".to_owned();
+                        let digits = self.config.keys.acknowledge_all.to_string();
                         let input = Input::Digits { call, digits };
                         self.push(later(now, PRESS_AFTER), Event::Callee(incident, input));
                     }

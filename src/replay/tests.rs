@@ -86,6 +86,21 @@ fn everyone_answers_the_first_person_acknowledges() {
 }
 
 #[test]
+fn the_answering_callee_presses_the_configured_acknowledge_key() {
+    let config = config_from(&format!("{CONFIG}keys: {{ acknowledge_all: 7 }}\n"));
+    let callee = Callee {
+        answer_after: Duration::from_secs(15),
+        answer_rate: 1.0,
+        seed: 1,
+        recorded: None,
+    };
+    let simulated = replay(&config, &[], &alerts(&[WEB1_DOWN]), &callee);
+    assert_eq!(simulated.calls.len(), 1);
+    assert_eq!(simulated.calls[0].keys, ["7#"]);
+    assert_eq!(simulated.calls[0].outcome, Some(OutcomeLabel::Acknowledged));
+}
+
+#[test]
 fn the_same_seed_gives_the_same_report() {
     let many: Vec<String> = (0..40)
         .map(|i| {

@@ -469,6 +469,7 @@ impl Runner {
                 per_number_limit: self.config.telephony.per_number_limit,
                 per_number_window: self.config.telephony.per_number_window,
                 downtime_minutes: self.config.speech.downtime_minutes,
+                keypad: self.config.keys,
             };
             escalation.handle(input, now, &ctx)
         };

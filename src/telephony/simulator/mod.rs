@@ -7,6 +7,7 @@
 mod phone;
 mod verbs;
 
+use crate::domain::Keypad;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -53,8 +54,13 @@ pub enum Behaviour {
     InvalidNumber,
 }
 
+/// A script's keys when it names none: the default acknowledge-all key.
 fn default_keys() -> Vec<String> {
-    vec!["9#".into()]
+    acknowledge_all(&Keypad::default())
+}
+
+fn acknowledge_all(keypad: &Keypad) -> Vec<String> {
+    vec![format!("{}#", keypad.acknowledge_all)]
 }
 fn default_after() -> u64 {
     2
@@ -63,13 +69,20 @@ fn voicemail_after() -> u64 {
     15
 }
 
-impl Default for Behaviour {
-    /// A number with no script answers after 2 s and acknowledges with 9#.
-    fn default() -> Self {
+impl Behaviour {
+    /// Answers after 2 s and presses the acknowledge-all key of `keypad` (9#): what a
+    /// number with no script does.
+    pub fn acknowledging(keypad: &Keypad) -> Self {
         Behaviour::Answer {
-            keys: default_keys(),
+            keys: acknowledge_all(keypad),
             after_secs: default_after(),
         }
+    }
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour::acknowledging(&Keypad::default())
     }
 }
 
@@ -173,6 +186,8 @@ pub struct SimMessage {
 #[derive(Default)]
 struct SimState {
     phones: BTreeMap<String, Behaviour>,
+    /// What a number not in `phones` does.
+    unscripted: Behaviour,
     calls: Vec<SimCall>,
     messages: Vec<SimMessage>,
     seq: u64,
@@ -216,6 +231,13 @@ impl Simulator {
             account_sid: ACCOUNT_SID.to_owned(),
             auth_token,
         }
+    }
+
+    /// Numbers with no script answer and press `keypad`'s acknowledge-all key (9# unless
+    /// the config moves it).
+    pub fn with_keypad(self, keypad: &Keypad) -> Self {
+        self.lock().unscripted = Behaviour::acknowledging(keypad);
+        self
     }
 
     pub fn auth_token(&self) -> &str {
@@ -353,7 +375,10 @@ async fn create_call(
     let Some(url) = param(&params, "Url") else {
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required.");
     };
-    let behaviour = sim.lock().phones.get(to).cloned().unwrap_or_default();
+    let behaviour = {
+        let state = sim.lock();
+        state.phones.get(to).unwrap_or(&state.unscripted).clone()
+    };
     if crate::domain::PhoneNumber::parse(to).is_err() || behaviour == Behaviour::InvalidNumber {
         return twilio_error(
             StatusCode::BAD_REQUEST,

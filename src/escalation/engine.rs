@@ -2,6 +2,7 @@
 //! invariants (nobody forgotten, nobody called twice at once, finished calls followed up).
 
 use super::items::Items;
+use super::notice::{Notice, Unreachable};
 use super::prompt::{After, ItemView, Line, Prompt};
 use super::state::*;
 use crate::domain::{AlertKind, Key, Keypad, PhoneNumber, ScheduleId, UserId};
@@ -147,14 +148,11 @@ impl Escalation {
         });
         let mut keys = Vec::new();
         for &i in &stale {
-            fx.records.push(Record::Notice {
-                error: true,
-                message: format!(
-                    "The acknowledgement of {} is stale: still open after {}; calling again.",
-                    self.items[i].key.key,
-                    humantime::format_duration(after_ack)
-                ),
-            });
+            fx.records
+                .push(Record::Notice(Notice::AcknowledgementStale {
+                    key: self.items[i].key.clone(),
+                    after: after_ack,
+                }));
             keys.push(self.items.update(i, |item| {
                 item.ack = None;
                 item.acked_at = None;
@@ -191,10 +189,10 @@ impl Escalation {
                 reason,
                 skip_person,
             } => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!("Call {call} could not be placed: {reason}"),
-                });
+                fx.records.push(Record::Notice(Notice::PlaceFailed {
+                    call: call.clone(),
+                    reason,
+                }));
                 let outcome = if skip_person {
                     OutcomeLabel::InvalidNumber
                 } else {
@@ -238,12 +236,8 @@ impl Escalation {
                 self.call_ended(&call, outcome, None, now, ctx, &mut fx)
             }
             Input::Lost { call } => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!(
-                        "Call {call} is unknown to the telephony provider (kaden restarted during it); it ends unacknowledged."
-                    ),
-                });
+                fx.records
+                    .push(Record::Notice(Notice::CallLost { call: call.clone() }));
                 self.call_ended(
                     &call,
                     CallOutcome::Failed,
@@ -325,23 +319,16 @@ impl Escalation {
                 let item = &self.items[i];
                 match &item.ack {
                     Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => {
-                        fx.records.push(Record::Notice {
-                            error: false,
-                            message: format!(
-                                "Acknowledgement of {} from {} is kaden's own write-back; ignored.",
-                                item.key.key, item.key.source
-                            ),
-                        })
+                        fx.records.push(Record::Notice(Notice::OwnWriteBack {
+                            key: item.key.clone(),
+                        }))
                     }
                     Some(AckBy::Source) => {}
                     None if item.status == ItemStatus::Problem => {
-                        fx.records.push(Record::Notice {
-                            error: false,
-                            message: format!(
-                                "{} was acknowledged in {}; calling stops for it.",
-                                item.key.key, item.key.source
-                            ),
-                        });
+                        fx.records
+                            .push(Record::Notice(Notice::AcknowledgedInSource {
+                                key: item.key.clone(),
+                            }));
                         self.acknowledge(&[i], AckBy::Source, now, fx);
                     }
                     None => {}
@@ -823,13 +810,10 @@ impl Escalation {
     fn exhaust(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.status = Status::Exhausted;
         self.attempts.clear();
-        fx.records.push(Record::Notice {
-            error: true,
-            message: format!(
-                "Escalation exhausted: nobody acknowledged incident {} after {} round(s).",
-                self.incident_id, self.setting.rounds
-            ),
-        });
+        fx.records.push(Record::Notice(Notice::Exhausted {
+            incident: self.incident_id,
+            rounds: self.setting.rounds,
+        }));
         if !self.setting.sms_on_exhaustion {
             return;
         }
@@ -974,17 +958,17 @@ impl Escalation {
         }
     }
 
-    fn resolve(&self, target: usize, now: Timestamp, ctx: &Ctx) -> Result<Person, String> {
+    fn resolve(&self, target: usize, now: Timestamp, ctx: &Ctx) -> Result<Person, Unreachable> {
         let user = match &self.setting.targets[target] {
             SnapshotTarget::User(u) => u.clone(),
             SnapshotTarget::Schedule(s) => ctx
                 .roster
                 .on_call(s, now)
-                .ok_or_else(|| format!("schedule {s} has nobody on call"))?,
+                .ok_or_else(|| Unreachable::NobodyOnCall(s.clone()))?,
         };
         ctx.roster
             .person(&user)
-            .ok_or_else(|| format!("user {user} is no longer in the config"))
+            .ok_or(Unreachable::UnknownUser(user))
     }
 
     fn try_place(
@@ -998,14 +982,11 @@ impl Escalation {
         let person = match self.resolve(target, now, ctx) {
             Ok(p) => p,
             Err(why) => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!(
-                        "Target {} of call setting {}: {why}; moving on.",
-                        target + 1,
-                        self.setting.id
-                    ),
-                });
+                fx.records.push(Record::Notice(Notice::TargetUnreachable {
+                    target: target + 1,
+                    setting: self.setting.id.clone(),
+                    why,
+                }));
                 if purpose == CallPurpose::Escalate && !self.setting.broadcast {
                     self.advance(now, ctx, fx);
                 }
@@ -1025,16 +1006,13 @@ impl Escalation {
         if recent.len() as u32 >= ctx.per_number_limit {
             let oldest = recent.into_iter().min().unwrap_or(now);
             let at = after(oldest, ctx.per_number_window);
-            fx.records.push(Record::Notice {
-                error: true,
-                message: format!(
-                    "{} was called {} times within {} for incident {}; the next call waits until {at}.",
-                    person.id,
-                    ctx.per_number_limit,
-                    humantime::format_duration(ctx.per_number_window),
-                    self.incident_id
-                ),
-            });
+            fx.records.push(Record::Notice(Notice::NumberLimit {
+                user: person.id,
+                limit: ctx.per_number_limit,
+                window: ctx.per_number_window,
+                incident: self.incident_id,
+                until: at,
+            }));
             self.attempts.push(Attempt { target, at });
             return;
         }

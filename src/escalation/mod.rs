@@ -8,6 +8,7 @@
 
 mod engine;
 mod items;
+mod notice;
 mod prompt;
 mod state;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 
 pub use engine::{Ctx, Person, Roster};
 pub use items::Items;
+pub use notice::{Notice, Unreachable};
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
     AckBy, Action, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord,

@@ -1,8 +1,8 @@
 //! The engine's state, inputs and effects. All serializable: the state is stored in
 //! SQLite after every step, so a restart continues where it was.
 
-use super::Prompt;
 use super::items::Items;
+use super::{Notice, Prompt};
 use crate::config::{CallMode, CallSetting, Target};
 use crate::domain::{
     AlertId, AlertKind, CallSettingId, IncidentId, PhoneNumber, Severity, Source, SourceRef, UserId,
@@ -559,10 +559,7 @@ pub struct Step {
 pub enum Record {
     Call(CallRecord),
     /// Something an operator must see: shown on the incident (and logged).
-    Notice {
-        error: bool,
-        message: String,
-    },
+    Notice(Notice),
     /// These problems are acknowledged: recorded on the incident, and queued for writing
     /// back to the source unless the acknowledgement came from it.
     Acknowledged {

@@ -618,9 +618,11 @@ fn round_robin_exhausted_sends_sms() {
             }
         )]
     );
-    assert!(w.records.iter().any(
-        |e| matches!(e, Record::Notice { error: true, message } if message.contains("exhausted"))
-    ));
+    assert!(
+        w.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::Exhausted { rounds: 2, .. })))
+    );
     assert_eq!(placed(&w.wait(3600)), Vec::<String>::new());
     assert_eq!(
         placed(&w.problem("db-01")),
@@ -853,7 +855,11 @@ fn own_acknowledgement_echo_is_ignored() {
     w.answer(&call);
     w.press(&call, "9");
     let fx = w.alert(AlertKind::Acknowledgement, "web-01/HTTP");
-    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: false, message } if message.contains("own write-back"))));
+    assert!(
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::OwnWriteBack { .. })))
+    );
     assert_eq!(
         w.esc.items[0].ack,
         Some(AckBy::Phone {
@@ -1029,7 +1035,7 @@ fn an_acknowledgement_still_open_after_reescalate_after_calls_again_acker_first(
     assert!(
         fx.records
             .iter()
-            .any(|e| matches!(e, Record::Notice { message, .. } if message.contains("stale")))
+            .any(|e| matches!(e, Record::Notice(Notice::AcknowledgementStale { .. })))
     );
     assert_eq!(w.esc.status, Status::Escalating);
 }
@@ -1086,7 +1092,11 @@ fn manual_ack_stops_calling() {
 fn schedule_with_nobody_on_call_falls_through_to_the_next_target() {
     let mut w = World::round_robin(&["schedule:empty", "schedule:primary"]);
     let fx = w.problem("web-01/HTTP");
-    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: true, message } if message.contains("schedule empty has nobody on call"))));
+    assert!(fx.records.iter().any(|e| matches!(
+        e,
+        Record::Notice(Notice::TargetUnreachable { target: 1, why: Unreachable::NobodyOnCall(s), .. })
+            if s.as_str() == "empty"
+    )));
     assert_eq!(placed(&fx), ["b"], "schedule:primary resolves to b");
 }
 
@@ -1105,9 +1115,11 @@ fn one_number_is_not_called_more_than_the_limit() {
     w.end(&call, CallOutcome::Completed);
     let fx = w.wait(60);
     assert_eq!(placed(&fx), Vec::<String>::new());
-    assert!(fx.records.iter().any(
-        |e| matches!(e, Record::Notice { message, .. } if message.contains("called 2 times"))
-    ));
+    assert!(
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::NumberLimit { limit: 2, .. })))
+    );
     assert_eq!(placed(&w.wait(3600)), ["a"], "after the window");
 }
 

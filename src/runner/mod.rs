@@ -478,7 +478,7 @@ impl Runner {
             .records
             .iter()
             .filter_map(|r| match r {
-                Record::Notice { error, message } => Some((*error, message.clone())),
+                Record::Notice(notice) => Some((notice.is_error(), notice.to_string())),
                 _ => None,
             })
             .collect();

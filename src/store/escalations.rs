@@ -212,14 +212,14 @@ fn save_record(
 ) -> rusqlite::Result<()> {
     match record {
         Record::Call(call) => upsert_call(tx, call),
-        Record::Notice { error, message } => {
+        Record::Notice(notice) => {
             tx.execute(
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     incident.get(),
                     db_time(now),
-                    if *error { "error" } else { "info" },
-                    message
+                    if notice.is_error() { "error" } else { "info" },
+                    notice.to_string()
                 ],
             )?;
             Ok(())

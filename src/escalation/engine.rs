@@ -76,6 +76,37 @@ impl Escalation {
         }
     }
 
+    /// An escalation as stored: [`Escalation::core_json`] and its items in order.
+    pub fn restore(core_json: &str, items: Vec<Item>) -> Result<Self, serde_json::Error> {
+        let mut escalation: Escalation = serde_json::from_str(core_json)?;
+        escalation.items = Items::from(items);
+        Ok(escalation)
+    }
+
+    pub fn incident_id(&self) -> crate::domain::IncidentId {
+        self.incident_id
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// How long a call's keypad waits for keys after a prompt.
+    pub fn keypad_timeout(&self) -> Duration {
+        self.setting.keypad_timeout
+    }
+
+    /// The calls placed and not yet ended, with Twilio's CallSid once it is known.
+    pub fn live_calls(&self) -> impl Iterator<Item = (&CallId, Option<&str>)> {
+        self.calls.iter().map(|c| (&c.id, c.sid.as_deref()))
+    }
+
+    /// The items changed since the last call, with their positions: what a step must
+    /// store besides [`Escalation::core_json`].
+    pub fn take_changed_items(&mut self) -> Vec<(usize, Item)> {
+        self.items.take_changed()
+    }
+
     /// When the engine next needs a `Tick`, if ever.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let attempts = self.attempts.iter().map(|a| a.at);

@@ -15,11 +15,10 @@ mod state;
 mod tests;
 
 pub use engine::{Ctx, Person, Roster};
-pub use items::Items;
 pub use notice::{Notice, Unreachable};
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
-    AckBy, Action, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord,
-    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, OutcomeLabel, Record, SettingSnapshot,
-    SmsMessage, SnapshotTarget, Status, Step, WriteBackItem,
+    AckBy, Action, AlertInput, CallId, CallOutcome, CallPurpose, CallRecord, Escalation, Input,
+    Item, ItemKey, ItemStatus, ManualVia, OutcomeLabel, Record, SettingSnapshot, SmsMessage,
+    SnapshotTarget, Status, Step, WriteBackItem,
 };

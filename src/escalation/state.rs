@@ -420,25 +420,27 @@ pub struct Attempt {
     pub at: Timestamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One incident's escalation. Its fields are the engine's own: outside code feeds it
+/// inputs, carries out the steps and reads it through the methods in `engine.rs`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Escalation {
-    pub incident_id: IncidentId,
-    pub setting: SettingSnapshot,
-    pub status: Status,
+    pub(super) incident_id: IncidentId,
+    pub(super) setting: SettingSnapshot,
+    pub(super) status: Status,
     /// Stored apart, one row per item (only changed items are written); absent from
     /// the stored state.
     #[serde(default)]
-    pub items: Items,
-    pub calls: Vec<Call>,
-    pub attempts: Vec<Attempt>,
+    pub(super) items: Items,
+    pub(super) calls: Vec<Call>,
+    pub(super) attempts: Vec<Attempt>,
     /// Round-robin position.
-    pub cursor: usize,
-    pub round: u32,
+    pub(super) cursor: usize,
+    pub(super) round: u32,
     /// Call-backs used per target in this round.
-    pub callbacks: Vec<u32>,
+    pub(super) callbacks: Vec<u32>,
     /// Every call placed (phone, time), for the per-number loop guard.
-    pub placed: Vec<(PhoneNumber, Timestamp)>,
-    pub next_seq: u32,
+    pub(super) placed: Vec<(PhoneNumber, Timestamp)>,
+    pub(super) next_seq: u32,
 }
 
 /// An alert of this incident, as the engine needs it.

@@ -1153,14 +1153,16 @@ fn invalid_number_skips_the_person() {
 }
 
 #[test]
-fn state_survives_a_json_round_trip() {
+fn state_survives_being_stored_and_restored() {
     let mut w = World::broadcast(&["a", "b"]);
     w.problem("web-01/HTTP");
+    w.problem("db-01");
     let a = w.call_to("a");
     w.answer(&a);
-    let json = serde_json::to_string(&w.esc).unwrap();
-    let back: Escalation = serde_json::from_str(&json).unwrap();
+    let items: Vec<Item> = w.esc.items.iter().cloned().collect();
+    let back = Escalation::restore(&w.esc.core_json(), items).unwrap();
     assert_eq!(back, w.esc);
+    assert_eq!(back.live_calls().count(), 2);
 }
 
 /// A timeline written as data: what happens, and which calls must be placed.

@@ -377,9 +377,9 @@ impl Sim<'_> {
             downtime_minutes: self.config.speech.downtime_minutes,
             keypad: self.config.keys,
         };
-        let before = escalation.status;
+        let before = escalation.status();
         let step = escalation.handle(input, now, &ctx);
-        let status = escalation.status;
+        let status = escalation.status();
         let deadline = escalation.next_deadline();
         if step.finished {
             self.escalations.remove(&incident);

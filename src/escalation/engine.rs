@@ -5,9 +5,10 @@ use super::items::Items;
 use super::notice::{Notice, Unreachable};
 use super::prompt::{After, ItemView, Line, Prompt};
 use super::state::*;
-use crate::domain::{AlertKind, Key, Keypad, PhoneNumber, ScheduleId, UserId};
+use super::step::*;
+use crate::domain::{AlertKind, IncidentId, Key, Keypad, PhoneNumber, ScheduleId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -46,6 +47,29 @@ pub struct Ctx<'a> {
     pub keypad: Keypad,
 }
 
+/// One incident's escalation. Its fields are the engine's own: outside code feeds it
+/// inputs, carries out the steps and reads it through the methods below.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Escalation {
+    pub(super) incident_id: IncidentId,
+    pub(super) setting: SettingSnapshot,
+    pub(super) status: Status,
+    /// Stored apart, one row per item (only changed items are written); absent from
+    /// the stored state.
+    #[serde(default)]
+    pub(super) items: Items,
+    pub(super) calls: Vec<Call>,
+    pub(super) attempts: Vec<Attempt>,
+    /// Round-robin position.
+    pub(super) cursor: usize,
+    pub(super) round: u32,
+    /// Call-backs used per target in this round.
+    pub(super) callbacks: Vec<u32>,
+    /// Every call placed (phone, time), for the per-number loop guard.
+    pub(super) placed: Vec<(PhoneNumber, Timestamp)>,
+    pub(super) next_seq: u32,
+}
+
 fn after(t: Timestamp, d: Duration) -> Timestamp {
     t.saturating_add(SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX))
         .expect("saturating timestamp arithmetic with a positive span never fails")
@@ -59,7 +83,7 @@ enum Disposition {
 }
 
 impl Escalation {
-    pub fn new(incident_id: crate::domain::IncidentId, setting: SettingSnapshot) -> Self {
+    pub fn new(incident_id: IncidentId, setting: SettingSnapshot) -> Self {
         let targets = setting.targets.len();
         Escalation {
             incident_id,
@@ -83,7 +107,7 @@ impl Escalation {
         Ok(escalation)
     }
 
-    pub fn incident_id(&self) -> crate::domain::IncidentId {
+    pub fn incident_id(&self) -> IncidentId {
         self.incident_id
     }
 
@@ -131,7 +155,7 @@ impl Escalation {
     pub fn core_json(&self) -> String {
         #[derive(Serialize)]
         struct Core<'a> {
-            incident_id: crate::domain::IncidentId,
+            incident_id: IncidentId,
             setting: &'a SettingSnapshot,
             status: Status,
             calls: &'a [Call],

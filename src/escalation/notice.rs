@@ -1,7 +1,7 @@
 //! What the engine tells operators about an incident: shown on it, logged, and stored in
 //! the `notices` table as the text [`Notice`]'s `Display` gives.
 
-use super::{CallId, ItemKey};
+use super::state::{CallId, ItemKey};
 use crate::domain::{CallSettingId, IncidentId, ScheduleId, UserId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,14 @@
 //! `kaden.yaml`: YAML → [`raw::RawConfig`] → validated [`Config`], in one conversion that
 //! reports every problem at once with the file, the key path and the line.
 
+mod callee;
 mod notify;
 mod raw;
 mod secret;
 mod validate;
 mod yaml;
 
+pub use callee::Behaviour;
 pub use notify::{NotifySettings, notify_settings};
 pub use secret::{SecretSource, SystemSecrets};
 
@@ -138,7 +140,7 @@ pub struct SimulatorConfig {
     pub machine_detection: bool,
     /// What each simulated callee does; numbers not listed answer and press the
     /// acknowledge-all key (9#).
-    pub phones: std::collections::BTreeMap<String, crate::telephony::simulator::Behaviour>,
+    pub phones: std::collections::BTreeMap<String, Behaviour>,
 }
 
 #[derive(Debug)]

@@ -173,7 +173,7 @@ fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Op
         Provider::Simulator(s) => {
             // A fresh token per run: nothing outside this process can sign webhooks.
             let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-            let sim = Simulator::new(token.clone(), s.phones.clone());
+            let sim = Simulator::new(token.clone(), s.phones.clone()).with_keypad(&config.keys);
             let client = TwilioClient::new(
                 &format!("{local_url}/sim/twilio"),
                 simulator::ACCOUNT_SID,

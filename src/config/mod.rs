@@ -1,16 +1,18 @@
 //! `kaden.yaml`: YAML → [`raw::RawConfig`] → validated [`Config`], in one conversion that
 //! reports every problem at once with the file, the key path and the line.
 
+mod callee;
 mod notify;
 mod raw;
 mod secret;
 mod validate;
 mod yaml;
 
+pub use callee::Behaviour;
 pub use notify::{NotifySettings, notify_settings};
 pub use secret::{SecretSource, SystemSecrets};
 
-use crate::domain::{CallSettingId, PhoneNumber, ScheduleId, Severity, Source, UserId};
+use crate::domain::{CallSettingId, Keypad, PhoneNumber, ScheduleId, Severity, Source, UserId};
 use regex::Regex;
 use secrecy::SecretString;
 use std::fmt;
@@ -31,6 +33,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     pub pronunciation: Vec<PathBuf>,
     pub speech: SpeechConfig,
+    /// The keypad menu's keys (`keys:`).
+    pub keys: Keypad,
 }
 
 #[derive(Debug)]
@@ -134,8 +138,9 @@ pub enum Provider {
 pub struct SimulatorConfig {
     pub from: PhoneNumber,
     pub machine_detection: bool,
-    /// What each simulated callee does; numbers not listed answer and press 9#.
-    pub phones: std::collections::BTreeMap<String, crate::telephony::simulator::Behaviour>,
+    /// What each simulated callee does; numbers not listed answer and press the
+    /// acknowledge-all key (9#).
+    pub phones: std::collections::BTreeMap<String, Behaviour>,
 }
 
 #[derive(Debug)]

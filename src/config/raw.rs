@@ -28,6 +28,25 @@ pub struct RawConfig {
     pub pronunciation: Vec<String>,
     #[serde(default)]
     pub speech: RawSpeech,
+    #[serde(default)]
+    pub keys: RawKeys,
+}
+
+/// `keys:`: the keypad menu's keys, each a digit (`9`) or a string (`"*"`, `"9#"`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawKeys {
+    pub details: Option<RawKey>,
+    pub pass: Option<RawKey>,
+    pub acknowledge_details: Option<RawKey>,
+    pub downtime: Option<RawKey>,
+    pub acknowledge_all: Option<RawKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawKey {
+    Digit(u64),
+    Text(String),
 }
 
 #[derive(Debug, Default, Deserialize)]

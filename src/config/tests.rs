@@ -503,3 +503,46 @@ fn route_windows_read_in_their_zone_and_regex_lookalikes_warn() {
         "its schedule's timezone",
     );
 }
+
+#[test]
+fn keypad_keys_default_to_x_mon_and_are_checked() {
+    let (config, found) = validate_text(BASE, Path::new("/"), &AnySecret);
+    assert_eq!(found, vec![]);
+    assert_eq!(config.unwrap().keys, Keypad::default());
+
+    let text = format!("{BASE}keys: {{ details: 5, acknowledge_all: \"*\", pass: \"0#\" }}\n");
+    let (config, found) = validate_text(&text, Path::new("/"), &AnySecret);
+    assert_eq!(found, vec![]);
+    let keys = config.unwrap().keys;
+    assert_eq!(
+        (keys.details, keys.pass, keys.acknowledge_all, keys.downtime),
+        ('5', '0', '*', '4')
+    );
+
+    let text =
+        format!("{BASE}keys:\n  details: 12\n  pass: \"#\"\n  downtime: 3\n  acknowledge_all: 1\n");
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "keys.details",
+        13,
+        "\"12\" is not a key",
+    );
+    expect(&found, Level::Error, "keys.pass", 14, "\"#\" is not a key");
+    // A clash with a default is reported at the key the file sets.
+    expect(
+        &found,
+        Level::Error,
+        "keys.downtime",
+        15,
+        "3 is also the acknowledge_details key",
+    );
+    expect(
+        &found,
+        Level::Error,
+        "keys.acknowledge_all",
+        16,
+        "1 is also the details key",
+    );
+}

@@ -5,6 +5,7 @@ use super::raw::{OneOrMany, RawCallSetting, RawConfig, RawMatch, RawSources, Raw
 use super::secret::{self, SecretSource};
 use super::yaml::{self, LineIndex, child_index, child_key};
 use super::*;
+use crate::domain::Key;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
@@ -239,6 +240,7 @@ impl Validator<'_> {
         let sources = self.sources(raw.sources);
         let pronunciation = self.pronunciation(raw.pronunciation);
         let speech = self.speech(raw.speech, locale.language);
+        let keys = self.keys(raw.keys);
         Config {
             server,
             storage,
@@ -251,7 +253,71 @@ impl Validator<'_> {
             sources,
             pronunciation,
             speech,
+            keys,
         }
+    }
+
+    /// Each key one of 0-9 and `*` (a trailing `#` is allowed, as menus write them), no
+    /// two entries on the same key.
+    fn keys(&mut self, raw: super::raw::RawKeys) -> Keypad {
+        use super::raw::RawKey;
+        let mut keys = Keypad::default();
+        let given = [
+            (Key::Details, raw.details, &mut keys.details),
+            (Key::Pass, raw.pass, &mut keys.pass),
+            (
+                Key::AcknowledgeDetails,
+                raw.acknowledge_details,
+                &mut keys.acknowledge_details,
+            ),
+            (Key::Downtime, raw.downtime, &mut keys.downtime),
+            (
+                Key::AcknowledgeAll,
+                raw.acknowledge_all,
+                &mut keys.acknowledge_all,
+            ),
+        ];
+        let mut written = Vec::new();
+        for (entry, raw, key) in given {
+            let Some(raw) = raw else { continue };
+            written.push(entry);
+            let text = match raw {
+                RawKey::Digit(n) => n.to_string(),
+                RawKey::Text(t) => t,
+            };
+            let mut chars = text.strip_suffix('#').unwrap_or(&text).chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if Keypad::is_key(c) => *key = c,
+                _ => self.error(
+                    &child_key("keys", entry.name()),
+                    format!("{text:?} is not a key; use one of 0-9 or \"*\""),
+                ),
+            }
+        }
+        let mut seen: Vec<(char, Key)> = Vec::new();
+        for entry in Key::MENU {
+            let Some(c) = keys.key_of(entry) else {
+                continue;
+            };
+            let Some(&(_, other)) = seen.iter().find(|(k, _)| *k == c) else {
+                seen.push((c, entry));
+                continue;
+            };
+            // Reported where the file sets it: a default it collides with has no line.
+            let (at, other) = if written.contains(&entry) {
+                (entry, other)
+            } else {
+                (other, entry)
+            };
+            self.error(
+                &child_key("keys", at.name()),
+                format!(
+                    "{c} is also the {} key; each menu entry needs its own key",
+                    other.name()
+                ),
+            );
+        }
+        keys
     }
 
     fn speech(&mut self, raw: super::raw::RawSpeech, language: Language) -> SpeechConfig {

@@ -2,11 +2,13 @@
 //! invariants (nobody forgotten, nobody called twice at once, finished calls followed up).
 
 use super::items::Items;
+use super::notice::{Notice, Unreachable};
 use super::prompt::{After, ItemView, Line, Prompt};
 use super::state::*;
-use crate::domain::{AlertKind, PhoneNumber, ScheduleId, UserId};
+use super::step::*;
+use crate::domain::{AlertKind, IncidentId, Key, Keypad, PhoneNumber, ScheduleId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -41,6 +43,31 @@ pub struct Ctx<'a> {
     /// ... within this window.
     pub per_number_window: Duration,
     pub downtime_minutes: u32,
+    /// Which key picks which menu entry.
+    pub keypad: Keypad,
+}
+
+/// One incident's escalation. Its fields are the engine's own: outside code feeds it
+/// inputs, carries out the steps and reads it through the methods below.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Escalation {
+    pub(super) incident_id: IncidentId,
+    pub(super) setting: SettingSnapshot,
+    pub(super) status: Status,
+    /// Stored apart, one row per item (only changed items are written); absent from
+    /// the stored state.
+    #[serde(default)]
+    pub(super) items: Items,
+    pub(super) calls: Vec<Call>,
+    pub(super) attempts: Vec<Attempt>,
+    /// Round-robin position.
+    pub(super) cursor: usize,
+    pub(super) round: u32,
+    /// Call-backs used per target in this round.
+    pub(super) callbacks: Vec<u32>,
+    /// Every call placed (phone, time), for the per-number loop guard.
+    pub(super) placed: Vec<(PhoneNumber, Timestamp)>,
+    pub(super) next_seq: u32,
 }
 
 fn after(t: Timestamp, d: Duration) -> Timestamp {
@@ -56,7 +83,7 @@ enum Disposition {
 }
 
 impl Escalation {
-    pub fn new(incident_id: crate::domain::IncidentId, setting: SettingSnapshot) -> Self {
+    pub fn new(incident_id: IncidentId, setting: SettingSnapshot) -> Self {
         let targets = setting.targets.len();
         Escalation {
             incident_id,
@@ -71,6 +98,37 @@ impl Escalation {
             placed: Vec::new(),
             next_seq: 1,
         }
+    }
+
+    /// An escalation as stored: [`Escalation::core_json`] and its items in order.
+    pub fn restore(core_json: &str, items: Vec<Item>) -> Result<Self, serde_json::Error> {
+        let mut escalation: Escalation = serde_json::from_str(core_json)?;
+        escalation.items = Items::from(items);
+        Ok(escalation)
+    }
+
+    pub fn incident_id(&self) -> IncidentId {
+        self.incident_id
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// How long a call's keypad waits for keys after a prompt.
+    pub fn keypad_timeout(&self) -> Duration {
+        self.setting.keypad_timeout
+    }
+
+    /// The calls placed and not yet ended, with Twilio's CallSid once it is known.
+    pub fn live_calls(&self) -> impl Iterator<Item = (&CallId, Option<&str>)> {
+        self.calls.iter().map(|c| (&c.id, c.sid.as_deref()))
+    }
+
+    /// The items changed since the last call, with their positions: what a step must
+    /// store besides [`Escalation::core_json`].
+    pub fn take_changed_items(&mut self) -> Vec<(usize, Item)> {
+        self.items.take_changed()
     }
 
     /// When the engine next needs a `Tick`, if ever.
@@ -97,7 +155,7 @@ impl Escalation {
     pub fn core_json(&self) -> String {
         #[derive(Serialize)]
         struct Core<'a> {
-            incident_id: crate::domain::IncidentId,
+            incident_id: IncidentId,
             setting: &'a SettingSnapshot,
             status: Status,
             calls: &'a [Call],
@@ -145,14 +203,11 @@ impl Escalation {
         });
         let mut keys = Vec::new();
         for &i in &stale {
-            fx.records.push(Record::Notice {
-                error: true,
-                message: format!(
-                    "The acknowledgement of {} is stale: still open after {}; calling again.",
-                    self.items[i].key.key,
-                    humantime::format_duration(after_ack)
-                ),
-            });
+            fx.records
+                .push(Record::Notice(Notice::AcknowledgementStale {
+                    key: self.items[i].key.clone(),
+                    after: after_ack,
+                }));
             keys.push(self.items.update(i, |item| {
                 item.ack = None;
                 item.acked_at = None;
@@ -189,20 +244,21 @@ impl Escalation {
                 reason,
                 skip_person,
             } => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!("Call {call} could not be placed: {reason}"),
-                });
+                fx.records.push(Record::Notice(Notice::PlaceFailed {
+                    call: call.clone(),
+                    reason,
+                }));
                 let outcome = if skip_person {
-                    "invalid-number"
+                    OutcomeLabel::InvalidNumber
                 } else {
-                    "failed"
+                    OutcomeLabel::Failed
                 };
                 self.call_ended(&call, CallOutcome::Failed, Some(outcome), now, ctx, &mut fx);
             }
             Input::Deferred { call, until } => {
                 if let Some(i) = self.call_index(&call) {
-                    fx.records.push(self.record(i, Some(now), Some("deferred")));
+                    fx.records
+                        .push(self.record(i, Some(now), Some(OutcomeLabel::Deferred)));
                     let call = self.calls.remove(i);
                     self.attempts.push(Attempt {
                         target: call.target,
@@ -235,13 +291,16 @@ impl Escalation {
                 self.call_ended(&call, outcome, None, now, ctx, &mut fx)
             }
             Input::Lost { call } => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!(
-                        "Call {call} is unknown to the telephony provider (kaden restarted during it); it ends unacknowledged."
-                    ),
-                });
-                self.call_ended(&call, CallOutcome::Failed, Some("lost"), now, ctx, &mut fx)
+                fx.records
+                    .push(Record::Notice(Notice::CallLost { call: call.clone() }));
+                self.call_ended(
+                    &call,
+                    CallOutcome::Failed,
+                    Some(OutcomeLabel::Lost),
+                    now,
+                    ctx,
+                    &mut fx,
+                )
             }
             Input::Tick => {}
             Input::ManualAck { by, via } => {
@@ -315,23 +374,16 @@ impl Escalation {
                 let item = &self.items[i];
                 match &item.ack {
                     Some(AckBy::Phone { .. } | AckBy::Manual { .. }) => {
-                        fx.records.push(Record::Notice {
-                            error: false,
-                            message: format!(
-                                "Acknowledgement of {} from {} is kaden's own write-back; ignored.",
-                                item.key.key, item.key.source
-                            ),
-                        })
+                        fx.records.push(Record::Notice(Notice::OwnWriteBack {
+                            key: item.key.clone(),
+                        }))
                     }
                     Some(AckBy::Source) => {}
                     None if item.status == ItemStatus::Problem => {
-                        fx.records.push(Record::Notice {
-                            error: false,
-                            message: format!(
-                                "{} was acknowledged in {}; calling stops for it.",
-                                item.key.key, item.key.source
-                            ),
-                        });
+                        fx.records
+                            .push(Record::Notice(Notice::AcknowledgedInSource {
+                                key: item.key.clone(),
+                            }));
                         self.acknowledge(&[i], AckBy::Source, now, fx);
                     }
                     None => {}
@@ -531,92 +583,65 @@ impl Escalation {
         let digits = digits.trim_end_matches('#');
         self.calls[c].keys.push(format!("{digits}#"));
         let mut lines = Vec::new();
-        let after = match digits {
+        let after = match ctx.keypad.entry(digits) {
             // `#` alone: end unacknowledged; the same person is called back.
-            "" => After::Hangup,
-            "1" => {
-                self.hear_summary(c);
-                let heard: HashSet<&ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k).collect();
-                let shown: Vec<&Item> = self
-                    .playable()
-                    .into_iter()
-                    .map(|i| &self.items[i])
-                    .filter(|i| heard.contains(&i.key))
-                    .collect();
-                lines.extend(
-                    shown
-                        .iter()
-                        .take(MAX_DETAILS)
-                        .map(|i| Line::Detail(Self::view(i))),
-                );
-                if shown.len() > MAX_DETAILS {
-                    lines.push(Line::More {
-                        count: shown.len() - MAX_DETAILS,
-                    });
-                }
-                let details: Vec<ItemKey> = shown
-                    .iter()
-                    .take(MAX_DETAILS)
-                    .map(|i| i.key.clone())
-                    .collect();
-                let call = &mut self.calls[c];
-                call.details.retain(|k| !details.contains(k));
-                call.details.extend(details);
+            Key::Nothing => After::Hangup,
+            Key::Details => {
+                self.play_details(c, &mut lines);
                 lines.push(Line::Menu);
                 After::Gather
             }
-            "2" => {
+            Key::Pass => {
                 self.calls[c].passed = true;
                 lines.push(Line::PassedOn);
                 After::Hangup
             }
-            "3" => {
-                let details = self.items.positions(&self.calls[c].details);
-                self.phone_acknowledge(c, &details, digits, now, fx, &mut lines);
-                self.summary_then_menu(c, &mut lines)
-            }
-            "4" => {
-                let heard = self.heard(c);
-                let by = self.phone_ack(c, digits);
-                let items = self.write_back_items(&heard, |i| i.status == ItemStatus::Problem);
-                if !items.is_empty() {
-                    fx.records.push(Record::Downtime {
-                        items,
-                        minutes: ctx.downtime_minutes,
-                        by: by.clone(),
-                    });
-                    fx.actions.push(Action::WriteBack);
-                }
-                lines.push(Line::Downtime {
-                    minutes: ctx.downtime_minutes,
-                });
-                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
-                self.close(c, &mut lines)
-            }
-            "9" => {
-                let heard = self.heard(c);
-                self.phone_acknowledge(c, &heard, digits, now, fx, &mut lines);
-                self.close(c, &mut lines)
+            key @ (Key::AcknowledgeDetails | Key::Downtime | Key::AcknowledgeAll) => {
+                self.phone_acknowledge(c, key, now, ctx, fx, &mut lines)
             }
             // Anything else: the summary and the menu again, with whatever arrived since.
-            _ => self.summary_then_menu(c, &mut lines),
+            Key::Other => self.summary_then_menu(c, &mut lines),
         };
         fx.records.push(self.record(c, None, None));
         Prompt { lines, after }
+    }
+
+    /// The details of what call `c` heard (at most `MAX_DETAILS`, the rest counted); they
+    /// become what the acknowledge-details key acknowledges.
+    fn play_details(&mut self, c: usize, lines: &mut Vec<Line>) {
+        self.hear_summary(c);
+        let heard: HashSet<&ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k).collect();
+        let shown: Vec<&Item> = self
+            .playable()
+            .into_iter()
+            .map(|i| &self.items[i])
+            .filter(|i| heard.contains(&i.key))
+            .collect();
+        lines.extend(
+            shown
+                .iter()
+                .take(MAX_DETAILS)
+                .map(|i| Line::Detail(Self::view(i))),
+        );
+        if shown.len() > MAX_DETAILS {
+            lines.push(Line::More {
+                count: shown.len() - MAX_DETAILS,
+            });
+        }
+        let details: Vec<ItemKey> = shown
+            .iter()
+            .take(MAX_DETAILS)
+            .map(|i| i.key.clone())
+            .collect();
+        let call = &mut self.calls[c];
+        call.details.retain(|k| !details.contains(k));
+        call.details.extend(details);
     }
 
     /// Positions of the items heard in call `c`.
     fn heard(&self, c: usize) -> Vec<usize> {
         let keys: Vec<ItemKey> = self.calls[c].heard.iter().map(|(k, _)| k.clone()).collect();
         self.items.positions(&keys)
-    }
-
-    fn phone_ack(&self, c: usize, key: &str) -> AckBy {
-        AckBy::Phone {
-            user: self.calls[c].user.clone(),
-            call: self.calls[c].id.clone(),
-            key: Some(format!("{key}#")),
-        }
     }
 
     fn write_back_items(
@@ -638,23 +663,53 @@ impl Escalation {
             .collect()
     }
 
-    /// A key acknowledged `keys` on call `c`: what was acknowledged goes to the call log
-    /// and is said ("N件を認知済みにしました").
+    /// The three acknowledging keys, one path: what `key` covers (the alerts whose details
+    /// were played, or everything heard) is acknowledged by the person on call `c`, put in
+    /// downtime first for the downtime key, and said ("N件を認知済みにしました").
+    /// Acknowledging the details leaves the call on the menu; the others end it.
     fn phone_acknowledge(
         &mut self,
         c: usize,
-        positions: &[usize],
-        digits: &str,
+        key: Key,
         now: Timestamp,
+        ctx: &Ctx,
         fx: &mut Step,
         lines: &mut Vec<Line>,
-    ) {
-        let by = self.phone_ack(c, digits);
-        let acknowledged = self.acknowledge(positions, by, now, fx);
+    ) -> After {
+        let positions = match key {
+            Key::AcknowledgeDetails => self.items.positions(&self.calls[c].details),
+            _ => self.heard(c),
+        };
+        let call = &self.calls[c];
+        let by = AckBy::Phone {
+            user: call.user.clone(),
+            call: call.id.clone(),
+            // As pressed (`9#`): the call log's last entry.
+            key: call.keys.last().cloned(),
+        };
+        if key == Key::Downtime {
+            let items = self.write_back_items(&positions, |i| i.status == ItemStatus::Problem);
+            if !items.is_empty() {
+                fx.records.push(Record::Downtime {
+                    items,
+                    minutes: ctx.downtime_minutes,
+                    by: by.clone(),
+                });
+                fx.actions.push(Action::WriteBack);
+            }
+            lines.push(Line::Downtime {
+                minutes: ctx.downtime_minutes,
+            });
+        }
+        let acknowledged = self.acknowledge(&positions, by, now, fx);
         lines.push(Line::Acknowledged {
             count: acknowledged.len(),
         });
         self.calls[c].note_acknowledged(acknowledged);
+        match key {
+            Key::AcknowledgeDetails => self.summary_then_menu(c, lines),
+            _ => self.close(c, lines),
+        }
     }
 
     /// Acknowledges the unacknowledged problems among the items at `positions` (in
@@ -686,7 +741,12 @@ impl Escalation {
         acknowledged
     }
 
-    fn record(&self, c: usize, ended_at: Option<Timestamp>, outcome: Option<&str>) -> Record {
+    fn record(
+        &self,
+        c: usize,
+        ended_at: Option<Timestamp>,
+        outcome: Option<OutcomeLabel>,
+    ) -> Record {
         let call = &self.calls[c];
         Record::Call(CallRecord {
             call_id: call.id.clone(),
@@ -698,7 +758,7 @@ impl Escalation {
             sid: call.sid.clone(),
             answered_at: call.answered_at,
             ended_at,
-            outcome: outcome.map(str::to_owned),
+            outcome,
             keys: call.keys.clone(),
             acknowledged: call.acknowledged.iter().map(|k| k.key.clone()).collect(),
         })
@@ -708,7 +768,7 @@ impl Escalation {
         &mut self,
         id: &CallId,
         outcome: CallOutcome,
-        label: Option<&str>,
+        label: Option<OutcomeLabel>,
         now: Timestamp,
         ctx: &Ctx,
         fx: &mut Step,
@@ -721,19 +781,19 @@ impl Escalation {
             && now.duration_since(call.placed_at)
                 <= SignedDuration::try_from(DECLINE_WINDOW).unwrap_or_default();
         let (disposition, label) = if call.passed {
-            (Disposition::Next, "passed")
+            (Disposition::Next, OutcomeLabel::Passed)
         } else if call.machine {
-            (Disposition::Next, "machine")
+            (Disposition::Next, OutcomeLabel::Machine)
         } else if !call.acknowledged.is_empty() {
-            (Disposition::CallBack, "acknowledged")
+            (Disposition::CallBack, OutcomeLabel::Acknowledged)
         } else if call.purpose == CallPurpose::Notice && call.answered_at.is_some() {
-            (Disposition::CallBack, "notified")
+            (Disposition::CallBack, OutcomeLabel::Notified)
         } else if call.answered_at.is_some() {
-            (Disposition::CallBack, label.unwrap_or("hung-up"))
+            (Disposition::CallBack, label.unwrap_or(OutcomeLabel::HungUp))
         } else if declined {
-            (Disposition::CallBack, "declined")
+            (Disposition::CallBack, OutcomeLabel::Declined)
         } else {
-            (Disposition::Next, label.unwrap_or(outcome.as_str()))
+            (Disposition::Next, label.unwrap_or(outcome.into()))
         };
         fx.records.push(self.record(c, Some(now), Some(label)));
         let call = self.calls.remove(c);
@@ -805,13 +865,10 @@ impl Escalation {
     fn exhaust(&mut self, now: Timestamp, ctx: &Ctx, fx: &mut Step) {
         self.status = Status::Exhausted;
         self.attempts.clear();
-        fx.records.push(Record::Notice {
-            error: true,
-            message: format!(
-                "Escalation exhausted: nobody acknowledged incident {} after {} round(s).",
-                self.incident_id, self.setting.rounds
-            ),
-        });
+        fx.records.push(Record::Notice(Notice::Exhausted {
+            incident: self.incident_id,
+            rounds: self.setting.rounds,
+        }));
         if !self.setting.sms_on_exhaustion {
             return;
         }
@@ -847,7 +904,14 @@ impl Escalation {
                 answered: call.is_some_and(|c| c.answered_at.is_some()),
                 farewell: None,
             });
-            self.call_ended(&id, CallOutcome::Failed, Some("no-outcome"), now, ctx, fx);
+            self.call_ended(
+                &id,
+                CallOutcome::Failed,
+                Some(OutcomeLabel::NoOutcome),
+                now,
+                ctx,
+                fx,
+            );
         }
 
         if !self.needs_ack() {
@@ -949,17 +1013,17 @@ impl Escalation {
         }
     }
 
-    fn resolve(&self, target: usize, now: Timestamp, ctx: &Ctx) -> Result<Person, String> {
+    fn resolve(&self, target: usize, now: Timestamp, ctx: &Ctx) -> Result<Person, Unreachable> {
         let user = match &self.setting.targets[target] {
             SnapshotTarget::User(u) => u.clone(),
             SnapshotTarget::Schedule(s) => ctx
                 .roster
                 .on_call(s, now)
-                .ok_or_else(|| format!("schedule {s} has nobody on call"))?,
+                .ok_or_else(|| Unreachable::NobodyOnCall(s.clone()))?,
         };
         ctx.roster
             .person(&user)
-            .ok_or_else(|| format!("user {user} is no longer in the config"))
+            .ok_or(Unreachable::UnknownUser(user))
     }
 
     fn try_place(
@@ -973,14 +1037,11 @@ impl Escalation {
         let person = match self.resolve(target, now, ctx) {
             Ok(p) => p,
             Err(why) => {
-                fx.records.push(Record::Notice {
-                    error: true,
-                    message: format!(
-                        "Target {} of call setting {}: {why}; moving on.",
-                        target + 1,
-                        self.setting.id
-                    ),
-                });
+                fx.records.push(Record::Notice(Notice::TargetUnreachable {
+                    target: target + 1,
+                    setting: self.setting.id.clone(),
+                    why,
+                }));
                 if purpose == CallPurpose::Escalate && !self.setting.broadcast {
                     self.advance(now, ctx, fx);
                 }
@@ -1000,16 +1061,13 @@ impl Escalation {
         if recent.len() as u32 >= ctx.per_number_limit {
             let oldest = recent.into_iter().min().unwrap_or(now);
             let at = after(oldest, ctx.per_number_window);
-            fx.records.push(Record::Notice {
-                error: true,
-                message: format!(
-                    "{} was called {} times within {} for incident {}; the next call waits until {at}.",
-                    person.id,
-                    ctx.per_number_limit,
-                    humantime::format_duration(ctx.per_number_window),
-                    self.incident_id
-                ),
-            });
+            fx.records.push(Record::Notice(Notice::NumberLimit {
+                user: person.id,
+                limit: ctx.per_number_limit,
+                window: ctx.per_number_window,
+                incident: self.incident_id,
+                until: at,
+            }));
             self.attempts.push(Attempt { target, at });
             return;
         }

@@ -190,13 +190,13 @@ impl PartialEq for Items {
 impl Eq for Items {}
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::domain::{AlertId, Severity, Source, SourceRef};
     use crate::escalation::AckBy;
 
     /// An unacknowledged generic problem on host `key`.
-    pub(crate) fn item(key: &str) -> Item {
+    fn item(key: &str) -> Item {
         Item {
             key: ItemKey {
                 source: Source::Generic,

@@ -8,18 +8,21 @@
 
 mod engine;
 mod items;
-#[cfg(test)]
-pub(crate) use items::tests::item as test_item;
+mod notice;
 mod prompt;
 mod state;
+mod step;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Ctx, Person, Roster};
-pub use items::Items;
+pub use engine::{Ctx, Escalation, Person, Roster};
+pub use notice::{Notice, Unreachable};
 pub use prompt::{After, ItemView, Line, Prompt};
 pub use state::{
-    AckBy, Action, AlertInput, Attempt, Call, CallId, CallOutcome, CallPurpose, CallRecord,
-    Escalation, Input, Item, ItemKey, ItemStatus, ManualVia, Record, SettingSnapshot, SmsMessage,
-    SnapshotTarget, Status, Step, WriteBackItem,
+    AckBy, CallId, CallPurpose, Item, ItemKey, ItemStatus, ManualVia, SettingSnapshot,
+    SnapshotTarget, Status,
+};
+pub use step::{
+    Action, AlertInput, CallOutcome, CallRecord, Input, OutcomeLabel, Record, SmsMessage, Step,
+    WriteBackItem,
 };

@@ -1,7 +1,7 @@
 //! What a call says, as data. The speech module turns lines into words in the call's
 //! language; the engine only decides which lines, in which order.
 
-use super::ItemStatus;
+use super::state::ItemStatus;
 use crate::domain::UserId;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::{
-    AlertId, AlertKind, IncidentId, PhoneNumber, ScheduleId, Severity, Source, SourceRef, UserId,
+    AlertId, AlertKind, IncidentId, Keypad, PhoneNumber, ScheduleId, Severity, Source, SourceRef,
+    UserId,
 };
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -74,6 +75,7 @@ struct World {
     records: Vec<Record>,
     actions: Vec<Action>,
     per_number_limit: u32,
+    keypad: Keypad,
 }
 
 impl World {
@@ -86,6 +88,7 @@ impl World {
             records: Vec::new(),
             actions: Vec::new(),
             per_number_limit: 100,
+            keypad: Keypad::default(),
         }
     }
     fn round_robin(targets: &[&str]) -> World {
@@ -101,6 +104,7 @@ impl World {
             per_number_limit: self.per_number_limit,
             per_number_window: Duration::from_secs(3600),
             downtime_minutes: 60,
+            keypad: self.keypad,
         };
         let fx = self.esc.handle(input, self.now, &ctx);
         self.records.extend(fx.records.iter().cloned());
@@ -225,11 +229,11 @@ fn ended(fx: &Step) -> Vec<CallId> {
 }
 
 /// The outcomes the call log recorded for `call` in these effects.
-fn recorded(fx: &Step, call: &CallId) -> Vec<String> {
+fn recorded(fx: &Step, call: &CallId) -> Vec<OutcomeLabel> {
     fx.records
         .iter()
         .filter_map(|e| match e {
-            Record::Call(r) if &r.call_id == call => r.outcome.clone(),
+            Record::Call(r) if &r.call_id == call => r.outcome,
             _ => None,
         })
         .collect()
@@ -465,6 +469,29 @@ fn nine_hash_acks_everything_and_ends_the_call() {
 }
 
 #[test]
+fn configured_keys_pick_the_entries() {
+    let mut w = World::round_robin(&["a"]);
+    w.keypad = Keypad {
+        details: '9',
+        acknowledge_all: '*',
+        ..Keypad::default()
+    };
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.answer(&call);
+    let details = w.press(&call, "9");
+    assert!(matches!(details.lines[0], Line::Detail(_)), "{details:?}");
+    assert!(w.acks().is_empty(), "9 is no longer acknowledge-all");
+    let p = w.press(&call, "*");
+    assert_eq!(p.lines[0], Line::Acknowledged { count: 1 });
+    assert_eq!(p.after, After::Hangup);
+    assert!(matches!(
+        &w.acks()[0].1,
+        AckBy::Phone { key: Some(key), .. } if key == "*#"
+    ));
+}
+
+#[test]
 fn unknown_key_replays_the_summary_and_the_menu() {
     let mut w = World::round_robin(&["a"]);
     w.problem("web-01/HTTP");
@@ -591,9 +618,11 @@ fn round_robin_exhausted_sends_sms() {
             }
         )]
     );
-    assert!(w.records.iter().any(
-        |e| matches!(e, Record::Notice { error: true, message } if message.contains("exhausted"))
-    ));
+    assert!(
+        w.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::Exhausted { rounds: 2, .. })))
+    );
     assert_eq!(placed(&w.wait(3600)), Vec::<String>::new());
     assert_eq!(
         placed(&w.problem("db-01")),
@@ -689,7 +718,7 @@ fn a_recovery_notice_offers_no_keys_and_logs_no_acknowledgement() {
     // A key pressed anyway acknowledges nothing.
     w.press(&notice, "9");
     let fx = w.end(&notice, CallOutcome::Completed);
-    assert_eq!(recorded(&fx, &notice), ["notified"]);
+    assert_eq!(recorded(&fx, &notice), [OutcomeLabel::Notified]);
     assert_eq!(w.acks().len(), 1, "only the first call's 9#");
     let logged: Vec<_> = w
         .records
@@ -778,7 +807,7 @@ fn every_call_and_key_is_recorded() {
     assert_eq!(last.sid.as_deref(), Some("CA123"));
     assert_eq!(last.keys, ["1#", "9#"]);
     assert_eq!(last.acknowledged, ["web-01/HTTP"]);
-    assert_eq!(last.outcome.as_deref(), Some("acknowledged"));
+    assert_eq!(last.outcome, Some(OutcomeLabel::Acknowledged));
     assert!(last.answered_at.is_some() && last.ended_at.is_some());
 }
 
@@ -826,7 +855,11 @@ fn own_acknowledgement_echo_is_ignored() {
     w.answer(&call);
     w.press(&call, "9");
     let fx = w.alert(AlertKind::Acknowledgement, "web-01/HTTP");
-    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: false, message } if message.contains("own write-back"))));
+    assert!(
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::OwnWriteBack { .. })))
+    );
     assert_eq!(
         w.esc.items[0].ack,
         Some(AckBy::Phone {
@@ -838,6 +871,39 @@ fn own_acknowledgement_echo_is_ignored() {
 }
 
 // Beyond the numbered rules.
+
+#[test]
+fn outcome_labels_keep_their_stored_spellings() {
+    let spelled: Vec<&str> = OutcomeLabel::ALL.iter().map(|l| l.as_str()).collect();
+    assert_eq!(
+        spelled,
+        [
+            "completed",
+            "busy",
+            "no-answer",
+            "failed",
+            "canceled",
+            "passed",
+            "machine",
+            "acknowledged",
+            "notified",
+            "hung-up",
+            "declined",
+            "deferred",
+            "invalid-number",
+            "lost",
+            "no-outcome",
+        ]
+    );
+    for label in OutcomeLabel::ALL {
+        assert_eq!(serde_json::to_value(label).unwrap(), label.as_str());
+        assert_eq!(OutcomeLabel::parse(label.as_str()), Some(label));
+    }
+    for twilio in ["completed", "busy", "no-answer", "failed", "canceled"] {
+        let outcome = CallOutcome::parse(twilio).unwrap();
+        assert_eq!(OutcomeLabel::from(outcome).as_str(), twilio);
+    }
+}
 
 #[test]
 fn a_call_whose_outcome_never_arrives_counts_as_failed() {
@@ -870,7 +936,7 @@ fn an_answered_call_gone_silent_ends_within_about_a_minute_and_calls_back() {
     assert!(ended(&w.wait(silence - 1)).is_empty());
     let fx = w.wait(1);
     assert_eq!(ended(&fx), std::slice::from_ref(&call));
-    assert!(recorded(&fx, &call).contains(&"no-outcome".to_owned()));
+    assert!(recorded(&fx, &call).contains(&OutcomeLabel::NoOutcome));
     // The design's call-back rule: the same person after retry_after.
     assert_eq!(placed(&w.wait(60)), ["a"]);
 }
@@ -895,7 +961,7 @@ fn a_call_lost_with_a_restart_ends_unacknowledged() {
     let call = w.call_to("a");
     w.answer(&call);
     let fx = w.input(Input::Lost { call: call.clone() });
-    assert!(recorded(&fx, &call).contains(&"lost".to_owned()));
+    assert!(recorded(&fx, &call).contains(&OutcomeLabel::Lost));
     assert!(w.esc.calls.is_empty());
     assert_eq!(placed(&w.wait(60)), ["a"], "called back after retry_after");
 }
@@ -969,7 +1035,7 @@ fn an_acknowledgement_still_open_after_reescalate_after_calls_again_acker_first(
     assert!(
         fx.records
             .iter()
-            .any(|e| matches!(e, Record::Notice { message, .. } if message.contains("stale")))
+            .any(|e| matches!(e, Record::Notice(Notice::AcknowledgementStale { .. })))
     );
     assert_eq!(w.esc.status, Status::Escalating);
 }
@@ -1026,7 +1092,11 @@ fn manual_ack_stops_calling() {
 fn schedule_with_nobody_on_call_falls_through_to_the_next_target() {
     let mut w = World::round_robin(&["schedule:empty", "schedule:primary"]);
     let fx = w.problem("web-01/HTTP");
-    assert!(fx.records.iter().any(|e| matches!(e, Record::Notice { error: true, message } if message.contains("schedule empty has nobody on call"))));
+    assert!(fx.records.iter().any(|e| matches!(
+        e,
+        Record::Notice(Notice::TargetUnreachable { target: 1, why: Unreachable::NobodyOnCall(s), .. })
+            if s.as_str() == "empty"
+    )));
     assert_eq!(placed(&fx), ["b"], "schedule:primary resolves to b");
 }
 
@@ -1045,9 +1115,11 @@ fn one_number_is_not_called_more_than_the_limit() {
     w.end(&call, CallOutcome::Completed);
     let fx = w.wait(60);
     assert_eq!(placed(&fx), Vec::<String>::new());
-    assert!(fx.records.iter().any(
-        |e| matches!(e, Record::Notice { message, .. } if message.contains("called 2 times"))
-    ));
+    assert!(
+        fx.records
+            .iter()
+            .any(|e| matches!(e, Record::Notice(Notice::NumberLimit { limit: 2, .. })))
+    );
     assert_eq!(placed(&w.wait(3600)), ["a"], "after the window");
 }
 
@@ -1081,14 +1153,16 @@ fn invalid_number_skips_the_person() {
 }
 
 #[test]
-fn state_survives_a_json_round_trip() {
+fn state_survives_being_stored_and_restored() {
     let mut w = World::broadcast(&["a", "b"]);
     w.problem("web-01/HTTP");
+    w.problem("db-01");
     let a = w.call_to("a");
     w.answer(&a);
-    let json = serde_json::to_string(&w.esc).unwrap();
-    let back: Escalation = serde_json::from_str(&json).unwrap();
+    let items: Vec<Item> = w.esc.items.iter().cloned().collect();
+    let back = Escalation::restore(&w.esc.core_json(), items).unwrap();
     assert_eq!(back, w.esc);
+    assert_eq!(back.live_calls().count(), 2);
 }
 
 /// A timeline written as data: what happens, and which calls must be placed.

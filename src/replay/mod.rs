@@ -30,7 +30,7 @@ use crate::domain::UserId;
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Source};
 use crate::escalation::{
     AckBy, Action, After, AlertInput, CallId, CallOutcome, CallRecord, Ctx, Escalation, Input,
-    ItemKey, ItemStatus, Record, SettingSnapshot, Status,
+    ItemKey, ItemStatus, OutcomeLabel, Record, SettingSnapshot, Status,
 };
 use crate::schedule::Override;
 use crate::sources::PayloadError;
@@ -40,8 +40,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A callee who answers presses 9# this long after picking up: people barge in as soon
-/// as they hear there is a problem.
+/// A callee who answers presses the acknowledge-all key (9#) this long after picking up:
+/// people barge in as soon as they hear there is a problem.
 const PRESS_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ pub struct Callee {
 /// Whether a recorded call takes part in the comparison and the matching: a call the
 /// real runner deferred was placed again later under a new id.
 pub fn is_replayable(call: &StoredCall) -> bool {
-    call.outcome.as_deref() != Some("deferred")
+    call.outcome.as_deref() != Some(OutcomeLabel::Deferred.as_str())
 }
 
 /// One alert to replay, at the time kaden saw it.
@@ -375,10 +375,11 @@ impl Sim<'_> {
             per_number_limit: self.config.telephony.per_number_limit,
             per_number_window: self.config.telephony.per_number_window,
             downtime_minutes: self.config.speech.downtime_minutes,
+            keypad: self.config.keys,
         };
-        let before = escalation.status;
+        let before = escalation.status();
         let step = escalation.handle(input, now, &ctx);
-        let status = escalation.status;
+        let status = escalation.status();
         let deadline = escalation.next_deadline();
         if step.finished {
             self.escalations.remove(&incident);
@@ -491,7 +492,7 @@ impl Sim<'_> {
                 };
                 match prompt.after {
                     After::Gather if answered && self.callee.recorded.is_none() => {
-                        let digits = "9".to_owned();
+                        let digits = self.config.keys.acknowledge_all.to_string();
                         let input = Input::Digits { call, digits };
                         self.push(later(now, PRESS_AFTER), Event::Callee(incident, input));
                     }
@@ -529,11 +530,13 @@ impl Sim<'_> {
         };
         let since =
             |t: Timestamp| Duration::try_from(t.duration_since(real.placed_at)).unwrap_or_default();
-        let outcome = real.outcome.as_deref().unwrap_or("");
+        let label = real.outcome.as_deref().and_then(OutcomeLabel::parse);
         let Some(answered) = real.answered_at.map(since) else {
-            let outcome = match outcome {
-                "busy" | "declined" => CallOutcome::Busy,
-                "failed" | "invalid-number" | "lost" => CallOutcome::Failed,
+            let outcome = match label {
+                Some(OutcomeLabel::Busy | OutcomeLabel::Declined) => CallOutcome::Busy,
+                Some(OutcomeLabel::Failed | OutcomeLabel::InvalidNumber | OutcomeLabel::Lost) => {
+                    CallOutcome::Failed
+                }
                 // Canceled by kaden, or rang out: the callee never picked up; the replay
                 // cancels it itself if it should.
                 _ => CallOutcome::NoAnswer,
@@ -547,7 +550,7 @@ impl Sim<'_> {
             return;
         };
         let up = later(now, answered);
-        if outcome == "machine" {
+        if label == Some(OutcomeLabel::Machine) {
             let input = Input::Machine { call };
             self.push(up, Event::Callee(incident, input));
             return;

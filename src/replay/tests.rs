@@ -86,6 +86,21 @@ fn everyone_answers_the_first_person_acknowledges() {
 }
 
 #[test]
+fn the_answering_callee_presses_the_configured_acknowledge_key() {
+    let config = config_from(&format!("{CONFIG}keys: {{ acknowledge_all: 7 }}\n"));
+    let callee = Callee {
+        answer_after: Duration::from_secs(15),
+        answer_rate: 1.0,
+        seed: 1,
+        recorded: None,
+    };
+    let simulated = replay(&config, &[], &alerts(&[WEB1_DOWN]), &callee);
+    assert_eq!(simulated.calls.len(), 1);
+    assert_eq!(simulated.calls[0].keys, ["7#"]);
+    assert_eq!(simulated.calls[0].outcome, Some(OutcomeLabel::Acknowledged));
+}
+
+#[test]
 fn the_same_seed_gives_the_same_report() {
     let many: Vec<String> = (0..40)
         .map(|i| {
@@ -180,7 +195,13 @@ fn recorded_answers_under_the_same_config_reproduce_the_real_calls() {
     let calls: Vec<(&str, Option<&str>, &[String])> = simulated
         .calls
         .iter()
-        .map(|c| (c.user.as_str(), c.outcome.as_deref(), c.keys.as_slice()))
+        .map(|c| {
+            (
+                c.user.as_str(),
+                c.outcome.map(OutcomeLabel::as_str),
+                c.keys.as_slice(),
+            )
+        })
         .collect();
     assert_eq!(
         calls,
@@ -223,7 +244,7 @@ fn recorded_answers_under_reversed_targets_name_the_first_difference() {
     // b is called first, answers as b really did, and acknowledges: a is never called.
     assert_eq!(simulated.calls.len(), 1);
     assert_eq!(simulated.calls[0].user.as_str(), "b");
-    assert_eq!(simulated.calls[0].outcome.as_deref(), Some("acknowledged"));
+    assert_eq!(simulated.calls[0].outcome, Some(OutcomeLabel::Acknowledged));
     let comparison = report.comparison.as_ref().unwrap();
     assert!(!comparison.matches);
     let difference = comparison.first_difference.as_ref().unwrap();

@@ -273,8 +273,8 @@ impl Runner {
         let calls: Vec<(CallId, String)> = self
             .escalations
             .values()
-            .flat_map(|e| &e.calls)
-            .filter_map(|c| Some((c.id.clone(), c.sid.clone()?)))
+            .flat_map(Escalation::live_calls)
+            .filter_map(|(call, sid)| Some((call.clone(), sid?.to_owned())))
             .collect();
         if calls.is_empty() {
             return;
@@ -299,9 +299,9 @@ impl Runner {
 
     async fn restore(&mut self) -> Result<(), StoreError> {
         for escalation in self.store.active_escalations().await? {
-            self.saved_cores
-                .insert(escalation.incident_id, escalation.core_json());
-            self.escalations.insert(escalation.incident_id, escalation);
+            let incident = escalation.incident_id();
+            self.saved_cores.insert(incident, escalation.core_json());
+            self.escalations.insert(incident, escalation);
         }
         let replayed = self
             .store
@@ -319,7 +319,11 @@ impl Runner {
         let since = CallBudget::window_start(self.clock.now());
         let placed = self.store.calls_placed_since(since).await?;
         self.budget = CallBudget::new(self.config.telephony.max_calls_per_hour, placed);
-        let live: usize = self.escalations.values().map(|e| e.calls.len()).sum();
+        let live: usize = self
+            .escalations
+            .values()
+            .map(|e| e.live_calls().count())
+            .sum();
         tracing::info!(
             escalations = self.escalations.len(),
             live_calls = live,
@@ -469,15 +473,16 @@ impl Runner {
                 per_number_limit: self.config.telephony.per_number_limit,
                 per_number_window: self.config.telephony.per_number_window,
                 downtime_minutes: self.config.speech.downtime_minutes,
+                keypad: self.config.keys,
             };
             escalation.handle(input, now, &ctx)
         };
-        let keypad_timeout = escalation.setting.keypad_timeout;
+        let keypad_timeout = escalation.keypad_timeout();
         let notices = step
             .records
             .iter()
             .filter_map(|r| match r {
-                Record::Notice { error, message } => Some((*error, message.clone())),
+                Record::Notice(notice) => Some((notice.is_error(), notice.to_string())),
                 _ => None,
             })
             .collect();

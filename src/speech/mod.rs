@@ -6,7 +6,7 @@ mod templates;
 pub use templates::Templates;
 
 use crate::config::{Config, Language};
-use crate::domain::UserId;
+use crate::domain::{Key, Keypad, UserId};
 use crate::escalation::{ItemStatus, ItemView, Line, Prompt, SmsMessage};
 use crate::pronunciation::{DigitNames, Pronunciation, RulesError, Token};
 use std::collections::HashMap;
@@ -48,6 +48,8 @@ pub struct Speech {
     rules: Pronunciation,
     templates: Templates,
     users: HashMap<UserId, Voice>,
+    /// What the menu names as each entry's key.
+    keys: Keypad,
 }
 
 impl Speech {
@@ -75,6 +77,7 @@ impl Speech {
             rules: Pronunciation::load(&config.pronunciation, digits)?,
             templates: Templates::new(language, &config.speech.templates),
             users,
+            keys: config.keys,
         })
     }
 
@@ -91,6 +94,7 @@ impl Speech {
             rules: Pronunciation::builtin(digits),
             templates: Templates::new(language, &Default::default()),
             users: HashMap::new(),
+            keys: Keypad::default(),
         }
     }
 
@@ -213,11 +217,29 @@ impl Speech {
                 &[("name", &self.name_of(&UserId::new(name.clone())))],
             ),
             Line::NothingPending => t.get("nothing_pending").to_owned(),
-            Line::Menu => t.get("menu").to_owned(),
+            Line::Menu => {
+                let keys: Vec<(&str, String)> = Key::MENU
+                    .into_iter()
+                    .filter_map(|entry| {
+                        Some((entry.name(), self.key_word(self.keys.key_of(entry)?)))
+                    })
+                    .collect();
+                let keys: Vec<(&str, &str)> = keys.iter().map(|(n, w)| (*n, w.as_str())).collect();
+                t.fill("menu", &keys)
+            }
             Line::Closing { user } => match self.users.get(user).and_then(|v| v.closing.clone()) {
                 Some(custom) => custom,
                 None => t.get("closing").to_owned(),
             },
+        }
+    }
+
+    /// How the menu says a key: the digit itself, or the star key's name.
+    fn key_word(&self, key: char) -> String {
+        match (key, self.language) {
+            ('*', Language::JaJp) => "米印".to_owned(),
+            ('*', Language::EnUs) => "star".to_owned(),
+            (digit, _) => digit.to_string(),
         }
     }
 
@@ -300,7 +322,37 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            keys: Keypad::default(),
         }
+    }
+
+    #[test]
+    fn the_menu_names_the_configured_keys() {
+        let mut s = speech(Language::JaJp);
+        assert_eq!(
+            s.line(&Line::Menu),
+            "詳細を聞くには1、次の担当者に回すには2、詳細を聞いた障害を認知済みにするには3、\
+             ダウンタイムを設定するには4、すべて認知済みにして終了するには9を押し、最後にシャープを押してください。"
+        );
+        s.keys = Keypad {
+            details: '5',
+            acknowledge_all: '*',
+            ..Keypad::default()
+        };
+        let menu = s.line(&Line::Menu);
+        assert!(menu.starts_with("詳細を聞くには5、"), "{menu}");
+        assert!(menu.contains("終了するには米印を押し"), "{menu}");
+        let mut s = speech(Language::EnUs);
+        assert_eq!(
+            s.line(&Line::Menu),
+            "Press 1 for details, 2 to pass to the next person, 3 to acknowledge what you heard in detail, \
+             4 for downtime, or 9 to acknowledge everything, then press the pound key."
+        );
+        s.keys.acknowledge_all = '*';
+        assert!(
+            s.line(&Line::Menu)
+                .contains("or star to acknowledge everything")
+        );
     }
 
     #[test]

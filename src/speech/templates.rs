@@ -30,8 +30,8 @@ const JA: &[(&str, &str)] = &[
     ("nothing_pending", "対応が必要な障害はありません。"),
     (
         "menu",
-        "詳細を聞くには1、次の担当者に回すには2、詳細を聞いた障害を認知済みにするには3、\
-         ダウンタイムを設定するには4、すべて認知済みにして終了するには9を押し、最後にシャープを押してください。",
+        "詳細を聞くには{details}、次の担当者に回すには{pass}、詳細を聞いた障害を認知済みにするには{acknowledge_details}、\
+         ダウンタイムを設定するには{downtime}、すべて認知済みにして終了するには{acknowledge_all}を押し、最後にシャープを押してください。",
     ),
     ("closing", "ご対応よろしくお願いします。"),
     ("separator", " "),
@@ -74,8 +74,8 @@ const EN: &[(&str, &str)] = &[
     ("nothing_pending", "Nothing needs your attention."),
     (
         "menu",
-        "Press 1 for details, 2 to pass to the next person, 3 to acknowledge what you heard in detail, \
-         4 for downtime, or 9 to acknowledge everything, then press the pound key.",
+        "Press {details} for details, {pass} to pass to the next person, {acknowledge_details} to acknowledge what you heard in detail, \
+         {downtime} for downtime, or {acknowledge_all} to acknowledge everything, then press the pound key.",
     ),
     ("closing", "Thank you."),
     ("separator", " "),

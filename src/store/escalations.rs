@@ -8,7 +8,7 @@
 
 use super::{Store, StoreError, db_time, execute};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
-use crate::escalation::{AckBy, CallRecord, Escalation, Item, Items, Record, WriteBackItem};
+use crate::escalation::{AckBy, CallRecord, Escalation, Item, Record, WriteBackItem};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -54,10 +54,10 @@ impl StepToSave {
     ) -> StepToSave {
         let core = escalation.core_json();
         StepToSave {
-            incident: escalation.incident_id,
+            incident: escalation.incident_id(),
             core: (last_core != Some(core.as_str())).then_some(core),
-            status: escalation.status,
-            items: escalation.items.take_changed(),
+            status: escalation.status(),
+            items: escalation.take_changed_items(),
             records,
             done: finished,
             at,
@@ -117,25 +117,26 @@ impl Store {
         self.call(|conn| {
             let corrupt =
                 |e: serde_json::Error| StoreError::Corrupt(format!("escalation state: {e}"));
-            let mut escalations: Vec<Escalation> = {
-                let mut stmt = conn
-                    .prepare("SELECT state FROM escalations WHERE done = 0 ORDER BY incident_id")?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                rows.map(|row| serde_json::from_str(&row?).map_err(corrupt))
-                    .collect::<Result<_, StoreError>>()?
+            let cores: Vec<(i64, String)> = {
+                let mut stmt = conn.prepare(
+                    "SELECT incident_id, state FROM escalations WHERE done = 0 ORDER BY incident_id",
+                )?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
             };
             let mut items = conn.prepare(
                 "SELECT item FROM escalation_items WHERE incident_id = ?1 ORDER BY position",
             )?;
-            for escalation in &mut escalations {
-                let rows =
-                    items.query_map([escalation.incident_id.get()], |r| r.get::<_, String>(0))?;
-                let list = rows
-                    .map(|row| serde_json::from_str::<Item>(&row?).map_err(corrupt))
-                    .collect::<Result<Vec<Item>, StoreError>>()?;
-                escalation.items = Items::from(list);
-            }
-            Ok(escalations)
+            cores
+                .into_iter()
+                .map(|(incident, core)| {
+                    let rows = items.query_map([incident], |r| r.get::<_, String>(0))?;
+                    let list = rows
+                        .map(|row| serde_json::from_str::<Item>(&row?).map_err(corrupt))
+                        .collect::<Result<Vec<Item>, StoreError>>()?;
+                    Escalation::restore(&core, list).map_err(corrupt)
+                })
+                .collect()
         })
         .await
     }
@@ -212,15 +213,15 @@ fn save_record(
 ) -> rusqlite::Result<()> {
     match record {
         Record::Call(call) => upsert_call(tx, call),
-        Record::Notice { error, message } => {
+        Record::Notice(notice) => {
             execute(
                 tx,
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     incident.get(),
                     db_time(now),
-                    if *error { "error" } else { "info" },
-                    message
+                    if notice.is_error() { "error" } else { "info" },
+                    notice.to_string()
                 ],
             )?;
             Ok(())
@@ -294,7 +295,7 @@ fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
             r.sid,
             ts(r.answered_at),
             ts(r.ended_at),
-            r.outcome,
+            r.outcome.map(|o| o.as_str()),
             serde_json::to_string(&r.keys).expect("keys serialize"),
             serde_json::to_string(&r.acknowledged).expect("keys serialize"),
         ],
@@ -340,13 +341,30 @@ fn insert_writebacks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escalation::{ItemStatus, SettingSnapshot, Status};
+    use crate::domain::{Keypad, Source};
+    use crate::escalation::{AlertInput, Ctx, Input, ItemKey, Person, Roster, SettingSnapshot};
     use std::time::Duration;
+
+    /// Nobody to call: the escalation keeps its items and places no call.
+    struct Nobody;
+
+    impl Roster for Nobody {
+        fn person(&self, _: &crate::domain::UserId) -> Option<Person> {
+            None
+        }
+        fn on_call(
+            &self,
+            _: &crate::domain::ScheduleId,
+            _: Timestamp,
+        ) -> Option<crate::domain::UserId> {
+            None
+        }
+    }
 
     fn escalation() -> Escalation {
         let setting = SettingSnapshot {
             id: CallSettingId::new("infra".to_owned()),
-            broadcast: false,
+            broadcast: true,
             targets: Vec::new(),
             ring_timeout: Duration::from_secs(30),
             retry_after: Duration::from_secs(60),
@@ -360,6 +378,31 @@ mod tests {
         Escalation::new(IncidentId::new(1), setting)
     }
 
+    fn alert(esc: &mut Escalation, id: i64, kind: AlertKind, key: &str, now: Timestamp) {
+        let ctx = Ctx {
+            roster: &Nobody,
+            per_number_limit: 10,
+            per_number_window: Duration::from_secs(3600),
+            downtime_minutes: 60,
+            keypad: Keypad::default(),
+        };
+        let input = Input::Alert(AlertInput {
+            alert_id: AlertId::new(id),
+            kind,
+            key: ItemKey {
+                source: Source::Generic,
+                key: key.into(),
+            },
+            host: key.into(),
+            service: None,
+            severity: Severity::High,
+            state_word: "DOWN".into(),
+            output: String::new(),
+            source_ref: SourceRef::Generic,
+        });
+        esc.handle(input, now, &ctx);
+    }
+
     #[tokio::test]
     async fn a_step_writes_only_what_changed_and_restores_exactly() {
         let dir = tempfile::tempdir().unwrap();
@@ -367,16 +410,15 @@ mod tests {
         store.insert_open_incident(1).await;
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let mut esc = escalation();
-        esc.status = Status::Escalating;
-        for key in ["db-01", "web-01", "web-02"] {
-            esc.items.push(crate::escalation::test_item(key));
+        for (id, key) in [(1, "db-01"), (2, "web-01"), (3, "web-02")] {
+            alert(&mut esc, id, AlertKind::Problem, key, now);
         }
         let first = StepToSave::of(&mut esc, None, Vec::new(), false, now);
         assert_eq!(first.items.len(), 3);
         let core = first.core.clone();
         store.save_step(first).await.unwrap();
 
-        esc.items.update(1, |i| i.status = ItemStatus::Recovered);
+        alert(&mut esc, 4, AlertKind::Recovery, "web-01", now);
         let second = StepToSave::of(&mut esc, core.as_deref(), Vec::new(), false, now);
         assert_eq!(second.items.len(), 1, "one item changed, one row written");
         assert!(second.core.is_none(), "the rest of the state is unchanged");
@@ -384,7 +426,6 @@ mod tests {
 
         let restored = store.active_escalations().await.unwrap();
         assert_eq!(restored, [esc.clone()]);
-        assert_eq!(restored[0].items.unacknowledged(), 2);
         assert!(StepToSave::of(&mut esc, core.as_deref(), Vec::new(), false, now).is_empty());
     }
 }

@@ -84,6 +84,30 @@ async fn problem_is_called_in_read_naturally_and_acknowledged_with_9() {
 }
 
 #[tokio::test]
+async fn configured_keys_are_said_honoured_and_pressed_by_unscripted_phones() {
+    let config = format!("{CONFIG}keys: {{ acknowledge_all: 7 }}\n");
+    let app = spawn_app_with(&config).await;
+    // No script for A: it answers and presses the configured acknowledge-all key.
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let incident = app
+        .wait_for_incident(&answer["incident_id"], "7# to acknowledge", quiet)
+        .await;
+    let calls = incident["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["keys"], json!(["7#"]), "{calls:#?}");
+    assert_eq!(calls[0]["outcome"], "acknowledged");
+    let said = sim_calls(&app).await[0]["transcript"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        said.contains("すべて認知済みにして終了するには7を押し"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
 async fn voicemail_is_hung_up_and_the_next_person_called() {
     let app = spawn_app_with(CONFIG).await;
     app.phone(A, json!({ "behaviour": "voicemail", "after_secs": 1 }))

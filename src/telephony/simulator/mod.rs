@@ -7,6 +7,9 @@
 mod phone;
 mod verbs;
 
+/// Scripts are written in the config (`telephony.simulator.phones`) and over `/sim`.
+pub use crate::config::Behaviour;
+use crate::domain::Keypad;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,60 +21,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
-
-/// What a simulated callee does when called.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "behaviour", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Behaviour {
-    /// Picks up after `after_secs` and presses `keys` one entry per menu (e.g. "1#", "9#").
-    Answer {
-        #[serde(default = "default_keys")]
-        keys: Vec<String>,
-        #[serde(default = "default_after")]
-        after_secs: u64,
-    },
-    /// Rings until the ring timeout.
-    #[serde(alias = "no-answer")]
-    NoAnswer,
-    /// The line is busy after ringing a while.
-    Busy,
-    /// The callee declines: busy within seconds.
-    Decline,
-    /// Voicemail picks up after `after_secs` (if that is before the ring timeout).
-    Voicemail {
-        #[serde(default = "voicemail_after")]
-        after_secs: u64,
-    },
-    /// Picks up, listens, hangs up after `after_secs` without pressing anything.
-    #[serde(alias = "hang-up")]
-    HangUp {
-        #[serde(default = "default_after")]
-        after_secs: u64,
-    },
-    /// Twilio refuses the number (error 21211).
-    #[serde(alias = "invalid-number")]
-    InvalidNumber,
-}
-
-fn default_keys() -> Vec<String> {
-    vec!["9#".into()]
-}
-fn default_after() -> u64 {
-    2
-}
-fn voicemail_after() -> u64 {
-    15
-}
-
-impl Default for Behaviour {
-    /// A number with no script answers after 2 s and acknowledges with 9#.
-    fn default() -> Self {
-        Behaviour::Answer {
-            keys: default_keys(),
-            after_secs: default_after(),
-        }
-    }
-}
 
 /// One simulated call, as `GET /sim/calls` shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -173,6 +122,8 @@ pub struct SimMessage {
 #[derive(Default)]
 struct SimState {
     phones: BTreeMap<String, Behaviour>,
+    /// What a number not in `phones` does.
+    unscripted: Behaviour,
     calls: Vec<SimCall>,
     messages: Vec<SimMessage>,
     seq: u64,
@@ -216,6 +167,13 @@ impl Simulator {
             account_sid: ACCOUNT_SID.to_owned(),
             auth_token,
         }
+    }
+
+    /// Numbers with no script answer and press `keypad`'s acknowledge-all key (9# unless
+    /// the config moves it).
+    pub fn with_keypad(self, keypad: &Keypad) -> Self {
+        self.lock().unscripted = Behaviour::acknowledging(keypad);
+        self
     }
 
     pub fn auth_token(&self) -> &str {
@@ -353,7 +311,10 @@ async fn create_call(
     let Some(url) = param(&params, "Url") else {
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required.");
     };
-    let behaviour = sim.lock().phones.get(to).cloned().unwrap_or_default();
+    let behaviour = {
+        let state = sim.lock();
+        state.phones.get(to).unwrap_or(&state.unscripted).clone()
+    };
     if crate::domain::PhoneNumber::parse(to).is_err() || behaviour == Behaviour::InvalidNumber {
         return twilio_error(
             StatusCode::BAD_REQUEST,
@@ -625,23 +586,5 @@ async fn put_outage(State(sim): State<Simulator>, Json(r): Json<Refusals>) -> Re
             Json(json!({ "error": "status: an outage answers 500-599", "status": 422 })),
         )
             .into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callee_behaviours_take_underscores_or_dashes() {
-        for (underscore, dash) in [
-            ("no_answer", "no-answer"),
-            ("hang_up", "hang-up"),
-            ("invalid_number", "invalid-number"),
-        ] {
-            let a: Behaviour = serde_json::from_value(json!({ "behaviour": underscore })).unwrap();
-            let b: Behaviour = serde_json::from_value(json!({ "behaviour": dash })).unwrap();
-            assert_eq!(a, b);
-        }
     }
 }

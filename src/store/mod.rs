@@ -2,10 +2,9 @@
 //! await the answer, so no query ever blocks the tokio runtime.
 //!
 //! Group commit: the thread runs every job waiting at that moment in one transaction
-//! (each in its own savepoint, so one failing job does not undo the others) and commits
-//! once. A second thread then makes the write-ahead log durable (fdatasync) and only
-//! then answers the batch's jobs, while the first already runs the next batch. Under
-//! load many alerts share one sync; nothing is answered before it is on disk.
+//! (each in its own savepoint, so one failing job does not undo the others), commits
+//! once, and only then answers them. Under load many alerts share one fsync; nothing is
+//! answered before it is on disk.
 
 mod escalations;
 mod history;
@@ -171,52 +170,16 @@ where
     }
 }
 
-/// A committed batch on its way to the disk.
-struct Committed {
-    jobs: Vec<Box<dyn Job>>,
-    result: Result<(), String>,
-}
-
 /// The storage thread: one transaction and one commit per batch of waiting jobs.
-fn serve(conn: Connection, inbox: mpsc::Receiver<Box<dyn Job>>, sync: mpsc::Sender<Committed>) {
+fn serve(conn: Connection, inbox: mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = inbox.recv() {
-        let mut jobs = vec![first];
-        jobs.extend(inbox.try_iter().take(MAX_BATCH - 1));
-        let result = run_batch(&conn, &mut jobs).map_err(|e| e.to_string());
-        if sync.send(Committed { jobs, result }).is_err() {
-            return;
+        let mut batch = vec![first];
+        batch.extend(inbox.try_iter().take(MAX_BATCH - 1));
+        let committed = run_batch(&conn, &mut batch);
+        let committed = committed.as_ref().map_err(|e| e.to_string());
+        for job in batch {
+            job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
         }
-    }
-}
-
-/// The sync thread: syncs the write-ahead log once for every batch committed so far,
-/// then answers their jobs.
-fn sync_and_answer(wal: PathBuf, committed: mpsc::Receiver<Committed>) {
-    while let Ok(first) = committed.recv() {
-        let mut batches = vec![first];
-        batches.extend(committed.try_iter());
-        let synced = sync_data(&wal);
-        for Committed { jobs, result } in batches {
-            let outcome = result
-                .as_ref()
-                .map_err(String::as_str)
-                .and(synced.as_ref().map(|_| ()).map_err(String::as_str));
-            for job in jobs {
-                job.answer(outcome);
-            }
-        }
-    }
-}
-
-/// fdatasync on the write-ahead log, opened afresh so a log SQLite recreated is the one
-/// synced. No log yet: nothing was written.
-fn sync_data(wal: &Path) -> Result<(), String> {
-    match std::fs::File::open(wal) {
-        Ok(file) => file
-            .sync_data()
-            .map_err(|e| format!("cannot sync {}: {e}", wal.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot open {} to sync it: {e}", wal.display())),
     }
 }
 
@@ -304,10 +267,8 @@ impl Store {
             true,
         )
         .map_err(open_err)?;
-        // WAL lets readers run beside the writer. Migrations commit with FULL (synced by
-        // SQLite); afterwards commits are synced by the sync thread before any job is
-        // answered, which is the same guarantee (a commit survives power loss, not just a
-        // killed process, before ingest answers success) without stalling the writer.
+        // WAL lets readers run beside the writer; FULL makes a commit survive power loss,
+        // not just a killed process, before ingest answers success.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -315,26 +276,15 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         migrations::migrate(&mut conn, path)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
 
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let wal = PathBuf::from(wal);
         let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
-        let (committed, to_sync) = mpsc::channel::<Committed>();
-        let thread_failed = |source| StoreError::CreateDir {
-            path: path.to_owned(),
-            source,
-        };
-        std::thread::Builder::new()
-            .name("kaden-sync".into())
-            .spawn(move || sync_and_answer(wal, to_sync))
-            .map_err(thread_failed)?;
         std::thread::Builder::new()
             .name("kaden-store".into())
-            .spawn(move || serve(conn, inbox, committed))
-            .map_err(thread_failed)?;
+            .spawn(move || serve(conn, inbox))
+            .map_err(|source| StoreError::CreateDir {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(Store { jobs })
     }
 

@@ -216,6 +216,60 @@ async fn without_api_tokens_the_page_is_open_like_the_api() {
     assert_eq!(location(&login), "/");
 }
 
+/// A text as the template engine escapes it into HTML.
+fn escaped(text: &Value) -> String {
+    let mut html = String::new();
+    for c in text.as_str().unwrap().chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#x27;"),
+            '/' => html.push_str("&#x2f;"),
+            c => html.push(c),
+        }
+    }
+    html
+}
+
+#[tokio::test]
+async fn the_page_lists_telephony_errors_with_their_meaning_and_fix() {
+    let app = spawn_app_with(CONFIG).await;
+    let cookie = logged_in(&app).await;
+    let (_, page) = get_page(&app, &cookie, "/").await;
+    assert!(page.contains("電話エラーはありません"), "{page}");
+
+    // Twilio refuses both numbers: error 21211, stored by the call that hit it.
+    for phone in ["+819012345678", "+819023456789"] {
+        app.phone(phone, json!({ "behaviour": "invalid_number" }))
+            .await;
+    }
+    let id = app.post_alert(&web_alert()).await["incident_id"].clone();
+    let mut errors = Value::Null;
+    for _ in 0..100 {
+        errors = app.get("/api/v1/telephony/errors").await.1;
+        if errors.as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let error = &errors[0];
+    assert_eq!(error["code"], 21211, "{errors:#}");
+    let (_, page) = get_page(&app, &cookie, "/").await;
+    assert!(!page.contains("電話エラーはありません"), "{page}");
+    for shown in [
+        "<td>21211</td>".to_owned(),
+        escaped(&error["meaning"]),
+        escaped(&error["fix"]),
+        format!("<a href=\"/incidents/{id}\">{id}</a>"),
+        escaped(&error["call_id"]),
+        "Twilio API".to_owned(),
+    ] {
+        assert!(page.contains(&shown), "{shown} in {page}");
+    }
+}
+
 /// A child process killed when the test ends, however it ends.
 struct Killed(Child);
 

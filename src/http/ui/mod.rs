@@ -250,10 +250,16 @@ async fn index(
             Query::try_from_uri(&Uri::from_static("/?limit=20")),
         )
         .await?;
+        let Json(errors) = incidents::telephony_errors(
+            State(state.clone()),
+            Query::try_from_uri(&Uri::from_static("/?limit=20")),
+        )
+        .await?;
         Ok::<_, ApiError>(json!({
             "incidents": to_json(list),
             "oncall": to_json(oncall),
             "calls": to_json(calls),
+            "errors": to_json(errors),
             "users": user_names(&state),
         }))
     };

@@ -85,6 +85,10 @@ impl App {
             wake_writeback,
             overrides.clone(),
         );
+        let heartbeats = Arc::new(crate::heartbeat::Heartbeats::new(
+            &config.heartbeats,
+            clock.now(),
+        ));
         let state = AppState {
             config,
             store,
@@ -94,6 +98,7 @@ impl App {
             overrides,
             test_calls,
             telephony,
+            heartbeats,
         };
         Ok(App {
             listener,
@@ -121,6 +126,7 @@ impl App {
         let writeback = tokio::spawn(self.writeback.run(stop.clone()));
         let spool = tokio::spawn(crate::spool::run(self.state.clone(), stop.clone()));
         let notices = tokio::spawn(crate::shift_notice::run(self.state.clone(), stop.clone()));
+        let heartbeats = tokio::spawn(crate::heartbeat::run(self.state.clone(), stop.clone()));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -140,6 +146,7 @@ impl App {
         let _ = writeback.await;
         let _ = spool.await;
         let _ = notices.await;
+        let _ = heartbeats.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())

@@ -84,6 +84,9 @@ pub enum Command {
         #[arg(long, env = "USER", default_value = "cli")]
         by: String,
     },
+    /// Check in heartbeat ID (`heartbeats:` in the config), e.g. from cron; a heartbeat
+    /// missed for its every + grace calls its call setting.
+    Heartbeat { id: String },
     /// Print exactly what would be spoken for TEXT, after the pronunciation rules.
     Say {
         /// ja-JP or en-US (default: the config's locale.language, else ja-JP).
@@ -385,6 +388,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ack { incident, by } => {
             daemon()?.ack(incident, &by)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Heartbeat { id } => {
+            daemon()?.heartbeat(&id)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Notification(notification) => Ok(notification.deliver(&path)),

@@ -381,6 +381,16 @@ impl Daemon {
         Ok(())
     }
 
+    pub fn heartbeat(&self, id: &str) -> anyhow::Result<()> {
+        let path = format!("/api/v1/heartbeats/{}", segment(id));
+        let answer: serde_json::Value = self.send("POST", &path, None)?;
+        match answer["recovery"]["outcome"].as_str() {
+            Some(outcome) => println!("Heartbeat {id}: seen; recovery stored ({outcome})."),
+            None => println!("Heartbeat {id}: seen."),
+        }
+        Ok(())
+    }
+
     pub fn add_override(
         &self,
         schedule: &str,

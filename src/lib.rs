@@ -81,6 +81,7 @@ pub mod runner;
 pub mod writeback;
 
 // Serving.
+pub mod heartbeat;
 pub mod oncall;
 pub mod service;
 pub mod shift_notice;

@@ -3,7 +3,7 @@
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::domain::Delivery;
+use crate::domain::{CallSettingId, Delivery};
 use crate::routing;
 use crate::runner::{RunnerHandle, SharedOverrides};
 use crate::speech::Speech;
@@ -34,6 +34,7 @@ pub struct AppState {
     pub test_calls: Arc<TestCalls>,
     /// For texts outside escalations (shift notices).
     pub telephony: Arc<Telephony>,
+    pub heartbeats: Arc<crate::heartbeat::Heartbeats>,
 }
 
 impl AppState {
@@ -45,8 +46,20 @@ impl AppState {
         delivery: Delivery,
         received_at: Timestamp,
     ) -> Result<Ingested, StoreError> {
+        let call_setting =
+            routing::route(&self.config.routes, &delivery.alert, received_at).cloned();
+        self.ingest_to(delivery, call_setting, received_at).await
+    }
+
+    /// [`AppState::ingest`] with the call setting already chosen (`None`: unrouted):
+    /// heartbeats name theirs and bypass the routes.
+    pub async fn ingest_to(
+        &self,
+        delivery: Delivery,
+        call_setting: Option<CallSettingId>,
+        received_at: Timestamp,
+    ) -> Result<Ingested, StoreError> {
         let alert = delivery.alert.clone();
-        let call_setting = routing::route(&self.config.routes, &alert, received_at).cloned();
         let ingested = self
             .store
             .ingest(delivery, call_setting.clone(), received_at)

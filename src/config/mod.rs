@@ -35,6 +35,17 @@ pub struct Config {
     pub speech: SpeechConfig,
     /// The keypad menu's keys (`keys:`).
     pub keys: Keypad,
+    /// Checks-in expected from outside (`heartbeats:`).
+    pub heartbeats: Vec<Heartbeat>,
+}
+
+/// A heartbeat missed for `every + grace` is a problem for `call`, whatever the routes say.
+#[derive(Debug)]
+pub struct Heartbeat {
+    pub id: String,
+    pub every: Duration,
+    pub grace: Duration,
+    pub call: CallSettingId,
 }
 
 #[derive(Debug)]

@@ -30,6 +30,17 @@ pub struct RawConfig {
     pub speech: RawSpeech,
     #[serde(default)]
     pub keys: RawKeys,
+    #[serde(default)]
+    pub heartbeats: Vec<RawHeartbeat>,
+}
+
+/// `heartbeats:`: something that must check in every so often.
+#[derive(Debug, Deserialize)]
+pub struct RawHeartbeat {
+    pub id: String,
+    pub every: String,
+    pub grace: String,
+    pub call: String,
 }
 
 /// `keys:`: the keypad menu's keys, each a digit (`9`) or a string (`"*"`, `"9#"`).

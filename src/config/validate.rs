@@ -241,6 +241,7 @@ impl Validator<'_> {
         let pronunciation = self.pronunciation(raw.pronunciation);
         let speech = self.speech(raw.speech, locale.language);
         let keys = self.keys(raw.keys);
+        let heartbeats = self.heartbeats(raw.heartbeats, &setting_ids);
         Config {
             server,
             storage,
@@ -254,7 +255,57 @@ impl Validator<'_> {
             pronunciation,
             speech,
             keys,
+            heartbeats,
         }
+    }
+
+    fn heartbeats(
+        &mut self,
+        raw: Vec<super::raw::RawHeartbeat>,
+        settings: &HashSet<&CallSettingId>,
+    ) -> Vec<Heartbeat> {
+        self.unique_ids("heartbeats", raw.iter().map(|h| h.id.as_str()));
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let path = child_index("heartbeats", i);
+                if h.id.is_empty() || h.id.contains(['/', '?', '#']) {
+                    self.error(
+                        &child_key(&path, "id"),
+                        format!(
+                            "{:?} is not a heartbeat id; use letters, digits, - and _",
+                            h.id
+                        ),
+                    );
+                }
+                let mut positive = |key: &str, raw: &str| {
+                    let path = child_key(&path, key);
+                    let d = self.duration(&path, Some(raw), Duration::from_secs(1));
+                    if d.is_zero() {
+                        self.error(&path, "must be longer than 0s");
+                    }
+                    d
+                };
+                let every = positive("every", &h.every);
+                let grace = positive("grace", &h.grace);
+                let call = CallSettingId::new(h.call);
+                if !settings.contains(&call) {
+                    self.error(
+                        &child_key(&path, "call"),
+                        format!(
+                            "unknown call setting {:?}; add it under call_settings:",
+                            call.as_str()
+                        ),
+                    );
+                }
+                Heartbeat {
+                    id: h.id,
+                    every,
+                    grace,
+                    call,
+                }
+            })
+            .collect()
     }
 
     /// Each key one of 0-9 and `*` (a trailing `#` is allowed, as menus write them), no

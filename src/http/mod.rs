@@ -2,6 +2,7 @@
 
 mod alerts;
 mod error;
+mod heartbeats;
 mod incidents;
 mod oncall;
 mod server;
@@ -78,7 +79,9 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/api/v1/schedules/{file}", get(oncall::schedule_feed))
         .route("/api/v1/users/{file}", get(oncall::user_feed));
     // Alerts in: an ingest token (server.ingest_tokens) is enough here.
-    let ingest = Router::new().route("/api/v1/alerts", post(alerts::post_generic));
+    let ingest = Router::new()
+        .route("/api/v1/alerts", post(alerts::post_generic))
+        .route("/api/v1/heartbeats/{id}", post(heartbeats::check_in));
     let webhooks = Router::new()
         .route("/webhooks/nagios", post(alerts::post_nagios))
         .route("/webhooks/zabbix", post(alerts::post_zabbix))

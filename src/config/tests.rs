@@ -546,3 +546,52 @@ fn keypad_keys_default_to_x_mon_and_are_checked() {
         "1 is also the details key",
     );
 }
+
+#[test]
+fn heartbeats_are_checked() {
+    let text = format!(
+        "{BASE}heartbeats:
+  - {{ id: zabbix-server, every: 5m, grace: 2m, call: infra }}
+  - {{ id: zabbix-server, every: 0s, grace: soon, call: infar }}
+"
+    );
+    let (config, problems) = validate_text(&text, Path::new("/etc/kaden"), &AnySecret);
+    expect(
+        &problems,
+        Level::Error,
+        "heartbeats[1].id",
+        14,
+        "duplicate id \"zabbix-server\"",
+    );
+    expect(
+        &problems,
+        Level::Error,
+        "heartbeats[1].every",
+        14,
+        "longer than 0s",
+    );
+    expect(
+        &problems,
+        Level::Error,
+        "heartbeats[1].grace",
+        14,
+        "not a duration",
+    );
+    expect(
+        &problems,
+        Level::Error,
+        "heartbeats[1].call",
+        14,
+        "unknown call setting \"infar\"",
+    );
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    let first = &config.unwrap().heartbeats[0];
+    assert_eq!(
+        (first.every, first.grace, first.call.as_str()),
+        (
+            std::time::Duration::from_secs(300),
+            std::time::Duration::from_secs(120),
+            "infra"
+        )
+    );
+}

@@ -4,6 +4,7 @@
 mod api;
 mod calls;
 mod hardening;
+mod heartbeats;
 mod helpers;
 mod ingest;
 mod lifecycle;

@@ -119,7 +119,7 @@ pub async fn check_in(
     Some(ingested.map(Some))
 }
 
-/// Ids of the heartbeats overdue at `now` that have not been raised yet; marks them raised.
+/// The heartbeats overdue at `now` that have not been raised yet; marks them raised.
 fn overdue(state: &AppState, now: Timestamp) -> Vec<&Heartbeat> {
     let mut beats = state.heartbeats.lock();
     state

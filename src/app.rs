@@ -42,6 +42,8 @@ pub struct App {
     runner: Runner,
     writeback: Worker,
     simulator: Option<Simulator>,
+    /// Last check-ins of `heartbeats:`, shared by the endpoint and the monitor.
+    heartbeats: Arc<crate::heartbeat::Heartbeats>,
     /// One daemon per database: two would restore the same escalations and drain the
     /// spool twice.
     lock: DaemonLock,
@@ -98,7 +100,6 @@ impl App {
             overrides,
             test_calls,
             telephony,
-            heartbeats,
         };
         Ok(App {
             listener,
@@ -106,6 +107,7 @@ impl App {
             runner,
             writeback,
             simulator,
+            heartbeats,
             lock,
         })
     }
@@ -126,7 +128,11 @@ impl App {
         let writeback = tokio::spawn(self.writeback.run(stop.clone()));
         let spool = tokio::spawn(crate::spool::run(self.state.clone(), stop.clone()));
         let notices = tokio::spawn(crate::shift_notice::run(self.state.clone(), stop.clone()));
-        let heartbeats = tokio::spawn(crate::heartbeat::run(self.state.clone(), stop.clone()));
+        let heartbeats = tokio::spawn(crate::heartbeat::run(
+            self.state.clone(),
+            self.heartbeats.clone(),
+            stop.clone(),
+        ));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -136,7 +142,7 @@ impl App {
         let limits = self.state.config.server.limits;
         crate::http::serve(
             self.listener,
-            crate::http::router(self.state, self.simulator),
+            crate::http::router(self.state, self.simulator, self.heartbeats),
             limits,
             shutdown,
         )

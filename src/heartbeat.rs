@@ -13,7 +13,7 @@ use crate::service::AppState;
 use crate::store::{Ingested, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -84,12 +84,13 @@ fn alert(language: Language, id: &str, kind: AlertKind, at: Timestamp) -> Alert 
 /// problem it is stored linked to nothing).
 pub async fn check_in(
     state: &AppState,
+    beats: &Heartbeats,
     id: &str,
     now: Timestamp,
 ) -> Option<Result<Option<Ingested>, StoreError>> {
     let heartbeat = state.config.heartbeats.iter().find(|h| h.id == id)?;
     let recover = {
-        let mut beats = state.heartbeats.lock();
+        let mut beats = beats.lock();
         let beat = beats.get_mut(id)?;
         let recover = beat.recover_next;
         *beat = Beat {
@@ -112,7 +113,7 @@ pub async fn check_in(
         .await;
     if ingested.is_err() {
         // Not stored: the next check-in tries again.
-        if let Some(beat) = state.heartbeats.lock().get_mut(id) {
+        if let Some(beat) = beats.lock().get_mut(id) {
             beat.recover_next = true;
         }
     }
@@ -120,8 +121,8 @@ pub async fn check_in(
 }
 
 /// The heartbeats overdue at `now` that have not been raised yet; marks them raised.
-fn overdue(state: &AppState, now: Timestamp) -> Vec<&Heartbeat> {
-    let mut beats = state.heartbeats.lock();
+fn overdue<'a>(state: &'a AppState, beats: &Heartbeats, now: Timestamp) -> Vec<&'a Heartbeat> {
+    let mut beats = beats.lock();
     state
         .config
         .heartbeats
@@ -145,13 +146,13 @@ fn overdue(state: &AppState, now: Timestamp) -> Vec<&Heartbeat> {
 }
 
 /// Raises each missed heartbeat once, until `stop`.
-pub async fn run(state: AppState, stop: CancellationToken) {
+pub async fn run(state: AppState, beats: Arc<Heartbeats>, stop: CancellationToken) {
     if state.config.heartbeats.is_empty() {
         return;
     }
     loop {
         let now = state.clock.now();
-        for heartbeat in overdue(&state, now) {
+        for heartbeat in overdue(&state, &beats, now) {
             let id = &heartbeat.id;
             tracing::warn!(heartbeat = %id, "Heartbeat missed; raising a problem.");
             let problem = alert(state.config.locale.language, id, AlertKind::Problem, now);
@@ -161,7 +162,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 .await
             {
                 tracing::error!(heartbeat = %id, error = %e, "Cannot store the missed heartbeat; trying again.");
-                if let Some(beat) = state.heartbeats.lock().get_mut(id) {
+                if let Some(beat) = beats.lock().get_mut(id) {
                     beat.raised = false;
                 }
             }

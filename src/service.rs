@@ -34,7 +34,6 @@ pub struct AppState {
     pub test_calls: Arc<TestCalls>,
     /// For texts outside escalations (shift notices).
     pub telephony: Arc<Telephony>,
-    pub heartbeats: Arc<crate::heartbeat::Heartbeats>,
 }
 
 impl AppState {

@@ -54,7 +54,11 @@ struct Guard {
     scope: Scope,
 }
 
-pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
+pub fn router(
+    state: AppState,
+    simulator: Option<Simulator>,
+    heartbeats: std::sync::Arc<crate::heartbeat::Heartbeats>,
+) -> Router {
     let mut header_only = Router::new()
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
@@ -81,7 +85,8 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     // Alerts in: an ingest token (server.ingest_tokens) is enough here.
     let ingest = Router::new()
         .route("/api/v1/alerts", post(alerts::post_generic))
-        .route("/api/v1/heartbeats/{id}", post(heartbeats::check_in));
+        .route("/api/v1/heartbeats/{id}", post(heartbeats::check_in))
+        .layer(axum::Extension(heartbeats));
     let webhooks = Router::new()
         .route("/webhooks/nagios", post(alerts::post_nagios))
         .route("/webhooks/zabbix", post(alerts::post_zabbix))

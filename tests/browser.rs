@@ -329,9 +329,12 @@ async fn screenshot(browser: &fantoccini::Client, name: &str) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// The text of an element, waiting for it: a click or a submit returns before the next
+/// page has loaded, so the element may not be there yet.
 async fn text(browser: &fantoccini::Client, css: &str) -> String {
     browser
-        .find(Locator::Css(css))
+        .wait()
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .text()
@@ -387,6 +390,7 @@ async fn an_operator_logs_in_and_follows_an_incident_in_chromium() {
     form.set_by_name("name", "佐藤").await.unwrap();
     form.set_by_name("token", TOKEN).await.unwrap();
     form.submit().await.unwrap();
+    text(&browser, "#oncall").await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/");
     let cookie = browser.get_named_cookie("kaden_session").await.unwrap();
     assert_eq!(cookie.http_only(), Some(true));
@@ -424,11 +428,11 @@ async fn an_operator_logs_in_and_follows_an_incident_in_chromium() {
         .click()
         .await
         .unwrap();
+    let timeline = text(&browser, "#timeline").await;
     assert_eq!(
         browser.current_url().await.unwrap().path(),
         format!("/incidents/{id}")
     );
-    let timeline = text(&browser, "#timeline").await;
     for expected in ["web-01", "HTTP CRITICAL - 503", callee, "9#"] {
         assert!(timeline.contains(expected), "{expected} in {timeline}");
     }

@@ -15,7 +15,11 @@ if ! command -v rpm >/dev/null || ! command -v nginx >/dev/null || ! command -v 
     apt-get install -y -qq --no-install-recommends rpm nginx-light caddy >/dev/null
 fi
 
-cargo build --release --locked
+packaging/build-release.sh
+if readelf -l target/release/kaden-notify | grep -q 'program interpreter'; then
+    echo "target/release/kaden-notify is dynamically linked; packaging/build-release.sh links it statically"
+    exit 1
+fi
 deb=$(cargo deb --no-build --locked | tail -n 1)
 cargo generate-rpm
 rpm=$(ls -t target/generate-rpm/kaden-*.rpm | head -n 1)

@@ -80,10 +80,10 @@ pub async fn alertscript() -> Vec<Row> {
     )
     .expect("config written");
     let mut variants = vec![Variant::new("/bin/true", |_| Command::new("/bin/true"))];
-    for binary in [KADEN, KADEN_NOTIFY] {
-        let name = Path::new(binary).file_name().unwrap().to_string_lossy();
+    let binaries = notification_binaries();
+    for (name, binary) in binaries.clone() {
         variants.push(Variant::new(format!("{name} --version"), move |_| {
-            let mut command = Command::new(binary);
+            let mut command = Command::new(&binary);
             command.arg("--version");
             command
         }));
@@ -94,16 +94,16 @@ pub async fn alertscript() -> Vec<Row> {
         ("nagios-notify", nagios_notify),
     ];
     for (subcommand, notification) in commands {
-        for binary in [KADEN, KADEN_NOTIFY] {
-            let name = Path::new(binary).file_name().unwrap().to_string_lossy();
+        for (name, binary) in binaries.clone() {
             let targets: [(&str, PathBuf); 2] = [
                 ("daemon", kaden.config.clone()),
                 ("spool", down_config.clone()),
             ];
             for (target, config) in targets {
+                let binary = binary.clone();
                 variants.push(Variant::new(
                     format!("{name} {subcommand} → {target}"),
-                    move |i| notification(binary, &config, i),
+                    move |i| notification(&binary, &config, i),
                 ));
             }
         }
@@ -133,6 +133,20 @@ pub async fn alertscript() -> Vec<Row> {
             ratio: Some(m.wall.as_secs_f64() / truth.wall.as_secs_f64()),
         })
         .collect()
+}
+
+/// The binaries that can deliver a notification, by label: the `kaden` and `kaden-notify`
+/// this bench was built with, and the statically linked `kaden-notify` the packages ship
+/// when bench/run.sh built one (`KADEN_NOTIFY_STATIC`).
+fn notification_binaries() -> Vec<(String, String)> {
+    let mut binaries = vec![
+        ("kaden".to_owned(), KADEN.to_owned()),
+        ("kaden-notify".to_owned(), KADEN_NOTIFY.to_owned()),
+    ];
+    if let Ok(path) = std::env::var("KADEN_NOTIFY_STATIC") {
+        binaries.push(("kaden-notify static".to_owned(), path));
+    }
+    binaries
 }
 
 /// User and system CPU time of every child waited for so far.
@@ -180,7 +194,7 @@ fn time_interleaved(variants: &[Variant]) -> Vec<Medians> {
                 String::new()
             };
             println!(
-                "{:<36} min {:6.2} ms  median {:6.2} ms  p95 {:6.2} ms  CPU median {:5.2} ms{failures}",
+                "{:<43} min {:6.2} ms  median {:6.2} ms  p95 {:6.2} ms  CPU median {:5.2} ms{failures}",
                 variant.label,
                 ms(walls[0]),
                 ms(percentile_of(walls, 50.0)),

@@ -14,6 +14,7 @@ use crate::telephony::twilio::TwilioClient;
 use crate::telephony::voice::{Telephony, Webhooks};
 use crate::testcall::TestCalls;
 use crate::writeback::Worker;
+use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -184,8 +185,12 @@ fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Op
             (telephony, t.auth_token.clone(), None)
         }
         Provider::Simulator(s) => {
-            // A fresh token per run: nothing outside this process can sign webhooks.
-            let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+            // Without a configured token, a fresh one per run: nothing outside this process
+            // can then sign webhooks or use the simulator's REST API.
+            let token = match &s.auth_token {
+                Some(token) => token.expose_secret().to_owned(),
+                None => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+            };
             let sim = Simulator::new(token.clone(), s.phones.clone()).with_keypad(&config.keys);
             let client = TwilioClient::new(
                 &format!("{local_url}/sim/twilio"),

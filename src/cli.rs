@@ -8,6 +8,7 @@ use crate::telemetry::LogFormat;
 use crate::telephony::simulator::Behaviour;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -326,6 +327,14 @@ pub enum SimAction {
     },
     /// Every simulated call with what was said and pressed.
     Calls,
+    /// The simulator's REST API base, Account SID and token for any Twilio client, as
+    /// shell assignments (`eval "$(kaden sim credentials --show-token)"`). The token is
+    /// `telephony.simulator.auth_token`; without it each run draws a random one.
+    Credentials {
+        /// Print the token itself, not only where it comes from.
+        #[arg(long)]
+        show_token: bool,
+    },
 }
 
 /// Spelled as in the config (`no_answer`) or with dashes (`no-answer`): both work.
@@ -449,15 +458,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }),
         Command::Sim { action } => {
-            let daemon = daemon()?;
             match action {
                 SimAction::Phone {
                     number,
                     behaviour,
                     keys,
                     after,
-                } => daemon.sim_phone(&number, &behaviour.script(keys, after))?,
-                SimAction::Calls => daemon.sim_calls()?,
+                } => daemon()?.sim_phone(&number, &behaviour.script(keys, after))?,
+                SimAction::Calls => daemon()?.sim_calls()?,
+                SimAction::Credentials { show_token } => {
+                    print!("{}", sim_credentials(&load_config(&path)?, show_token)?)
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -732,6 +743,26 @@ fn gap_warnings(path: &std::path::Path, config: &config::Config) {
 }
 
 /// Loads the config, printing warnings; an invalid config is an error.
+/// `kaden sim credentials`: what a Twilio client needs to use the simulator.
+fn sim_credentials(config: &config::Config, show_token: bool) -> anyhow::Result<String> {
+    let config::Provider::Simulator(simulator) = &config.telephony.provider else {
+        anyhow::bail!("telephony.provider is twilio: there is no simulator to use");
+    };
+    let token = match (&simulator.auth_token, show_token) {
+        (Some(token), true) => token.expose_secret().to_owned(),
+        (Some(_), false) => "'(telephony.simulator.auth_token; --show-token prints it)'".to_owned(),
+        (None, _) => anyhow::bail!(
+            "telephony.simulator.auth_token is not set, so the simulator draws a random \
+             token each run that no outside client can know; set it (e.g. ${{env:KADEN_SIM_TOKEN}})"
+        ),
+    };
+    Ok(format!(
+        "TWILIO_API_BASE={}/sim/twilio\nTWILIO_ACCOUNT_SID={}\nTWILIO_AUTH_TOKEN={token}\n",
+        config::local_url(config.server.listen),
+        crate::telephony::simulator::ACCOUNT_SID,
+    ))
+}
+
 pub fn load_config(path: &std::path::Path) -> anyhow::Result<config::Config> {
     let (config, warnings) = config::load(path, &SystemSecrets)?;
     for line in warnings.to_string().lines() {

@@ -148,6 +148,9 @@ pub enum Provider {
 #[derive(Debug)]
 pub struct SimulatorConfig {
     pub from: PhoneNumber,
+    /// The token outside Twilio clients use against the simulator (`kaden sim
+    /// credentials`); without it, a fresh random token per run.
+    pub auth_token: Option<SecretString>,
     pub machine_detection: bool,
     /// What each simulated callee does; numbers not listed answer and press the
     /// acknowledge-all key (9#).

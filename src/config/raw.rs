@@ -116,6 +116,7 @@ pub struct RawTwilio {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawSimulator {
     pub from: Option<String>,
+    pub auth_token: Option<String>,
     pub machine_detection: Option<bool>,
     /// Callee scripts by phone number; checked in validation so errors carry a line.
     #[serde(default)]

@@ -577,6 +577,9 @@ impl Validator<'_> {
             .collect();
         SimulatorConfig {
             from: self.phone(&child_key(path, "from"), from),
+            auth_token: raw
+                .auth_token
+                .map(|t| self.secret(&child_key(path, "auth_token"), &t)),
             machine_detection: raw.machine_detection.unwrap_or(true),
             phones,
         }

@@ -311,6 +311,7 @@ async fn hourly_call_cap_defers_calls_and_texts_the_target() {
 mod real_provider {
     use super::*;
     use kaden::telephony::simulator::{ACCOUNT_SID, Simulator};
+    use std::collections::HashMap;
 
     async fn fake_twilio(token: &str) -> String {
         let sim = Simulator::new(
@@ -586,18 +587,71 @@ routes:
         assert_eq!(refused.status(), 401, "basic auth, as Twilio");
     }
 
+    /// A daemon on the simulator with `telephony.simulator.auth_token` set, listening on
+    /// `port`, and `kaden sim credentials --show-token`'s assignments for it.
+    async fn simulator_with_credentials(port: u16) -> (TestApp, HashMap<String, String>) {
+        let config = format!(
+            "{}telephony:\n  simulator:\n    auth_token: sim-token-0123456789\n",
+            crate::helpers::CONFIG.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        );
+        let app = spawn_app_with(&config).await;
+        let (code, hidden) = cli(&config, &["sim", "credentials"]).await;
+        assert_eq!(code, Some(0), "{hidden}");
+        assert!(!hidden.contains("sim-token-0123456789"), "{hidden}");
+        let (code, out) = cli(&config, &["sim", "credentials", "--show-token"]).await;
+        assert_eq!(code, Some(0), "{out}");
+        let credentials = out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        (app, credentials)
+    }
+
+    #[tokio::test]
+    async fn sim_credentials_name_the_simulator_s_api_account_and_configured_token() {
+        let port = free_port();
+        let (_app, credentials) = simulator_with_credentials(port).await;
+        assert_eq!(
+            credentials["TWILIO_API_BASE"],
+            format!("http://127.0.0.1:{port}/sim/twilio")
+        );
+        assert_eq!(credentials["TWILIO_ACCOUNT_SID"], ACCOUNT_SID);
+        assert_eq!(credentials["TWILIO_AUTH_TOKEN"], "sim-token-0123456789");
+        let calls = reqwest::Client::new()
+            .get(format!(
+                "{}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json",
+                credentials["TWILIO_API_BASE"]
+            ))
+            .basic_auth(ACCOUNT_SID, Some(&credentials["TWILIO_AUTH_TOKEN"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(calls.status(), 200, "the token is the one the daemon uses");
+
+        let (code, out) = cli(crate::helpers::CONFIG, &["sim", "credentials"]).await;
+        assert_eq!(code, Some(1));
+        assert!(
+            out.is_empty(),
+            "no token configured, nothing to print: {out}"
+        );
+    }
+
     #[tokio::test]
     #[ignore = "needs Twilio's Python library (pip install twilio); run by .ci/run"]
-    async fn twilio_s_official_python_library_works_against_the_simulator() {
-        let twilio = fake_twilio("twilio-token-123").await;
+    async fn twilio_s_official_python_library_works_against_the_daemon_s_simulator() {
+        let (_app, credentials) = simulator_with_credentials(free_port()).await;
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/twilio/official_client.py"
         );
-        let base = format!("{twilio}/twilio");
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new("python3")
-                .args([script, &base, ACCOUNT_SID, "twilio-token-123"])
+                .arg(script)
+                .args(
+                    ["TWILIO_API_BASE", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+                        .map(|k| &credentials[k]),
+                )
                 .output()
                 .unwrap()
         })

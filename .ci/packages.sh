@@ -37,6 +37,7 @@ expected=(
     /usr/share/kaden/plugins/zabbix/media_kaden.yaml
     /usr/share/kaden/plugins/zabbix/media_kaden_script.yaml
     /usr/share/kaden/plugins/nagios/kaden.cfg
+    /usr/share/kaden/plugins/nagios/kaden-heartbeat.cfg
     /usr/share/kaden/plugins/icinga2/kaden.conf
     /usr/share/kaden/plugins/mackerel/README.md
     /usr/share/kaden/proxy/nginx.conf

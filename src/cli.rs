@@ -85,9 +85,6 @@ pub enum Command {
         #[arg(long, env = "USER", default_value = "cli")]
         by: String,
     },
-    /// Check in heartbeat ID (`heartbeats:` in the config), e.g. from cron; a heartbeat
-    /// missed for its every + grace calls its call setting.
-    Heartbeat { id: String },
     /// Print exactly what would be spoken for TEXT, after the pronunciation rules.
     Say {
         /// ja-JP or en-US (default: the config's locale.language, else ja-JP).
@@ -167,6 +164,10 @@ pub enum Notification {
         /// {ALERT.MESSAGE}: event_id, event_value, host_name, ... one per line.
         message: String,
     },
+    /// Check in heartbeat ID (`heartbeats:` in the config), e.g. from cron or the
+    /// monitoring system; a heartbeat missed for its every + grace calls its call setting.
+    /// Needs no secret but, at most, an ingest token.
+    Heartbeat { id: String },
 }
 
 impl Notification {
@@ -187,6 +188,7 @@ impl Notification {
                 "zabbix",
                 crate::sources::zabbix::alertscript_body(&sendto, &subject, &message),
             ),
+            Notification::Heartbeat { id } => crate::notify::heartbeat(config, &id),
         }
     }
 }
@@ -397,10 +399,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ack { incident, by } => {
             daemon()?.ack(incident, &by)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Heartbeat { id } => {
-            daemon()?.heartbeat(&id)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Notification(notification) => Ok(notification.deliver(&path)),

@@ -161,7 +161,7 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 /// `text` as one path segment: everything but unreserved characters percent-encoded.
-fn segment(text: &str) -> String {
+pub fn segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' => {
@@ -378,16 +378,6 @@ impl Daemon {
         println!(
             "Incident {incident}: acknowledged by {by}; calling stops and the write-back is queued."
         );
-        Ok(())
-    }
-
-    pub fn heartbeat(&self, id: &str) -> anyhow::Result<()> {
-        let path = format!("/api/v1/heartbeats/{}", segment(id));
-        let answer: serde_json::Value = self.send("POST", &path, None)?;
-        match answer["recovery"]["outcome"].as_str() {
-            Some(outcome) => println!("Heartbeat {id}: seen; recovery stored ({outcome})."),
-            None => println!("Heartbeat {id}: seen."),
-        }
         Ok(())
     }
 

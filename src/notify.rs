@@ -1,4 +1,5 @@
-//! Notification commands (`kaden nagios-notify`, `kaden zabbix-alert`): check one alert
+//! Notification commands (`kaden nagios-notify`, `kaden zabbix-alert`, and `kaden
+//! heartbeat`, which checks in and spools nothing): check one alert
 //! with the daemon's own parser, then hand it to the local daemon over HTTP, or spool it
 //! durably when the daemon is unreachable or will not take this command's token. Exit 0
 //! only once the alert is safe; otherwise one clear line on stderr and a non-zero exit,
@@ -51,6 +52,50 @@ fn post(daemon: &Loopback, spooled: &Spooled) -> Delivery {
     }
 }
 
+fn settings(config_path: &Path) -> Result<NotifySettings, ExitCode> {
+    config::notify_settings(config_path, &SystemSecrets).map_err(|e| {
+        eprintln!("kaden: {e}");
+        ExitCode::from(3)
+    })
+}
+
+/// Checks in heartbeat `id`. Nothing is spooled: a check-in only says "alive now", and a
+/// late one would hide that the daemon was away.
+pub fn heartbeat(config_path: &Path, id: &str) -> ExitCode {
+    let settings = match settings(config_path) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    if let Some(problem) = settings.token_problem {
+        eprintln!("kaden: no token to check in with ({problem})");
+        return ExitCode::from(3);
+    }
+    let daemon = Loopback::new(settings.daemon, settings.token, Some(DAEMON_TIMEOUT));
+    let path = format!("/api/v1/heartbeats/{}", crate::client::segment(id));
+    match daemon.send("POST", &path, &[], None) {
+        Ok(a) if a.status.is_success() => {
+            let answer: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
+            match answer["recovery"]["outcome"].as_str() {
+                Some(outcome) => println!("Heartbeat {id}: seen; recovery stored ({outcome})."),
+                None => println!("Heartbeat {id}: seen."),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(a) => {
+            eprintln!(
+                "kaden: heartbeat {id} refused ({}: {})",
+                a.status,
+                a.error()
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("kaden: heartbeat {id} not delivered: the daemon is unreachable ({e})");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Checks `body` for the `source` webhook, then delivers or spools it. Whatever is
 /// spooled parses, so the daemon can always deliver it.
 pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> ExitCode {
@@ -65,12 +110,9 @@ pub fn deliver(config_path: &Path, source: &str, body: serde_json::Value) -> Exi
         token,
         token_problem,
         spool,
-    } = match config::notify_settings(config_path, &SystemSecrets) {
+    } = match settings(config_path) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("kaden: {e}");
-            return ExitCode::from(3);
-        }
+        Err(code) => return code,
     };
     // One key for every attempt: posted now, or drained from the spool after a crash that
     // lost the daemon's answer, the alert is stored once.

@@ -75,6 +75,7 @@ fn nagios_config(dir: &Path) -> String {
 log_file={d}/nagios.log
 cfg_file={d}/objects.cfg
 cfg_file={d}/kaden.cfg
+cfg_file={d}/kaden-heartbeat.cfg
 object_cache_file={d}/objects.cache
 precached_object_file={d}/objects.precache
 status_file={d}/status.dat
@@ -206,20 +207,28 @@ async fn nagios_problem_is_phoned_acknowledged_put_in_downtime_and_recovered() {
     let kaden = e2e::copy_binaries(dir);
     let port = free_port();
     write(&dir.join("kaden.yaml"), &kaden_config(dir, port));
-    // The shipped command definitions, with this run's paths.
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/nagios/kaden.cfg"),
-    )
-    .unwrap();
-    write(
-        &dir.join("kaden.cfg"),
-        &shipped
-            .replace("/usr/bin/", &format!("{}/", dir.display()))
-            .replace(
-                "/etc/kaden/kaden.yaml",
-                &dir.join("kaden.yaml").display().to_string(),
-            ),
-    );
+    // The shipped definitions, with this run's paths; `nagios4 -v` checks the heartbeat's.
+    for name in ["kaden.cfg", "kaden-heartbeat.cfg"] {
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plugins/nagios")
+                .join(name),
+        )
+        .unwrap();
+        write(
+            &dir.join(name),
+            &shipped
+                .replace("/usr/bin/", &format!("{}/", dir.display()))
+                .replace(
+                    "/etc/kaden/kaden.yaml",
+                    &dir.join("kaden.yaml").display().to_string(),
+                )
+                .replace(
+                    "host_name               localhost",
+                    "host_name               web01",
+                ),
+        );
+    }
     write(&dir.join("objects.cfg"), OBJECTS);
     write(&dir.join("nagios.cfg"), &nagios_config(dir));
     // Nagios writes its status, log, pipe and temp files as user nagios.

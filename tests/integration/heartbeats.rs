@@ -103,3 +103,50 @@ async fn heartbeats_need_a_token_and_a_configured_id() {
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["heartbeat"], "zabbix-server");
 }
+
+/// `kaden-notify heartbeat` and `kaden heartbeat` check in with the ingest token alone:
+/// the API token is a secret the monitoring system's user cannot read.
+#[tokio::test]
+async fn the_heartbeat_command_checks_in_with_only_an_ingest_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = CONFIG.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let app = spawn_app_with(&config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kaden.yaml");
+    let unreadable = format!("${{file:{}}}", dir.path().join("missing").display());
+    std::fs::write(
+        &path,
+        config.replace("[TOKEN]", &format!("[\"{unreadable}\"]")),
+    )
+    .unwrap();
+    let heartbeat = |binary: &'static str, id: &'static str| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(binary)
+                .args(["heartbeat", id, "-c"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            (out.status.code(), said)
+        })
+    };
+    for binary in [
+        env!("CARGO_BIN_EXE_kaden-notify"),
+        env!("CARGO_BIN_EXE_kaden"),
+    ] {
+        let (code, said) = heartbeat(binary, "zabbix-server").await.unwrap();
+        assert_eq!(code, Some(0), "{binary}: {said}");
+        assert!(said.contains("Heartbeat zabbix-server: seen"), "{said}");
+
+        let (code, said) = heartbeat(binary, "nope").await.unwrap();
+        assert_eq!(code, Some(2), "an unknown heartbeat is refused: {said}");
+        assert!(said.contains("no heartbeat \"nope\""), "{said}");
+    }
+    drop(app);
+}

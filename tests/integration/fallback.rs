@@ -35,12 +35,16 @@ async fn fake_twilio(token: &str) -> (Simulator, String) {
 
 /// Round robin over a, b, c, d, once; the primary signs in with `primary_token`.
 async fn app(primary: &str, primary_token: &str, fallback: &str) -> TestApp {
+    spawn_app_with(&config(primary, primary_token, fallback)).await
+}
+
+fn config(primary: &str, primary_token: &str, fallback: &str) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    spawn_app_with(&format!(
+    format!(
         "\
 server:
   listen: 127.0.0.1:{port}
@@ -72,8 +76,7 @@ call_settings:
 routes:
   - {{ call: infra }}
 "
-    ))
-    .await
+    )
 }
 
 fn quiet(incident: &Value) -> bool {
@@ -308,5 +311,33 @@ async fn a_call_that_may_exist_is_not_placed_again_through_the_fallback() {
             .unwrap()
             .contains("3 call creations in a row failed"),
         "{switches:#?}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_checks_the_fallback_account_too() {
+    let (_primary, primary_url) = fake_twilio("the-primary-token").await;
+    let (_fallback, fallback_url) = fake_twilio(FALLBACK_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kaden.yaml");
+    let text = config(&primary_url, "a-wrong-token", &fallback_url);
+    std::fs::write(&path, text.replace("TOKEN", crate::helpers::TOKEN)).unwrap();
+    let (config, _) = kaden::config::load(&path, &kaden::config::SystemSecrets).unwrap();
+    let found = kaden::doctor::run(&config).await;
+    let result = |what: &str| {
+        found
+            .iter()
+            .find(|f| f.what == what)
+            .unwrap_or_else(|| panic!("no {what} check"))
+            .result
+            .clone()
+    };
+    let primary = result("telephony").unwrap_err();
+    assert!(primary.contains("20003"), "{primary}");
+    assert_eq!(
+        result("telephony.fallback"),
+        Ok(format!(
+            "account {ACCOUNT_SID} is active and +815087654321 is its number"
+        ))
     );
 }

@@ -3,12 +3,13 @@
 //! started beside it and stopped after it. Serving itself is [`crate::service`]'s.
 
 use crate::clock::SharedClock;
-use crate::config::{Config, Provider};
+use crate::config::{Config, Provider, TwilioConfig};
 use crate::pronunciation::RulesError;
 use crate::runner::{Runner, SharedOverrides};
 use crate::service::{AppState, CallWebhooks};
 use crate::speech::Speech;
 use crate::store::{DaemonLock, Store, StoreError};
+use crate::telephony::failover::Accounts;
 use crate::telephony::simulator::{self, Simulator};
 use crate::telephony::twilio::TwilioClient;
 use crate::telephony::voice::{Telephony, Webhooks};
@@ -62,12 +63,12 @@ impl App {
             .local_addr()
             .map_err(|source| AppError::Bind { addr, source })?;
         let speech = Arc::new(Speech::from_config(&config)?);
-        let (telephony, auth_token, simulator) = telephony(&config, local);
+        let (telephony, auth_tokens, simulator) = telephony(&config, local, &store, &clock);
         let config = Arc::new(config);
         let calls = Arc::new(CallWebhooks {
             speech: speech.clone(),
             webhooks: telephony.webhooks.clone(),
-            auth_token,
+            auth_tokens,
         });
         let overrides: SharedOverrides = Arc::new(RwLock::new(store.overrides().await?));
         let wake_writeback = Arc::new(Notify::new());
@@ -134,6 +135,10 @@ impl App {
             self.heartbeats.clone(),
             stop.clone(),
         ));
+        let failover = tokio::spawn(crate::telephony::failover::run(
+            self.state.telephony.clone(),
+            stop.clone(),
+        ));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -154,14 +159,21 @@ impl App {
         let _ = spool.await;
         let _ = notices.await;
         let _ = heartbeats.await;
+        let _ = failover.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())
     }
 }
 
-/// The Twilio client, the token webhooks are signed with, and the simulator if it is used.
-fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Option<Simulator>) {
+/// The Twilio client(s), the tokens webhooks are signed with, and the simulator if it is
+/// used.
+fn telephony(
+    config: &Config,
+    local: SocketAddr,
+    store: &Store,
+    clock: &SharedClock,
+) -> (Telephony, Vec<SecretString>, Option<Simulator>) {
     let local_url = crate::config::local_url(local);
     let webhook_base = config
         .server
@@ -170,19 +182,35 @@ fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Op
         .unwrap_or_else(|| local_url.clone());
     match &config.telephony.provider {
         Provider::Twilio(t) => {
-            let client = TwilioClient::new(
-                &t.api_base,
-                &t.account_sid,
-                t.auth_token.clone(),
-                t.from.as_str(),
-                t.machine_detection,
-                t.calls_per_second,
-            );
+            let client = |t: &TwilioConfig| {
+                TwilioClient::new(
+                    &t.api_base,
+                    &t.account_sid,
+                    t.auth_token.clone(),
+                    t.from.as_str(),
+                    t.machine_detection,
+                    t.calls_per_second,
+                )
+            };
+            let mut tokens = vec![t.auth_token.clone()];
+            let client = match &config.telephony.fallback {
+                Some(f) => {
+                    tokens.push(f.twilio.auth_token.clone());
+                    Accounts::with_fallback(
+                        client(t),
+                        client(&f.twilio),
+                        f.probe_every,
+                        store.clone(),
+                        clock.clone(),
+                    )
+                }
+                None => Accounts::single(client(t)),
+            };
             let telephony = Telephony {
                 client,
                 webhooks: Webhooks { base: webhook_base },
             };
-            (telephony, t.auth_token.clone(), None)
+            (telephony, tokens, None)
         }
         Provider::Simulator(s) => {
             // Without a configured token, a fresh one per run: nothing outside this process
@@ -201,10 +229,10 @@ fn telephony(config: &Config, local: SocketAddr) -> (Telephony, SecretString, Op
                 10,
             );
             let telephony = Telephony {
-                client,
+                client: Accounts::single(client),
                 webhooks: Webhooks { base: webhook_base },
             };
-            (telephony, SecretString::from(token), Some(sim))
+            (telephony, vec![SecretString::from(token)], Some(sim))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! what to fix; the caller exits non-zero when any check failed.
 
 use crate::clock::SystemClock;
-use crate::config::{Config, Provider};
+use crate::config::{Config, Provider, TwilioConfig};
 use crate::telephony::twilio::TwilioClient;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,20 +31,15 @@ pub async fn run(config: &Config) -> Vec<Finding> {
         what: "telephony".into(),
         result: match &config.telephony.provider {
             Provider::Simulator(_) => Ok("the built-in simulator: nobody's phone rings (set telephony.provider: twilio to page people)".into()),
-            Provider::Twilio(t) => {
-                TwilioClient::new(
-                    &t.api_base,
-                    &t.account_sid,
-                    t.auth_token.clone(),
-                    t.from.as_str(),
-                    t.machine_detection,
-                    t.calls_per_second,
-                )
-                .check_account()
-                .await
-            }
+            Provider::Twilio(t) => check_account(t).await,
         },
     });
+    if let Some(fallback) = &config.telephony.fallback {
+        found.push(Finding {
+            what: "telephony.fallback".into(),
+            result: check_account(&fallback.twilio).await,
+        });
+    }
     let twilio = matches!(config.telephony.provider, Provider::Twilio(_));
     found.push(Finding {
         what: "public_url".into(),
@@ -69,6 +64,19 @@ pub async fn run(config: &Config) -> Vec<Finding> {
         });
     }
     found
+}
+
+async fn check_account(t: &TwilioConfig) -> Result<String, String> {
+    TwilioClient::new(
+        &t.api_base,
+        &t.account_sid,
+        t.auth_token.clone(),
+        t.from.as_str(),
+        t.machine_detection,
+        t.calls_per_second,
+    )
+    .check_account()
+    .await
 }
 
 async fn healthz(http: &reqwest::Client, base: &str) -> Result<(), String> {

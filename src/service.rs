@@ -14,11 +14,13 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use std::sync::Arc;
 
-/// What the Twilio webhooks need: the words, the URLs, the token signatures are made with.
+/// What the Twilio webhooks need: the words, the URLs, the tokens signatures are made
+/// with (the primary account's, and the fallback's: its calls' callbacks are signed with
+/// its own token).
 pub struct CallWebhooks {
     pub speech: Arc<Speech>,
     pub webhooks: Webhooks,
-    pub auth_token: SecretString,
+    pub auth_tokens: Vec<SecretString>,
 }
 
 /// What every request handler can reach.

@@ -136,6 +136,16 @@ pub struct TelephonyConfig {
     pub per_number_limit: u32,
     /// ... within this window.
     pub per_number_window: Duration,
+    /// A second Twilio account for when the first fails account-wide.
+    pub fallback: Option<FallbackConfig>,
+}
+
+#[derive(Debug)]
+pub struct FallbackConfig {
+    pub twilio: TwilioConfig,
+    /// While on the fallback, the primary account is checked this often; kaden returns
+    /// to it when it answers as active.
+    pub probe_every: Duration,
 }
 
 #[derive(Debug)]

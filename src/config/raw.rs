@@ -101,6 +101,13 @@ pub struct RawTelephony {
     pub max_calls_per_hour: Option<u32>,
     pub per_number_limit: Option<u32>,
     pub per_number_window: Option<String>,
+    pub fallback: Option<RawFallback>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawFallback {
+    pub twilio: Option<RawTwilio>,
+    pub probe_every: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

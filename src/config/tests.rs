@@ -595,3 +595,106 @@ fn heartbeats_are_checked() {
         )
     );
 }
+
+const TWILIO: &str = "\
+server: { public_url: https://k.example }
+telephony:
+  provider: twilio
+  twilio:
+    account_sid: AC0123456789abcdef0123456789abcdef
+    auth_token: ${env:TWILIO_TOKEN}
+    from: \"+815012345678\"
+";
+
+#[test]
+fn a_fallback_account_is_read_as_telephony_twilio_is() {
+    let text = format!(
+        "{TWILIO}  fallback:\n    probe_every: 2m\n    twilio:\n      account_sid: ACfedcba9876543210fedcba9876543210\n      \
+         auth_token: ${{file:fallback_token}}\n      from: \"+815087654321\"\n      api_base: https://api.dublin.ie1.twilio.com\n{BASE}"
+    );
+    let (config, found) = validate_text(&text, Path::new("/etc/kaden"), &AnySecret);
+    assert_eq!(found, vec![]);
+    let fallback = config.unwrap().telephony.fallback.unwrap();
+    assert_eq!(
+        fallback.twilio.account_sid,
+        "ACfedcba9876543210fedcba9876543210"
+    );
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&fallback.twilio.auth_token),
+        "secret-from-file"
+    );
+    assert_eq!(fallback.twilio.from.as_str(), "+815087654321");
+    assert_eq!(
+        fallback.twilio.api_base,
+        "https://api.dublin.ie1.twilio.com"
+    );
+    assert_eq!(fallback.probe_every, std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn a_fallback_account_is_checked_key_by_key() {
+    struct Empty;
+    impl SecretSource for Empty {
+        fn env(&self, _: &str) -> Option<String> {
+            Some("token".into())
+        }
+        fn file(&self, _: &Path) -> std::io::Result<String> {
+            Ok("\n".into())
+        }
+    }
+    let text = format!(
+        "{TWILIO}  fallback:\n    probe_every: often\n    twilio:\n      account_sid: nope\n      \
+         auth_token: ${{file:fallback_token}}\n      colour: red\n{BASE}"
+    );
+    let (_, found) = validate_text(&text, Path::new("/etc/kaden"), &Empty);
+    let at = "telephony.fallback.twilio";
+    expect(
+        &found,
+        Level::Error,
+        "telephony.fallback.probe_every",
+        9,
+        "not a duration",
+    );
+    expect(&found, Level::Error, &format!("{at}.account_sid"), 11, "AC");
+    expect(
+        &found,
+        Level::Error,
+        &format!("{at}.auth_token"),
+        12,
+        "the secret is empty",
+    );
+    expect(&found, Level::Error, at, 10, "from (the caller number");
+    expect(
+        &found,
+        Level::Error,
+        &format!("{at}.colour"),
+        13,
+        "unknown key",
+    );
+    assert_eq!(found.len(), 5, "{found:#?}");
+}
+
+#[test]
+fn a_fallback_account_needs_the_twilio_provider() {
+    let text = format!(
+        "telephony:\n  fallback:\n    twilio:\n      account_sid: ACfedcba9876543210fedcba9876543210\n      \
+         auth_token: t0ken\n      from: \"+815087654321\"\n{BASE}"
+    );
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "telephony.fallback",
+        2,
+        "only with telephony.provider: twilio",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let missing = format!("{TWILIO}  fallback: {{ probe_every: 1m }}\n{BASE}");
+    expect(
+        &problems(&missing),
+        Level::Error,
+        "telephony.fallback",
+        8,
+        "needs a twilio section",
+    );
+}

@@ -519,7 +519,7 @@ impl Validator<'_> {
                         "telephony.provider is twilio, so server.public_url must say where Twilio reaches kaden's webhooks",
                     );
                 }
-                Provider::Twilio(self.twilio(t))
+                Provider::Twilio(self.twilio("telephony.twilio", t))
             }
             (Some("twilio"), None) => {
                 self.error(
@@ -540,8 +540,10 @@ impl Validator<'_> {
         if per_number_limit == 0 {
             self.error("telephony.per_number_limit", "must be at least 1");
         }
+        let fallback = raw.fallback.and_then(|f| self.fallback(f, &provider));
         TelephonyConfig {
             provider,
+            fallback,
             max_calls_per_hour,
             per_number_limit,
             per_number_window: self.duration(
@@ -585,36 +587,73 @@ impl Validator<'_> {
         }
     }
 
-    fn twilio(&mut self, raw: super::raw::RawTwilio) -> TwilioConfig {
-        let sid_path = "telephony.twilio.account_sid";
+    /// `telephony.fallback`: a second Twilio account, only beside a first one.
+    fn fallback(
+        &mut self,
+        raw: super::raw::RawFallback,
+        provider: &Provider,
+    ) -> Option<FallbackConfig> {
+        let path = "telephony.fallback";
+        let probe_every = self.duration(
+            &child_key(path, "probe_every"),
+            raw.probe_every.as_deref(),
+            Duration::from_secs(300),
+        );
+        if probe_every.is_zero() {
+            self.error(&child_key(path, "probe_every"), "must be at least 1s");
+        }
+        let Some(twilio) = raw.twilio else {
+            self.error(
+                path,
+                "needs a twilio section (account_sid, auth_token, from), as telephony.twilio",
+            );
+            return None;
+        };
+        let twilio = self.twilio(&child_key(path, "twilio"), twilio);
+        if !matches!(provider, Provider::Twilio(_)) {
+            self.error(
+                path,
+                "a fallback account is used only with telephony.provider: twilio (the simulator has no account to fail)",
+            );
+            return None;
+        }
+        Some(FallbackConfig {
+            twilio,
+            probe_every,
+        })
+    }
+
+    /// A Twilio account under `path` (`telephony.twilio`, `telephony.fallback.twilio`).
+    fn twilio(&mut self, path: &str, raw: super::raw::RawTwilio) -> TwilioConfig {
+        let at = |key: &str| child_key(path, key);
         let account_sid = raw.account_sid.unwrap_or_default();
         if !(account_sid.len() == 34 && account_sid.starts_with("AC")) {
-            self.error(sid_path, "an account SID is AC followed by 32 hex digits");
+            self.error(
+                &at("account_sid"),
+                "an account SID is AC followed by 32 hex digits",
+            );
         }
         let auth_token = match raw.auth_token {
-            Some(t) => self.secret("telephony.twilio.auth_token", &t),
+            Some(t) => self.secret(&at("auth_token"), &t),
             None => {
-                self.error("telephony.twilio", "auth_token is missing");
+                self.error(path, "auth_token is missing");
                 SecretString::from(String::new())
             }
         };
         let from = match raw.from {
-            Some(f) => self.phone("telephony.twilio.from", &f),
+            Some(f) => self.phone(&at("from"), &f),
             None => {
-                self.error(
-                    "telephony.twilio",
-                    "from (the caller number, E.164) is missing",
-                );
-                self.phone("telephony.twilio", "+10000000000")
+                self.error(path, "from (the caller number, E.164) is missing");
+                self.phone(path, "+10000000000")
             }
         };
         let api_base = self.http_url(
-            "telephony.twilio.api_base",
+            &at("api_base"),
             raw.api_base.as_deref().unwrap_or(DEFAULT_TWILIO_API),
         );
         let calls_per_second = raw.calls_per_second.unwrap_or(1);
         if calls_per_second == 0 {
-            self.error("telephony.twilio.calls_per_second", "must be at least 1");
+            self.error(&at("calls_per_second"), "must be at least 1");
         }
         TwilioConfig {
             account_sid,

@@ -170,14 +170,18 @@ async fn json_errors(request: Request, next: Next) -> Response {
     error::json_response(status, &message)
 }
 
-/// Healthy means an alert could be accepted now: the store commits a small write.
+/// Healthy means an alert could be accepted now: the store commits a small write. The
+/// Twilio account calls go through (primary or fallback) is shown beside it.
 async fn healthz(State(state): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
     state
         .store
         .check_writable()
         .await
         .map_err(ApiError::Unavailable)?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+    Ok(axum::Json(serde_json::json!({
+        "status": "ok",
+        "telephony": state.telephony.client.status(),
+    })))
 }
 
 /// Prometheus text format.
@@ -187,6 +191,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
     let mut typed = std::collections::HashSet::new();
     let mut samples = state.store.metrics().await?;
+    samples.extend(state.telephony.client.samples());
     samples.extend(
         oncall::next_gap_seconds(&state)
             .into_iter()

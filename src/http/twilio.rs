@@ -70,12 +70,12 @@ fn signed(
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !signature::verify(
-        state.calls.auth_token.expose_secret(),
-        &url,
-        &params,
-        signature,
-    ) {
+    let valid = state
+        .calls
+        .auth_tokens
+        .iter()
+        .any(|token| signature::verify(token.expose_secret(), &url, &params, signature));
+    if !valid {
         let url = crate::telemetry::redact_uri(&url);
         tracing::warn!(%url, "Refused a Twilio webhook with a missing or wrong signature.");
         let error = TelephonyError {

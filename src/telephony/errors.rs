@@ -11,6 +11,8 @@ pub enum Seen {
     Callback,
     /// A webhook came with a missing or wrong signature.
     Signature,
+    /// Calls and SMS switched to the fallback account, or back to the primary.
+    Fallback,
 }
 
 impl Seen {
@@ -19,6 +21,7 @@ impl Seen {
             Seen::Rest => "rest",
             Seen::Callback => "callback",
             Seen::Signature => "signature",
+            Seen::Fallback => "fallback",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stand-in for Twilio's REST API that calls our webhooks back as Twilio does).
 
 pub mod errors;
+pub mod failover;
 pub mod signature;
 pub mod simulator;
 pub mod twilio;

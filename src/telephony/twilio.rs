@@ -22,8 +22,13 @@ pub enum TwilioError {
         message: String,
     },
     /// Still failing after retries (429, 5xx, network).
-    #[error("Twilio could not be reached after {ATTEMPTS} attempts: {0}")]
-    Unavailable(String),
+    #[error("Twilio could not be reached after {ATTEMPTS} attempts: {last}")]
+    Unavailable {
+        last: String,
+        /// Some attempt got no complete answer (a timeout, a dropped connection, a gateway's
+        /// 502/504, an unreadable success): the request may have been carried out.
+        maybe_done: bool,
+    },
 }
 
 impl TwilioError {
@@ -31,8 +36,32 @@ impl TwilioError {
     pub fn code(&self) -> u32 {
         match self {
             TwilioError::Rejected { code, .. } => *code,
-            TwilioError::Unavailable(_) => super::errors::NO_CODE,
+            TwilioError::Unavailable { .. } => super::errors::NO_CODE,
         }
+    }
+
+    /// The account itself is refused (401, 20003 authentication, 20005 suspended): every
+    /// request through it fails alike.
+    pub fn is_account_refusal(&self) -> bool {
+        matches!(
+            self,
+            TwilioError::Rejected { status: 401, .. }
+                | TwilioError::Rejected {
+                    code: 20003 | 20005,
+                    ..
+                }
+        )
+    }
+
+    /// Twilio answered every attempt with a refusal, so nothing was created.
+    pub fn proves_not_done(&self) -> bool {
+        !matches!(
+            self,
+            TwilioError::Unavailable {
+                maybe_done: true,
+                ..
+            }
+        )
     }
 
     /// The number itself is unusable (21211 invalid To, 21214 unreachable, 21217 invalid,
@@ -128,6 +157,10 @@ impl TwilioClient {
             spacing: Duration::from_secs(1) / calls_per_second.max(1),
             next_slot: Mutex::new(Instant::now()),
         }
+    }
+
+    pub fn account_sid(&self) -> &str {
+        &self.account_sid
     }
 
     /// Places a call; returns Twilio's CallSid.
@@ -260,6 +293,7 @@ impl TwilioClient {
     ) -> Result<T, TwilioError> {
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
+        let mut maybe_done = false;
         for attempt in 1..=ATTEMPTS {
             let request = match form {
                 Some(form) => self.http.post(&url).form(form),
@@ -271,14 +305,23 @@ impl TwilioClient {
                 .await;
             match sent {
                 Ok(response) if response.status().is_success() => {
-                    return response
-                        .json()
-                        .await
-                        .map_err(|e| TwilioError::Unavailable(format!("unreadable answer: {e}")));
+                    return response.json().await.map_err(|e| TwilioError::Unavailable {
+                        last: format!("unreadable answer: {e}"),
+                        maybe_done: true,
+                    });
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let body: Option<ErrorBody> = response.json().await.ok();
+                    // A gateway's 502/504 may come after Twilio carried the request out; a
+                    // body cut off means the answer never fully arrived.
+                    let body = response.bytes().await;
+                    maybe_done |= body.is_err()
+                        || matches!(
+                            status,
+                            reqwest::StatusCode::BAD_GATEWAY | reqwest::StatusCode::GATEWAY_TIMEOUT
+                        );
+                    let body: Option<ErrorBody> =
+                        body.ok().and_then(|b| serde_json::from_slice(&b).ok());
                     let code = body.as_ref().and_then(|b| b.code).unwrap_or(0);
                     let message = body
                         .and_then(|b| b.message.or(b.detail))
@@ -292,7 +335,12 @@ impl TwilioClient {
                     }
                     last = format!("HTTP {status} (code {code}): {message}");
                 }
-                Err(e) => last = e.without_url().to_string(),
+                Err(e) => {
+                    // Without a connection the request was never sent; after one it may
+                    // have reached Twilio.
+                    maybe_done |= !e.is_connect();
+                    last = e.without_url().to_string();
+                }
             }
             if attempt < ATTEMPTS {
                 tracing::warn!(attempt, error = %last, "Twilio request failed; retrying.");
@@ -302,6 +350,6 @@ impl TwilioClient {
                 backoff *= 2;
             }
         }
-        Err(TwilioError::Unavailable(last))
+        Err(TwilioError::Unavailable { last, maybe_done })
     }
 }

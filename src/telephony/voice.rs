@@ -1,7 +1,7 @@
 //! What a live call hears: the engine's prompt, worded by the speech module, as TwiML,
 //! with the webhooks Twilio calls next.
 
-use super::twilio::TwilioClient;
+use super::failover::Accounts;
 use super::twiml;
 use crate::escalation::{After, CallId, Line, Prompt};
 use crate::speech::Speech;
@@ -19,9 +19,10 @@ impl Webhooks {
     }
 }
 
-/// The provider's client and the webhooks its calls are given.
+/// The provider's client (one Twilio account, or two with a fallback) and the webhooks
+/// its calls are given.
 pub struct Telephony {
-    pub client: TwilioClient,
+    pub client: Accounts,
     pub webhooks: Webhooks,
 }
 

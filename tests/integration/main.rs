@@ -3,6 +3,7 @@
 
 mod api;
 mod calls;
+mod fallback;
 mod hardening;
 mod heartbeats;
 mod helpers;

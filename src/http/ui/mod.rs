@@ -260,6 +260,7 @@ async fn index(
             "oncall": to_json(oncall),
             "calls": to_json(calls),
             "errors": to_json(errors),
+            "telephony": to_json(state.telephony.client.status()),
             "users": user_names(&state),
         }))
     };

@@ -119,4 +119,21 @@ mod tests {
         assert!(!html.contains("<script>x"));
         assert!(html.contains("lang=\"en\""));
     }
+
+    #[test]
+    fn the_index_warns_while_calls_go_through_the_fallback_account() {
+        let pages = Pages::new(Language::EnUs, TimeZone::UTC);
+        let page = |account: &str| {
+            let telephony = json!({ "account": account, "since": "2026-12-01T07:22:06Z" });
+            pages
+                .render("index.html", json!({ "telephony": telephony }))
+                .unwrap()
+        };
+        let html = page("fallback");
+        assert!(
+            html.contains("go through the fallback account since 2026-12-01 07:22:06 UTC"),
+            "{html}"
+        );
+        assert!(!page("primary").contains("telephony-fallback"));
+    }
 }

@@ -1,8 +1,10 @@
 //! A thin client for the Twilio REST calls kaden needs: create a call, fetch a call's
 //! status, update (hang up, cancel, redirect) a call, send an SMS. 429, 5xx and network errors are retried
-//! with backoff and jitter; other refusals come back typed and are not retried.
+//! with backoff and jitter; other refusals come back typed and are not retried. A call
+//! creation whose answer was lost is looked up in Twilio's call list, not sent again blind.
 
 use crate::escalation::CallOutcome;
+use jiff::fmt::rfc2822::DateTimeParser;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
@@ -11,6 +13,8 @@ use tokio::time::Instant;
 
 const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Twilio's `date_created` has whole seconds, and its clock and `Date` may differ a little.
+const CLOCK_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
@@ -87,6 +91,27 @@ struct ErrorBody {
 #[derive(Deserialize)]
 struct Created {
     sid: String,
+}
+
+/// Whether a failed request is sent again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Reads, updates and SMS: repeating them is harmless or wanted.
+    Always,
+    /// Creating a call: only while every failure proves nothing was created.
+    UnlessMaybeDone,
+}
+
+#[derive(Deserialize)]
+struct CallList {
+    calls: Vec<ListedCall>,
+}
+
+#[derive(Deserialize)]
+struct ListedCall {
+    sid: String,
+    status: String,
+    date_created: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,8 +210,95 @@ impl TwilioClient {
                 ("AsyncAmdStatusCallback", call.amd_url),
             ]);
         }
-        let created: Created = self.post("Calls.json", &form).await?;
-        Ok(created.sid)
+        // Creating a call is not idempotent: after an attempt whose answer was lost, the
+        // call may ring already. Find it before placing another, never two for one step.
+        let sent = Instant::now();
+        match self
+            .send_once_unless_lost::<Created>("Calls.json", &form)
+            .await
+        {
+            Err(TwilioError::Unavailable {
+                last,
+                maybe_done: true,
+            }) => {
+                tokio::time::sleep(FIRST_BACKOFF).await;
+                match self
+                    .find_live_call(call.to, sent.elapsed() + CLOCK_MARGIN)
+                    .await
+                {
+                    Ok(Some(sid)) => {
+                        tracing::warn!(call_sid = %sid, error = %last, "The answer to a call creation was lost, but Twilio had placed the call; keeping it.");
+                        Ok(sid)
+                    }
+                    Ok(None) => {
+                        tracing::warn!(error = %last, "The answer to a call creation was lost and Twilio has no such call; placing it again.");
+                        let created: Created =
+                            self.send_once_unless_lost("Calls.json", &form).await?;
+                        Ok(created.sid)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Cannot tell whether a call whose answer was lost exists; not placing it again.");
+                        Err(TwilioError::Unavailable {
+                            last,
+                            maybe_done: true,
+                        })
+                    }
+                }
+            }
+            created => Ok(created?.sid),
+        }
+    }
+
+    /// A live call to `to` from our number that Twilio created within `window` before its
+    /// own clock's now (the answer's `Date`), so this host's clock does not matter.
+    async fn find_live_call(
+        &self,
+        to: &str,
+        window: Duration,
+    ) -> Result<Option<String>, TwilioError> {
+        let unavailable = |last: String| TwilioError::Unavailable {
+            last,
+            maybe_done: true,
+        };
+        let response = self
+            .http
+            .get(format!("{}/Calls.json", self.base))
+            .query(&[("To", to), ("From", self.from.as_str())])
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(unavailable(format!(
+                "listing calls answered HTTP {}",
+                response.status()
+            )));
+        }
+        static RFC2822: DateTimeParser = DateTimeParser::new();
+        let twilio_now = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| RFC2822.parse_timestamp(d.as_bytes()).ok())
+            .ok_or_else(|| unavailable("the call list came without a Date".into()))?;
+        let since = twilio_now - jiff::SignedDuration::try_from(window).unwrap_or_default();
+        let listed: CallList = response
+            .json()
+            .await
+            .map_err(|e| unavailable(format!("unreadable call list: {e}")))?;
+        Ok(listed
+            .calls
+            .into_iter()
+            .find(|c| {
+                matches!(
+                    c.status.as_str(),
+                    "queued" | "initiated" | "ringing" | "in-progress"
+                ) && c
+                    .date_created
+                    .as_deref()
+                    .and_then(|d| RFC2822.parse_timestamp(d).ok())
+                    .is_some_and(|created| created >= since)
+            })
+            .map(|c| c.sid))
     }
 
     /// Asks where a call stands: how kaden learns the outcome of calls whose status
@@ -246,7 +358,7 @@ impl TwilioClient {
             status: String,
         }
         let account: Account = self
-            .send_to(format!("{}.json", self.base), None)
+            .send_to(format!("{}.json", self.base), None, Resend::Always)
             .await
             .map_err(|e| format!("account {}: {e}", self.account_sid))?;
         if account.status != "active" {
@@ -283,13 +395,30 @@ impl TwilioClient {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Result<T, TwilioError> {
-        self.send_to(format!("{}/{path}", self.base), form).await
+        self.send_to(format!("{}/{path}", self.base), form, Resend::Always)
+            .await
+    }
+
+    /// POSTs `form` like `send`, but stops at the first attempt that may have been carried
+    /// out: sending a creation again could create a second one.
+    async fn send_once_unless_lost<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, TwilioError> {
+        self.send_to(
+            format!("{}/{path}", self.base),
+            Some(form),
+            Resend::UnlessMaybeDone,
+        )
+        .await
     }
 
     async fn send_to<T: for<'de> Deserialize<'de>>(
         &self,
         url: String,
         form: Option<&[(&str, &str)]>,
+        resend: Resend,
     ) -> Result<T, TwilioError> {
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
@@ -341,6 +470,9 @@ impl TwilioClient {
                     maybe_done |= !e.is_connect();
                     last = e.without_url().to_string();
                 }
+            }
+            if maybe_done && resend == Resend::UnlessMaybeDone {
+                break;
             }
             if attempt < ATTEMPTS {
                 tracing::warn!(attempt, error = %last, "Twilio request failed; retrying.");

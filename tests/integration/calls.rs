@@ -384,6 +384,70 @@ routes:
         assert_eq!(calls[0]["from"], "+815012345678");
     }
 
+    /// A gateway in front of `upstream` that carries every request out, but answers the
+    /// first call creation with 504, as a proxy that timed out after Twilio placed it.
+    async fn gateway_losing_the_first_creation(upstream: String) -> String {
+        use axum::extract::Request;
+        use axum::response::IntoResponse;
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let client = reqwest::Client::new();
+        let forward = move |request: Request| {
+            let (lost, client, upstream) = (lost.clone(), client.clone(), upstream.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let mut forwarded = client
+                    .request(parts.method.clone(), format!("{upstream}{}", parts.uri))
+                    .body(body);
+                for name in ["authorization", "content-type"] {
+                    if let Some(value) = parts.headers.get(name) {
+                        forwarded = forwarded.header(name, value);
+                    }
+                }
+                let answer = forwarded.send().await.unwrap();
+                let creation = parts.method == "POST" && parts.uri.path().ends_with("/Calls.json");
+                if creation && !lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::GATEWAY_TIMEOUT.into_response();
+                }
+                let status = answer.status();
+                let mut headers = axum::http::HeaderMap::new();
+                for name in ["content-type", "date"] {
+                    if let Some(value) = answer.headers().get(name) {
+                        headers.insert(name, value.clone());
+                    }
+                }
+                (status, headers, answer.bytes().await.unwrap()).into_response()
+            }
+        };
+        let router = axum::Router::new().fallback(forward);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_creation_answer_was_lost_is_found_not_placed_twice() {
+        let twilio = fake_twilio("twilio-token-123").await;
+        let gateway = gateway_losing_the_first_creation(twilio.clone()).await;
+        let app = spawn_app_with(&config(&gateway, free_port(), "twilio-token-123")).await;
+        let answer = app
+            .post_alert(&alert("web-01/HTTP", "problem", "high"))
+            .await;
+        let incident = app
+            .wait_for_incident(&answer["incident_id"], "a to acknowledge", quiet)
+            .await;
+        let calls: Vec<Value> = reqwest::get(format!("{twilio}/calls"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(calls.len(), 1, "one call for the step: {calls:#?}");
+        assert_eq!(incident["calls"].as_array().unwrap().len(), 1);
+        assert_eq!(incident["calls"][0]["outcome"], "acknowledged");
+    }
+
     #[tokio::test]
     async fn wrong_credentials_are_reported_not_retried_forever() {
         let twilio = fake_twilio("the-real-token").await;

@@ -421,7 +421,7 @@ async fn fetch_call(
     Json(call.resource(&sim.account_sid)).into_response()
 }
 
-/// `GET Calls.json[?To=&Status=]`: the calls, newest first, as Twilio lists them.
+/// `GET Calls.json[?To=&From=&Status=]`: the calls, newest first, as Twilio lists them.
 async fn list_calls_resource(
     State(sim): State<Simulator>,
     Path(account): Path<String>,
@@ -437,7 +437,7 @@ async fn list_calls_resource(
         .calls
         .iter()
         .rev()
-        .filter(|c| wanted("To", &c.to) && wanted("Status", &c.status))
+        .filter(|c| wanted("To", &c.to) && wanted("From", &c.from) && wanted("Status", &c.status))
         .map(|c| c.resource(&sim.account_sid))
         .collect();
     page("calls", &sim.account_sid, calls)

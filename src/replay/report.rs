@@ -183,12 +183,8 @@ impl Report {
             if let Some(answered) = call.answered_at {
                 person.answered += 1;
                 let ended = call.ended_at.unwrap_or(answered);
-                let secs = ended
-                    .duration_since(answered)
-                    .as_secs()
-                    .max(1)
-                    .unsigned_abs();
-                billed_minutes += secs.div_ceil(60);
+                let secs = ended.duration_since(answered).as_secs().max(0).unsigned_abs();
+                billed_minutes += crate::usage::billed_minutes(secs, true);
             }
         }
         let mut acks: Vec<i64> = sim

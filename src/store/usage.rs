@@ -99,13 +99,19 @@ const CALL_SECONDS: &str = "COALESCE(duration_seconds,
          THEN MAX(0, CAST(ROUND((julianday(ended_at) - julianday(answered_at)) * 86400) AS INTEGER))
     END, 0)";
 
+/// `billed_minutes` in SQL: per started minute, and at least one once answered (a call
+/// picked up and hung up within the second is still billed).
+const BILLED_MINUTES: &str = "CASE WHEN answered_at IS NOT NULL
+    THEN MAX(1, ({CALL_SECONDS} + 59) / 60) ELSE ({CALL_SECONDS} + 59) / 60 END";
+
 fn usage_sql(key: UsageKey) -> String {
+    let billed = BILLED_MINUTES.replace("{CALL_SECONDS}", CALL_SECONDS);
     format!(
         "SELECT {key}, u.kind, u.phone, CASE WHEN u.price IS NULL THEN NULL ELSE u.price_unit END,
                 COUNT(*), SUM(u.answered), SUM(u.seconds), SUM(u.units), COALESCE(SUM(u.price), 0)
          FROM (SELECT 'call' AS kind, user_id, incident_id, placed_at AS at, phone, price,
                       price_unit, answered_at IS NOT NULL AS answered, {CALL_SECONDS} AS seconds,
-                      ({CALL_SECONDS} + 59) / 60 AS units
+                      {BILLED_MINUTES} AS units
                FROM calls WHERE sid IS NOT NULL
                UNION ALL
                SELECT 'sms', user_id, incident_id, at, phone, price, price_unit, 0, 0, segments
@@ -113,7 +119,8 @@ fn usage_sql(key: UsageKey) -> String {
          LEFT JOIN incidents i ON i.id = u.incident_id
          WHERE (?1 IS NULL OR u.at >= ?1) AND (?2 IS NULL OR u.at < ?2)
          GROUP BY 1, 2, 3, 4",
-        key = key.sql()
+        key = key.sql(),
+        BILLED_MINUTES = billed,
     )
 }
 

@@ -53,9 +53,10 @@ pub fn sms_segments(body: &str) -> u32 {
     u32::try_from(segments).unwrap_or(u32::MAX)
 }
 
-/// Twilio bills a call per started minute.
-pub fn billed_minutes(seconds: u64) -> u64 {
-    seconds.div_ceil(60)
+/// Twilio bills a call per started minute, and an answered call at least one.
+pub fn billed_minutes(seconds: u64, answered: bool) -> u64 {
+    let minutes = seconds.div_ceil(60);
+    if answered { minutes.max(1) } else { minutes }
 }
 
 /// The rate of the longest prefix of `number`.

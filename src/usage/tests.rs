@@ -61,11 +61,12 @@ fn the_longest_prefix_wins() {
 
 #[test]
 fn calls_are_billed_per_started_minute() {
-    assert_eq!(billed_minutes(0), 0);
-    assert_eq!(billed_minutes(1), 1);
-    assert_eq!(billed_minutes(60), 1);
-    assert_eq!(billed_minutes(61), 2);
-    assert_eq!(billed_minutes(3600), 60);
+    assert_eq!(billed_minutes(0, false), 0);
+    assert_eq!(billed_minutes(0, true), 1, "picked up and hung up at once");
+    assert_eq!(billed_minutes(1, true), 1);
+    assert_eq!(billed_minutes(60, true), 1);
+    assert_eq!(billed_minutes(61, true), 2);
+    assert_eq!(billed_minutes(3600, true), 60);
 }
 
 #[test]

@@ -183,7 +183,11 @@ impl Report {
             if let Some(answered) = call.answered_at {
                 person.answered += 1;
                 let ended = call.ended_at.unwrap_or(answered);
-                let secs = ended.duration_since(answered).as_secs().max(0).unsigned_abs();
+                let secs = ended
+                    .duration_since(answered)
+                    .as_secs()
+                    .max(0)
+                    .unsigned_abs();
                 billed_minutes += crate::usage::billed_minutes(secs, true);
             }
         }

@@ -289,3 +289,83 @@ fn the_cli_says_which_part_of_a_cost_is_reported_and_which_estimated() {
         "0.00 USD; 30.00 JPY (reported)"
     );
 }
+
+#[tokio::test]
+async fn a_trigger_period_is_claimed_once_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kaden.db");
+    let fired = FiredTrigger {
+        trigger: "calls-per-hour".into(),
+        metric: "calls".into(),
+        period_start: "2026-11-23T01:00:00.000000000Z".into(),
+        fired_at: "2026-11-23T01:20:00.000000000Z".into(),
+        value: 50.0,
+        threshold: 50.0,
+        message: "50 calls".into(),
+    };
+    {
+        let store = Store::open(&path).unwrap();
+        assert!(store.claim_trigger(fired.clone()).await.unwrap());
+        assert!(!store.claim_trigger(fired.clone()).await.unwrap());
+    }
+    let store = Store::open(&path).unwrap();
+    assert!(
+        !store.claim_trigger(fired.clone()).await.unwrap(),
+        "after a restart"
+    );
+    let next_hour = FiredTrigger {
+        period_start: "2026-11-23T02:00:00.000000000Z".into(),
+        ..fired.clone()
+    };
+    assert!(store.claim_trigger(next_hour).await.unwrap());
+    let listed = store.fired_triggers(None).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], fired);
+}
+
+#[tokio::test]
+async fn the_call_resource_gives_the_duration_and_the_price_once_twilio_has_it() {
+    use crate::telephony::twilio::{CallStatus, TwilioClient};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let account = "AC00000000000000000000000000000000";
+    for (sid, price) in [
+        ("CA1", serde_json::json!("-0.01300")),
+        ("CA2", serde_json::Value::Null),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}.json"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "sid": sid, "status": "completed", "duration": "61",
+                "price": price, "price_unit": "USD",
+            })))
+            .mount(&server)
+            .await;
+    }
+    let client = TwilioClient::new(
+        &server.uri(),
+        account,
+        "token".to_owned().into(),
+        "+815000000000",
+        false,
+        1,
+    );
+    let CallStatus::Ended(_, usage) = client.fetch_call("CA1").await.unwrap() else {
+        panic!("the call ended");
+    };
+    assert_eq!(
+        usage,
+        CallUsage {
+            duration_seconds: Some(61),
+            price: Some(-0.013),
+            price_unit: Some("USD".into())
+        }
+    );
+    let CallStatus::Ended(_, usage) = client.fetch_call("CA2").await.unwrap() else {
+        panic!("the call ended");
+    };
+    assert_eq!((usage.duration_seconds, usage.price), (Some(61), None));
+}

@@ -177,8 +177,10 @@ impl Validator<'_> {
                     let at = child_key(&notify, "webhook");
                     let url = self.secret(&at, &raw);
                     let resolved = url.expose_secret();
-                    if !resolved.is_empty()
-                        && !(resolved.starts_with("http://") || resolved.starts_with("https://"))
+                    // An empty one is reported as an empty secret already.
+                    if !(resolved.is_empty()
+                        || resolved.starts_with("http://")
+                        || resolved.starts_with("https://"))
                     {
                         // The resolved value may be a secret: only the config's text is named.
                         self.error(&at, format!("{raw:?} is not an http:// or https:// URL"));

@@ -1,6 +1,7 @@
 //! Wiring: config + store + runner + telephony → a bound listener that serves until
-//! shutdown, with the runner, the write-back worker, the spool drain and shift notices
-//! started beside it and stopped after it. Serving itself is [`crate::service`]'s.
+//! shutdown, with the runner, the write-back worker, the spool drain, shift notices,
+//! heartbeats and usage triggers started beside it and stopped after it. Serving itself
+//! is [`crate::service`]'s.
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider, TwilioConfig};
@@ -139,6 +140,10 @@ impl App {
             self.state.telephony.clone(),
             stop.clone(),
         ));
+        let triggers = tokio::spawn(crate::usage::triggers::run(
+            self.state.clone(),
+            stop.clone(),
+        ));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -160,6 +165,7 @@ impl App {
         let _ = notices.await;
         let _ = heartbeats.await;
         let _ = failover.await;
+        let _ = triggers.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())

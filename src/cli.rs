@@ -78,6 +78,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Calls, billed minutes, SMS and their cost (Twilio's price where reported, else
+    /// estimated from telephony.rates), and the usage triggers fired. Reads the database,
+    /// with or without a running daemon.
+    Usage {
+        /// How far back: a duration (30d, 12h) or a time (2026-11-01T00:00:00+09:00).
+        #[arg(long, default_value = crate::usage::DEFAULT_SINCE)]
+        since: String,
+        /// One row per day (in locale.timezone), user, incident or call_setting.
+        #[arg(long, default_value = "day", value_parser = crate::usage::By::parse)]
+        by: crate::usage::By,
+        /// Print the API's JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge every open problem of an incident (as 9# on the phone does).
     Ack {
         incident: i64,
@@ -397,6 +411,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             daemon()?.errors(json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Usage { since, by, json } => {
+            usage(&path, &since, by, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ack { incident, by } => {
             daemon()?.ack(incident, &by)?;
             Ok(ExitCode::SUCCESS)
@@ -597,6 +615,85 @@ fn oncall(
         "{}",
         crate::display::table(&["SCHEDULE", "WHEN", "ON CALL", "FROM", "UNTIL"], &rows)
     );
+    Ok(())
+}
+
+/// Usage from the database (read-only): the same answer as `GET /api/v1/usage`, whether
+/// or not the daemon runs.
+fn usage(
+    path: &std::path::Path,
+    since: &str,
+    by: crate::usage::By,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::display::{stamp, table};
+    let config = load_config(path)?;
+    let now = crate::clock::Clock::now(&SystemClock);
+    let since = crate::usage::parse_since(since, now).map_err(anyhow::Error::msg)?;
+    let zone = &config.locale.timezone;
+    let report = crate::usage::read_only(
+        &config.storage.sqlite,
+        by,
+        &config.usage.rates,
+        zone,
+        (since, now),
+    )
+    .context("cannot read usage from the database")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "Usage from {} to {}, by {}.",
+        stamp(report.since, zone),
+        stamp(report.until, zone),
+        by.as_str()
+    );
+    let row = |r: &crate::usage::UsageRow, key: String| {
+        vec![
+            key,
+            r.calls.to_string(),
+            r.answered.to_string(),
+            r.billed_minutes.to_string(),
+            r.sms.to_string(),
+            r.sms_segments.to_string(),
+            crate::usage::cost_text(&r.cost),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = report
+        .rows
+        .iter()
+        .map(|r| row(r, r.key.clone().unwrap_or_default()))
+        .collect();
+    rows.push(row(&report.total, "TOTAL".into()));
+    let key = by.as_str().replace('_', " ").to_uppercase();
+    print!(
+        "{}",
+        table(
+            &[
+                &key, "CALLS", "ANSWERED", "MINUTES", "SMS", "SEGMENTS", "COST"
+            ],
+            &rows
+        )
+    );
+    println!(
+        "Cost: Twilio's reported price where known, else estimated from telephony.rates; minutes are billed minutes (each call rounded up)."
+    );
+    if !report.triggers_fired.is_empty() {
+        println!("\nUsage triggers fired:");
+        let fired: Vec<Vec<String>> = report
+            .triggers_fired
+            .iter()
+            .map(|f| {
+                vec![
+                    crate::display::local_time(&f.fired_at, zone),
+                    f.trigger.clone(),
+                    f.message.clone(),
+                ]
+            })
+            .collect();
+        print!("{}", table(&["AT", "TRIGGER", "MESSAGE"], &fired));
+    }
     Ok(())
 }
 

@@ -321,6 +321,9 @@ impl Daemon {
                     c.phone,
                     c.purpose,
                     c.outcome.unwrap_or_else(|| "(on the line)".into()),
+                    c.duration_seconds
+                        .map(|d| format!("{d}s"))
+                        .unwrap_or_default(),
                     c.keys.join(" "),
                     c.acknowledged.join(", "),
                 ]
@@ -336,6 +339,7 @@ impl Daemon {
                     "PHONE",
                     "PURPOSE",
                     "OUTCOME",
+                    "DURATION",
                     "KEYS",
                     "ACKNOWLEDGED"
                 ],

@@ -4,6 +4,7 @@
 //! a monitoring system sends to the phone that rings; the `mod` list keeps this order.
 //!
 //! Groundwork, used throughout:
+//! - [`alarm`]: a JSON POST to the operator's own webhook, retried, its URL kept secret.
 //! - [`clock`]: wall-clock time comes from here, so tests can pin it.
 //! - [`display`]: aligned columns and local times for people reading the CLI.
 //! - `fault`: crash points for the fault-injection suite.
@@ -32,6 +33,7 @@
 //! The daemon's loops:
 //! - [`runner`]: owns every live escalation, commits each step, carries out its effects.
 //! - [`writeback`]: tells each source system who acknowledged, from the outbox.
+//! - [`usage`]: calls, minutes, SMS and their cost; usage triggers.
 //!
 //! Serving:
 //! - [`oncall`]: who is on call, as the API, the status page and `kaden oncall` say it.
@@ -51,6 +53,7 @@
 //! - [`cli`]: every subcommand.
 
 // Groundwork.
+pub mod alarm;
 pub mod clock;
 pub mod display;
 mod fault;
@@ -78,6 +81,7 @@ pub mod telephony;
 
 // The daemon's loops.
 pub mod runner;
+pub mod usage;
 pub mod writeback;
 
 // Serving.

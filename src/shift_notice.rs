@@ -82,12 +82,14 @@ pub async fn send(state: &AppState, schedule: &Schedule, shift: &Shift, notice: 
         return;
     };
     let body = words(state.config.locale.language, schedule, shift, notice);
-    match state
-        .telephony
-        .client
-        .send_sms(person.phone.as_str(), &body)
-        .await
-    {
+    let sms = crate::usage::Sms {
+        to: person.phone.as_str(),
+        body: &body,
+        user: Some(user),
+        incident: None,
+        purpose: "shift_notice",
+    };
+    match crate::usage::send_sms(&state.telephony, &state.store, &*state.clock, sms).await {
         Ok(sid) => {
             tracing::info!(schedule = %schedule.id, user = %user, message_sid = %sid, "Shift notice sent.")
         }

@@ -37,6 +37,111 @@ pub struct Config {
     pub keys: Keypad,
     /// Checks-in expected from outside (`heartbeats:`).
     pub heartbeats: Vec<Heartbeat>,
+    /// `telephony.rates` and `telephony.triggers`.
+    pub usage: UsageConfig,
+}
+
+/// What telephony costs (`telephony.rates`) and when usage is worth telling someone
+/// (`telephony.triggers`).
+#[derive(Debug, Default)]
+pub struct UsageConfig {
+    pub rates: Rates,
+    pub triggers: Vec<Trigger>,
+}
+
+/// Prices for estimates where Twilio has not reported one; the longest matching
+/// destination prefix wins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rates {
+    /// ISO 4217 code of every price here (`USD`, `JPY`).
+    pub currency: String,
+    /// Per started minute of an answered call.
+    pub calls: Vec<Rate>,
+    /// Per SMS segment.
+    pub sms: Vec<Rate>,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            currency: "USD".into(),
+            calls: Vec::new(),
+            sms: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rate {
+    /// E.164 prefix such as `+8190`.
+    pub prefix: String,
+    pub price: f64,
+}
+
+/// A usage threshold: crossing it fires once per period.
+#[derive(Debug)]
+pub struct Trigger {
+    pub id: String,
+    pub metric: TriggerMetric,
+    pub period: TriggerPeriod,
+    pub threshold: f64,
+    /// Users texted when it fires.
+    pub sms: Vec<UserId>,
+    /// Where a JSON notice is POSTed; a secret, as chat webhooks carry their key.
+    pub webhook: Option<SecretString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerMetric {
+    Calls,
+    Minutes,
+    Sms,
+    Cost,
+    Errors,
+}
+
+impl TriggerMetric {
+    pub const ALL: [TriggerMetric; 5] = [
+        TriggerMetric::Calls,
+        TriggerMetric::Minutes,
+        TriggerMetric::Sms,
+        TriggerMetric::Cost,
+        TriggerMetric::Errors,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerMetric::Calls => "calls",
+            TriggerMetric::Minutes => "minutes",
+            TriggerMetric::Sms => "sms",
+            TriggerMetric::Cost => "cost",
+            TriggerMetric::Errors => "errors",
+        }
+    }
+}
+
+/// Periods are calendar hours, days and months in `locale.timezone`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerPeriod {
+    Hour,
+    Day,
+    Month,
+}
+
+impl TriggerPeriod {
+    pub const ALL: [TriggerPeriod; 3] = [
+        TriggerPeriod::Hour,
+        TriggerPeriod::Day,
+        TriggerPeriod::Month,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerPeriod::Hour => "hour",
+            TriggerPeriod::Day => "day",
+            TriggerPeriod::Month => "month",
+        }
+    }
 }
 
 /// A heartbeat missed for `every + grace` is a problem for `call`, whatever the routes say.

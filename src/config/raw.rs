@@ -102,12 +102,56 @@ pub struct RawTelephony {
     pub per_number_limit: Option<u32>,
     pub per_number_window: Option<String>,
     pub fallback: Option<RawFallback>,
+    pub rates: Option<RawRates>,
+    #[serde(default)]
+    pub triggers: Vec<RawTrigger>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct RawFallback {
     pub twilio: Option<RawTwilio>,
     pub probe_every: Option<String>,
+}
+
+/// `telephony.rates`: what a minute of a call or an SMS segment costs, by destination
+/// prefix, for estimates where Twilio has not reported a price.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRates {
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub calls: Vec<RawCallRate>,
+    #[serde(default)]
+    pub sms: Vec<RawSmsRate>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCallRate {
+    pub prefix: String,
+    pub per_minute: f64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSmsRate {
+    pub prefix: String,
+    pub per_segment: f64,
+}
+
+/// `telephony.triggers`: a usage threshold per period, and whom to tell.
+#[derive(Debug, Deserialize)]
+pub struct RawTrigger {
+    pub id: String,
+    pub metric: String,
+    pub period: String,
+    pub threshold: f64,
+    #[serde(default)]
+    pub notify: RawTriggerNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTriggerNotify {
+    #[serde(default)]
+    pub sms: Vec<String>,
+    pub webhook: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

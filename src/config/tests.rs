@@ -698,3 +698,130 @@ fn a_fallback_account_needs_the_twilio_provider() {
         "needs a twilio section",
     );
 }
+
+#[test]
+fn rates_and_triggers_are_checked() {
+    let text = format!(
+        "{BASE}telephony:
+  rates:
+    currency: usd
+    calls:
+      - {{ prefix: \"+8190\", per_minute: 0.17 }}
+      - {{ prefix: \"81\", per_minute: 0.10 }}
+      - {{ prefix: \"+8190\", per_minute: -1 }}
+    sms: [{{ prefix: \"+81\", per_segment: 0.08 }}]
+  triggers:
+    - {{ id: calls-per-hour, metric: calls, period: hour, threshold: 50, notify: {{ sms: [a], webhook: \"https://hooks.example/kaden\" }} }}
+    - {{ id: calls-per-hour, metric: dollars, period: week, threshold: 0, notify: {{ sms: [zz], webhook: \"ftp://x\" }} }}
+"
+    );
+    let (config, problems) = validate_text(&text, Path::new("/etc/kaden"), &AnySecret);
+    let at = |path: &str, line: u64, fragment: &str| {
+        expect(&problems, Level::Error, path, line, fragment);
+    };
+    at(
+        "telephony.rates.currency",
+        14,
+        "not an ISO 4217 currency code",
+    );
+    at(
+        "telephony.rates.calls[1].prefix",
+        17,
+        "not a phone number prefix",
+    );
+    at("telephony.rates.calls[2].prefix", 18, "listed twice");
+    at("telephony.rates.calls[2].per_minute", 18, "not a price");
+    at(
+        "telephony.triggers[1].id",
+        22,
+        "duplicate id \"calls-per-hour\"",
+    );
+    at(
+        "telephony.triggers[1].metric",
+        22,
+        "unknown metric \"dollars\"",
+    );
+    at(
+        "telephony.triggers[1].period",
+        22,
+        "unknown period \"week\"",
+    );
+    at("telephony.triggers[1].threshold", 22, "above 0");
+    at(
+        "telephony.triggers[1].notify.sms[0]",
+        22,
+        "unknown user \"zz\"",
+    );
+    at(
+        "telephony.triggers[1].notify.webhook",
+        22,
+        "\"ftp://x\" is not an http",
+    );
+    assert_eq!(problems.len(), 10, "{problems:#?}");
+    assert!(config.is_some());
+
+    // The same, written right.
+    let text = text
+        .replace("usd", "USD")
+        .replace("\"81\"", "\"+81\"")
+        .replace("\"+8190\", per_minute: -1", "\"+8150\", per_minute: 0.09")
+        .replace(
+            "\n    - { id: calls-per-hour, metric: dollars, period: week, threshold: 0, notify: { sms: [zz], webhook: \"ftp://x\" } }",
+            "",
+        );
+    let (config, problems) = validate_text(&text, Path::new("/etc/kaden"), &AnySecret);
+    assert_eq!(problems, vec![]);
+    let usage = config.unwrap().usage;
+    assert_eq!(usage.rates.calls[0].prefix, "+8190");
+    assert_eq!(usage.rates.sms[0].price, 0.08);
+    let trigger = &usage.triggers[0];
+    assert_eq!(
+        (trigger.metric, trigger.period, trigger.threshold),
+        (TriggerMetric::Calls, TriggerPeriod::Hour, 50.0)
+    );
+    assert_eq!(trigger.sms, [UserId::new("a")]);
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        trigger.webhook.as_ref().unwrap().expose_secret(),
+        "https://hooks.example/kaden"
+    );
+}
+
+#[test]
+fn numbers_without_a_rate_and_triggers_telling_nobody_are_warned_of() {
+    let text = format!(
+        "{BASE}telephony:
+  rates: {{ calls: [{{ prefix: \"+8150\", per_minute: 0.1 }}] }}
+  triggers:
+    - {{ id: spend, metric: cost, period: month, threshold: 100 }}
+"
+    );
+    let found = problems(&text);
+    let warn = |path: &str, line: u64, fragment: &str| {
+        expect(&found, Level::Warning, path, line, fragment);
+    };
+    warn(
+        "users[0].phone",
+        2,
+        "no telephony.rates.calls prefix matches +819012345678",
+    );
+    warn("users[1].phone", 3, "its cost is not estimated");
+    warn("telephony.triggers[0]", 15, "neither sms nor webhook");
+    assert_eq!(found.len(), 3, "{found:#?}");
+
+    let text = format!(
+        "{BASE}telephony:
+  triggers:
+    - {{ id: spend, metric: cost, period: month, threshold: 100, notify: {{ sms: [a] }} }}
+"
+    );
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Warning,
+        "telephony.triggers[0].metric",
+        14,
+        "without telephony.rates",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+}

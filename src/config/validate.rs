@@ -9,6 +9,8 @@ use crate::domain::Key;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
+mod usage;
+
 /// Characters a host or service name does not have but a regular expression does.
 fn looks_like_regex(value: &str) -> bool {
     value.contains([
@@ -220,7 +222,7 @@ impl Validator<'_> {
         }
     }
 
-    fn config(&mut self, raw: RawConfig) -> Config {
+    fn config(&mut self, mut raw: RawConfig) -> Config {
         let server = self.server(raw.server);
         let (sqlite, spool) = storage_paths(
             self.base_dir,
@@ -229,9 +231,12 @@ impl Validator<'_> {
         );
         let storage = StorageConfig { sqlite, spool };
         let locale = self.locale(raw.locale);
+        let rates = raw.telephony.rates.take();
+        let triggers = std::mem::take(&mut raw.telephony.triggers);
         let telephony = self.telephony(raw.telephony, server.public_url.is_some());
         let users = self.users(raw.users);
         let user_ids: HashSet<&UserId> = users.iter().map(|u| &u.id).collect();
+        let usage = self.usage(rates, triggers, &users);
         let schedules = self.schedules(raw.schedules, &user_ids);
         let schedule_ids: HashSet<&ScheduleId> = schedules.iter().map(|s| &s.id).collect();
         let call_settings = self.call_settings(raw.call_settings, &user_ids, &schedule_ids);
@@ -256,6 +261,7 @@ impl Validator<'_> {
             speech,
             keys,
             heartbeats,
+            usage,
         }
     }
 

@@ -9,6 +9,7 @@ mod server;
 mod testcalls;
 mod twilio;
 mod ui;
+mod usage;
 
 pub use error::ApiError;
 pub use server::serve;
@@ -66,6 +67,7 @@ pub fn router(
         .route("/api/v1/incidents/{id}/alerts", get(incidents::alerts))
         .route("/api/v1/calls", get(incidents::calls))
         .route("/api/v1/telephony/errors", get(incidents::telephony_errors))
+        .route("/api/v1/usage", get(usage::usage))
         .route("/api/v1/test-calls", post(testcalls::start))
         .route("/api/v1/test-calls/{id}", get(testcalls::show))
         .route("/api/v1/oncall", get(oncall::oncall))
@@ -199,10 +201,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
                 (
                     "kaden_oncall_next_gap_seconds",
                     vec![("kind", kind), ("id", id)],
-                    s,
+                    s as f64,
                 )
             }),
     );
+    samples.extend(crate::usage::metric_samples(&state.store, &state.config.usage.rates).await?);
     for (name, labels, value) in samples {
         if typed.insert(name) {
             let kind = if name.ends_with("_total") {

@@ -184,6 +184,13 @@ pub async fn status(
         crate::runner::record(&state.store, error, state.clock.now()).await;
     }
     if let Some(outcome) = CallOutcome::parse(status) {
+        // Final callbacks carry the billed duration; Twilio's price comes later, on the
+        // call resource.
+        let usage = crate::store::CallUsage {
+            duration_seconds: hook.get("CallDuration").and_then(|d| d.parse().ok()),
+            ..Default::default()
+        };
+        crate::runner::record_usage(&state.store, &hook.call, usage).await;
         state
             .runner
             .tell(Input::Ended {

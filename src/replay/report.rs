@@ -186,9 +186,9 @@ impl Report {
                 let secs = ended
                     .duration_since(answered)
                     .as_secs()
-                    .max(1)
+                    .max(0)
                     .unsigned_abs();
-                billed_minutes += secs.div_ceil(60);
+                billed_minutes += crate::usage::billed_minutes(secs, true);
             }
         }
         let mut acks: Vec<i64> = sim

@@ -281,11 +281,15 @@ impl Runner {
         }
         let telephony = self.telephony.clone();
         let handle = self.handle.clone();
+        let store = self.store.clone();
         self.tasks.spawn(async move {
             for (call, sid) in calls {
                 let input = match telephony.client.fetch_call(&sid).await {
                     Ok(CallStatus::Live) => continue,
-                    Ok(CallStatus::Ended(outcome)) => Input::Ended { call, outcome },
+                    Ok(CallStatus::Ended(outcome, usage)) => {
+                        record_usage(&store, &call, usage).await;
+                        Input::Ended { call, outcome }
+                    }
                     Ok(CallStatus::Unknown) => Input::Lost { call },
                     Err(e) => {
                         tracing::warn!(call_sid = %sid, error = %e, "Cannot check the call with the provider; its deadline still applies.");
@@ -673,7 +677,14 @@ impl Runner {
         let store = self.store.clone();
         let clock = self.clock.clone();
         self.tasks.spawn(async move {
-            match telephony.client.send_sms(&to, &body).await {
+            let sms = crate::usage::Sms {
+                to: &to,
+                body: &body,
+                user: Some(&user),
+                incident: Some(incident),
+                purpose: "escalation",
+            };
+            match crate::usage::send_sms(&telephony, &store, &*clock, sms).await {
                 Ok(sid) => {
                     tracing::info!(incident_id = incident.get(), user = %user, message_sid = %sid, "SMS sent.")
                 }
@@ -710,6 +721,13 @@ impl Runner {
             prompt,
             keypad_timeout,
         )
+    }
+}
+
+/// Keeps a call's duration and price for usage; a store that cannot take them only logs.
+pub async fn record_usage(store: &Store, call: &CallId, usage: crate::store::CallUsage) {
+    if let Err(e) = store.record_call_usage(call.to_string(), usage).await {
+        tracing::error!(call_id = %call, error = %e, "Cannot record a call's duration.");
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{Store, StoreError};
 
 /// One sample: metric name, labels, value.
-pub type Sample = (&'static str, Vec<(&'static str, String)>, i64);
+pub type Sample = (&'static str, Vec<(&'static str, String)>, f64);
 
 const QUERIES: &[(&str, &str, &[&str])] = &[
     (
@@ -56,7 +56,7 @@ impl Store {
                         .enumerate()
                         .map(|(i, l)| r.get::<_, String>(i).map(|v| (*l, v)))
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    Ok((*name, values, r.get::<_, i64>(labels.len())?))
+                    Ok((*name, values, r.get::<_, f64>(labels.len())?))
                 })?;
                 for row in rows {
                     out.push(row?);

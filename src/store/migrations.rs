@@ -159,6 +159,37 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX problems_by_key;
     CREATE INDEX problems_by_key ON problems(source, key, incident_id);
     CREATE INDEX problems_open ON problems(incident_id) WHERE status = 'problem';",
+    // 11: usage and cost: each call's duration and Twilio's price, each SMS sent, and the
+    // usage triggers fired (one row per trigger and period, so a restart never re-fires).
+    "ALTER TABLE calls ADD COLUMN duration_seconds INTEGER;
+    ALTER TABLE calls ADD COLUMN price REAL;
+    ALTER TABLE calls ADD COLUMN price_unit TEXT;
+    CREATE INDEX calls_by_placed_at ON calls(placed_at);
+    CREATE TABLE sms (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_id TEXT,
+        incident_id INTEGER,
+        purpose TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        segments INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        sid TEXT,
+        price REAL,
+        price_unit TEXT
+    );
+    CREATE INDEX sms_by_at ON sms(at);
+    CREATE INDEX telephony_errors_by_at ON telephony_errors(at);
+    CREATE TABLE usage_triggers_fired (
+        trigger_id TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        fired_at TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        threshold REAL NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (trigger_id, period_start)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

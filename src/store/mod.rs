@@ -14,6 +14,7 @@ mod migrations;
 mod overrides;
 mod queries;
 mod telephony_errors;
+mod usage;
 mod writebacks;
 
 pub use escalations::{NoticeView, OpenAlert, StepToSave};
@@ -26,6 +27,9 @@ pub use queries::{
     ProblemView, WriteBackView,
 };
 pub use telephony_errors::{TelephonyError, TelephonyErrorView};
+pub use usage::{
+    CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind, usage_read_only,
+};
 pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 
 use rusqlite::Connection;

@@ -82,7 +82,7 @@ pub struct IncidentDetail {
 }
 
 /// One row of the call log (design.md rule 9).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CallView {
     pub id: String,
     pub incident_id: IncidentId,
@@ -96,6 +96,14 @@ pub struct CallView {
     pub outcome: Option<String>,
     pub keys: Vec<String>,
     pub acknowledged: Vec<String>,
+    /// Seconds Twilio reported for the call (from answer to hang-up; 0 unanswered).
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+    /// What Twilio charged, once it reports it (minutes after the call).
+    #[serde(default)]
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub price_unit: Option<String>,
 }
 
 /// One write-back (acknowledgement or downtime of one alert in its source).
@@ -428,7 +436,7 @@ fn calls_where(
 ) -> Result<Vec<CallView>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at, ended_at, outcome,
-                keys, acknowledged
+                keys, acknowledged, duration_seconds, price, price_unit
          FROM calls WHERE ?1 IS NULL OR incident_id = ?1
          ORDER BY placed_at DESC, id DESC LIMIT ?2",
     )?;
@@ -450,6 +458,9 @@ fn calls_where(
             outcome: r.get(9)?,
             keys: list(10)?,
             acknowledged: list(11)?,
+            duration_seconds: r.get(12)?,
+            price: r.get(13)?,
+            price_unit: r.get(14)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -229,7 +229,7 @@ mod tests {
             [(
                 "kaden_writebacks_stuck",
                 vec![("source", "nagios".to_owned())],
-                1
+                1.0
             )]
         );
     }

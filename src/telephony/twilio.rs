@@ -5,6 +5,7 @@
 
 use crate::escalation::CallOutcome;
 use jiff::fmt::rfc2822::DateTimeParser;
+use crate::store::CallUsage;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;
@@ -117,14 +118,23 @@ struct ListedCall {
 #[derive(Deserialize)]
 struct Fetched {
     status: String,
+    /// Seconds, as a string; a price is a negative decimal string, filled in some time
+    /// after the call ended.
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    price: Option<String>,
+    #[serde(default)]
+    price_unit: Option<String>,
 }
 
 /// Where a call stands, as the provider knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum CallStatus {
     /// queued, ringing or in-progress.
     Live,
-    Ended(CallOutcome),
+    /// With its duration and, once Twilio has it, its price.
+    Ended(CallOutcome, CallUsage),
     /// The provider has no such call (the simulator forgets its calls with a restart).
     Unknown,
 }
@@ -309,7 +319,14 @@ impl TwilioClient {
             .await
         {
             Ok(fetched) => Ok(match CallOutcome::parse(&fetched.status) {
-                Some(outcome) => CallStatus::Ended(outcome),
+                Some(outcome) => CallStatus::Ended(
+                    outcome,
+                    CallUsage {
+                        duration_seconds: fetched.duration.and_then(|d| d.parse().ok()),
+                        price: fetched.price.and_then(|p| p.parse().ok()),
+                        price_unit: fetched.price_unit,
+                    },
+                ),
                 None => CallStatus::Live,
             }),
             Err(TwilioError::Rejected { status: 404, .. }) => Ok(CallStatus::Unknown),

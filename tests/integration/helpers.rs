@@ -31,7 +31,7 @@ routes:
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    _dir: TempDir,
+    dir: TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -61,7 +61,7 @@ pub async fn spawn_app_with(config: &str) -> TestApp {
     TestApp {
         base,
         client: reqwest::Client::new(),
-        _dir: dir,
+        dir,
         _shutdown: shutdown,
     }
 }
@@ -76,6 +76,11 @@ pub fn alert(key: &str, kind: &str, severity: &str) -> Value {
 }
 
 impl TestApp {
+    /// The daemon's config file, for running the CLI beside it.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("kaden.yaml")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -13,4 +13,5 @@ mod oncall;
 mod process;
 mod pronunciation;
 mod replay;
+mod usage;
 mod writeback;

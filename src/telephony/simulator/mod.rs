@@ -84,7 +84,8 @@ impl SimMessage {
     fn resource(&self, account: &str) -> serde_json::Value {
         json!({
             "sid": self.sid, "account_sid": account, "to": self.to, "from": self.from,
-            "body": self.body, "status": "sent", "direction": "outbound-api", "num_segments": "1",
+            "body": self.body, "status": "sent", "direction": "outbound-api",
+            "num_segments": crate::usage::sms_segments(&self.body).to_string(),
             "api_version": "2010-04-01", "price": null, "price_unit": "USD",
             "uri": format!("/2010-04-01/Accounts/{account}/Messages/{}.json", self.sid),
         })

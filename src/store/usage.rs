@@ -1,0 +1,307 @@
+//! Usage records: each call's duration and Twilio's price, each SMS sent, and the usage
+//! triggers fired. Reading is one aggregate query, grouped by what the caller asks for
+//! and by destination number (rates go by prefix); the usage module prices the groups.
+
+use super::{Store, StoreError, db_time, execute};
+use crate::domain::{IncidentId, UserId};
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags, params};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What Twilio reported about one call: its final status callback's `CallDuration`, or
+/// the call resource's `duration` and `price` (negative there: a charge).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallUsage {
+    pub duration_seconds: Option<u32>,
+    pub price: Option<f64>,
+    pub price_unit: Option<String>,
+}
+
+/// One SMS handed to the provider, or refused by it (`sid: None`).
+#[derive(Clone, Debug)]
+pub struct SmsRecord {
+    pub user: Option<UserId>,
+    pub incident: Option<IncidentId>,
+    /// `escalation`, `shift_notice` or `usage_trigger`.
+    pub purpose: &'static str,
+    pub phone: String,
+    pub segments: u32,
+    pub sid: Option<String>,
+}
+
+/// What usage is grouped by, besides the destination number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageKey {
+    /// One group.
+    All,
+    User,
+    Incident,
+    /// The incident's call setting.
+    CallSetting,
+    /// The UTC minute (`2026-11-23T01:05`), which a caller maps to its own days.
+    Minute,
+}
+
+impl UsageKey {
+    /// Over the union below: `u` is a call or an SMS, `i` its incident.
+    fn sql(self) -> &'static str {
+        match self {
+            UsageKey::All => "NULL",
+            UsageKey::User => "u.user_id",
+            UsageKey::Incident => "CAST(u.incident_id AS TEXT)",
+            UsageKey::CallSetting => "i.call_setting",
+            UsageKey::Minute => "substr(u.at, 1, 16)",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageKind {
+    Call,
+    Sms,
+}
+
+/// Calls or SMS of one key, to one number, priced in one way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageGroup {
+    /// `None` for [`UsageKey::All`], and for SMS with no user or incident.
+    pub key: Option<String>,
+    pub kind: UsageKind,
+    pub phone: String,
+    /// Twilio's currency where it reported a price; `None`: no price reported.
+    pub price_unit: Option<String>,
+    pub count: u64,
+    pub answered: u64,
+    pub seconds: u64,
+    /// Billed minutes (each call's seconds rounded up to whole minutes) or SMS segments.
+    pub units: u64,
+    /// The sum of reported prices (positive), where `price_unit` is known.
+    pub price: f64,
+}
+
+/// A usage trigger that fired, as stored and as the usage report lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FiredTrigger {
+    pub trigger: String,
+    pub metric: String,
+    pub period_start: String,
+    pub fired_at: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// A call's seconds: Twilio's duration, else answered to ended as kaden saw it (the final
+/// callback was missed), else 0 (never answered).
+const CALL_SECONDS: &str = "COALESCE(duration_seconds,
+    CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL
+         THEN MAX(0, CAST(ROUND((julianday(ended_at) - julianday(answered_at)) * 86400) AS INTEGER))
+    END, 0)";
+
+/// `billed_minutes` in SQL: per started minute, and at least one once answered (a call
+/// picked up and hung up within the second is still billed).
+const BILLED_MINUTES: &str = "CASE WHEN answered_at IS NOT NULL
+    THEN MAX(1, ({CALL_SECONDS} + 59) / 60) ELSE ({CALL_SECONDS} + 59) / 60 END";
+
+fn usage_sql(key: UsageKey) -> String {
+    let billed = BILLED_MINUTES.replace("{CALL_SECONDS}", CALL_SECONDS);
+    format!(
+        "SELECT {key}, u.kind, u.phone, CASE WHEN u.price IS NULL THEN NULL ELSE u.price_unit END,
+                COUNT(*), SUM(u.answered), SUM(u.seconds), SUM(u.units), COALESCE(SUM(u.price), 0)
+         FROM (SELECT 'call' AS kind, user_id, incident_id, placed_at AS at, phone, price,
+                      price_unit, answered_at IS NOT NULL AS answered, {CALL_SECONDS} AS seconds,
+                      {BILLED_MINUTES} AS units
+               FROM calls WHERE sid IS NOT NULL
+               UNION ALL
+               SELECT 'sms', user_id, incident_id, at, phone, price, price_unit, 0, 0, segments
+               FROM sms WHERE status = 'queued') u
+         LEFT JOIN incidents i ON i.id = u.incident_id
+         WHERE (?1 IS NULL OR u.at >= ?1) AND (?2 IS NULL OR u.at < ?2)
+         GROUP BY 1, 2, 3, 4",
+        key = key.sql(),
+        BILLED_MINUTES = billed,
+    )
+}
+
+/// Calls placed through the provider (a sid known) and SMS it accepted in `[since, until)`
+/// (either end open).
+fn usage_groups(
+    conn: &Connection,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    key: UsageKey,
+) -> Result<Vec<UsageGroup>, StoreError> {
+    let mut stmt = conn.prepare_cached(&usage_sql(key))?;
+    let rows = stmt.query_map(params![since.map(db_time), until.map(db_time)], |r| {
+        let kind: String = r.get(1)?;
+        let n = |i| r.get::<_, i64>(i).map(|v| v.max(0).unsigned_abs());
+        Ok(UsageGroup {
+            key: r.get(0)?,
+            kind: if kind == "sms" {
+                UsageKind::Sms
+            } else {
+                UsageKind::Call
+            },
+            phone: r.get(2)?,
+            price_unit: r.get(3)?,
+            count: n(4)?,
+            answered: n(5)?,
+            seconds: n(6)?,
+            units: n(7)?,
+            price: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn fired_triggers(
+    conn: &Connection,
+    since: Option<Timestamp>,
+) -> Result<Vec<FiredTrigger>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT trigger_id, metric, period_start, fired_at, value, threshold, message
+         FROM usage_triggers_fired WHERE ?1 IS NULL OR fired_at >= ?1 ORDER BY fired_at",
+    )?;
+    let rows = stmt.query_map([since.map(db_time)], |r| {
+        Ok(FiredTrigger {
+            trigger: r.get(0)?,
+            metric: r.get(1)?,
+            period_start: r.get(2)?,
+            fired_at: r.get(3)?,
+            value: r.get(4)?,
+            threshold: r.get(5)?,
+            message: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Usage since `since` and the triggers fired since then, straight from the database file
+/// (read-only): what `kaden usage` reads, with or without a running daemon.
+pub fn usage_read_only(
+    path: &Path,
+    since: Timestamp,
+    until: Timestamp,
+    key: UsageKey,
+) -> Result<(Vec<UsageGroup>, Vec<FiredTrigger>), StoreError> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            StoreError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    Ok((
+        usage_groups(&conn, Some(since), Some(until), key)?,
+        fired_triggers(&conn, Some(since))?,
+    ))
+}
+
+impl Store {
+    /// Usage in `[since, until)` (either end open), grouped by `key` and number.
+    pub async fn usage(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        key: UsageKey,
+    ) -> Result<Vec<UsageGroup>, StoreError> {
+        self.call(move |conn| usage_groups(conn, since, until, key))
+            .await
+    }
+
+    pub async fn fired_triggers(
+        &self,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<FiredTrigger>, StoreError> {
+        self.call(move |conn| fired_triggers(conn, since)).await
+    }
+
+    /// Telephony errors recorded at or after `since`.
+    pub async fn telephony_errors_since(&self, since: Timestamp) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let count: i64 = super::query_row(
+                conn,
+                "SELECT COUNT(*) FROM telephony_errors WHERE at >= ?1",
+                [db_time(since)],
+                |r| r.get(0),
+            )?;
+            Ok(count.unsigned_abs())
+        })
+        .await
+    }
+
+    /// Keeps what Twilio reported about a call; a value it did not report stays as it was.
+    pub async fn record_call_usage(
+        &self,
+        call_id: String,
+        usage: CallUsage,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            execute(
+                conn,
+                "UPDATE calls SET duration_seconds = COALESCE(?2, duration_seconds),
+                        price = COALESCE(?3, price), price_unit = COALESCE(?4, price_unit)
+                 WHERE id = ?1",
+                params![
+                    call_id,
+                    usage.duration_seconds,
+                    usage.price.map(f64::abs),
+                    usage.price.and(usage.price_unit)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn record_sms(&self, sms: SmsRecord, at: Timestamp) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO sms (at, user_id, incident_id, purpose, phone, segments, status, sid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    db_time(at),
+                    sms.user.as_ref().map(UserId::as_str),
+                    sms.incident.map(IncidentId::get),
+                    sms.purpose,
+                    sms.phone,
+                    sms.segments,
+                    if sms.sid.is_some() {
+                        "queued"
+                    } else {
+                        "failed"
+                    },
+                    sms.sid
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records that a trigger fired for the period starting at `fired.period_start`;
+    /// false when it had fired for that period already (before a restart, say).
+    pub async fn claim_trigger(&self, fired: FiredTrigger) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let inserted = execute(
+                conn,
+                "INSERT OR IGNORE INTO usage_triggers_fired
+                    (trigger_id, period_start, fired_at, metric, value, threshold, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    fired.trigger,
+                    fired.period_start,
+                    fired.fired_at,
+                    fired.metric,
+                    fired.value,
+                    fired.threshold,
+                    fired.message
+                ],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+}

@@ -243,6 +243,9 @@ pub struct TelephonyConfig {
     pub per_number_window: Duration,
     /// A second Twilio account for when the first fails account-wide.
     pub fallback: Option<FallbackConfig>,
+    /// Told, beside the SMS, when calling has failed: an escalation exhausted, the hourly
+    /// call cap reached.
+    pub alarm_webhook: Option<SecretString>,
 }
 
 #[derive(Debug)]

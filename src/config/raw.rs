@@ -102,6 +102,7 @@ pub struct RawTelephony {
     pub per_number_limit: Option<u32>,
     pub per_number_window: Option<String>,
     pub fallback: Option<RawFallback>,
+    pub alarm_webhook: Option<String>,
     pub rates: Option<RawRates>,
     #[serde(default)]
     pub triggers: Vec<RawTrigger>,

@@ -825,3 +825,19 @@ fn numbers_without_a_rate_and_triggers_telling_nobody_are_warned_of() {
     );
     assert_eq!(found.len(), 1, "{found:#?}");
 }
+
+#[test]
+fn an_alarm_webhook_must_be_a_web_url() {
+    let text = format!("telephony:\n  alarm_webhook: ftp://hooks.example/kaden\n{BASE}");
+    let found = problems(&text);
+    expect(
+        &found,
+        Level::Error,
+        "telephony.alarm_webhook",
+        2,
+        "is not an http:// or https:// URL",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let fine = format!("telephony:\n  alarm_webhook: https://hooks.example/kaden\n{BASE}");
+    assert!(problems(&fine).is_empty());
+}

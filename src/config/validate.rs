@@ -163,6 +163,21 @@ impl Validator<'_> {
         })
     }
 
+    /// A webhook URL, which may be a secret reference (chat webhooks carry their key).
+    fn webhook_url(&mut self, path: &str, raw: &str) -> SecretString {
+        let url = self.secret(path, raw);
+        let resolved = url.expose_secret();
+        // An empty one is reported as an empty secret already.
+        if !(resolved.is_empty()
+            || resolved.starts_with("http://")
+            || resolved.starts_with("https://"))
+        {
+            // The resolved value may be a secret: only the config's text is named.
+            self.error(path, format!("{raw:?} is not an http:// or https:// URL"));
+        }
+        url
+    }
+
     /// An empty secret is refused: an empty key is one anybody can present.
     fn secret(&mut self, path: &str, raw: &str) -> SecretString {
         let resolved = secret::resolve(raw, self.base_dir, self.secrets).unwrap_or_else(|e| {
@@ -547,9 +562,13 @@ impl Validator<'_> {
             self.error("telephony.per_number_limit", "must be at least 1");
         }
         let fallback = raw.fallback.and_then(|f| self.fallback(f, &provider));
+        let alarm_webhook = raw
+            .alarm_webhook
+            .map(|raw| self.webhook_url("telephony.alarm_webhook", &raw));
         TelephonyConfig {
             provider,
             fallback,
+            alarm_webhook,
             max_calls_per_hour,
             per_number_limit,
             per_number_window: self.duration(

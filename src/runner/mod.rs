@@ -673,6 +673,7 @@ impl Runner {
 
     fn send_sms(&self, incident: IncidentId, user: UserId, to: String, message: &SmsMessage) {
         let body = self.speech.sms(message);
+        self.alarm(incident, message, &body);
         let telephony = self.telephony.clone();
         let store = self.store.clone();
         let clock = self.clock.clone();
@@ -699,6 +700,32 @@ impl Runner {
                         call_sid: None,
                     };
                     record(&store, error, clock.now()).await;
+                }
+            }
+        });
+    }
+
+    /// Every SMS the engine sends says calling has failed (exhausted, call cap): tell
+    /// `telephony.alarm_webhook` too, which reaches people the phone network may not.
+    fn alarm(&self, incident: IncidentId, message: &SmsMessage, text: &str) {
+        let Some(url) = self.config.telephony.alarm_webhook.clone() else {
+            return;
+        };
+        let event = match message {
+            SmsMessage::Exhausted { .. } => "exhausted",
+            SmsMessage::CallCapReached { .. } => "call_cap_reached",
+        };
+        let body = serde_json::json!({
+            "event": event,
+            "incident_id": incident.get(),
+            "message": text,
+            "at": self.clock.now(),
+        });
+        self.tasks.spawn(async move {
+            match crate::alarm::Webhook::default().post(&url, &body).await {
+                Ok(()) => tracing::info!(incident_id = incident.get(), event, "Alarm webhook told."),
+                Err(e) => {
+                    tracing::error!(incident_id = incident.get(), event, error = %e, "Alarm webhook not told.")
                 }
             }
         });

@@ -250,17 +250,17 @@ impl Accounts {
             (
                 "kaden_telephony_fallback_active",
                 vec![],
-                i64::from(tracked.state.active == Account::Fallback),
+                f64::from(u8::from(tracked.state.active == Account::Fallback)),
             ),
             (
                 switches,
                 vec![("to", "fallback".to_owned())],
-                tracked.to_fallback as i64,
+                tracked.to_fallback as f64,
             ),
             (
                 switches,
                 vec![("to", "primary".to_owned())],
-                tracked.to_primary as i64,
+                tracked.to_primary as f64,
             ),
         ]
     }

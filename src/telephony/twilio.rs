@@ -4,8 +4,8 @@
 //! creation whose answer was lost is looked up in Twilio's call list, not sent again blind.
 
 use crate::escalation::CallOutcome;
-use jiff::fmt::rfc2822::DateTimeParser;
 use crate::store::CallUsage;
+use jiff::fmt::rfc2822::DateTimeParser;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;

@@ -308,6 +308,42 @@ async fn hourly_call_cap_defers_calls_and_texts_the_target() {
 
 /// The production path: `provider: twilio`, with a fake Twilio on its own port that checks
 /// basic auth and calls back with signatures made from the configured token.
+/// When calling has failed, `telephony.alarm_webhook` hears it beside the SMS: here
+/// nobody answers, the one round ends, and the escalation is exhausted.
+#[tokio::test]
+async fn an_exhausted_escalation_tells_the_alarm_webhook() {
+    let (hook, got) = crate::helpers::receiver().await;
+    let config = CONFIG.replace("rounds: 2", "rounds: 1").replace(
+        "  provider: simulator\n",
+        &format!("  provider: simulator\n  alarm_webhook: {hook}\n"),
+    );
+    let app = spawn_app_with(&config).await;
+    for number in [A, B] {
+        app.phone(number, json!({ "behaviour": "no_answer" })).await;
+    }
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let id = answer["incident_id"].clone();
+    let alarm = crate::helpers::wait_until("the alarm webhook", async || {
+        got.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(alarm["event"], "exhausted", "{alarm:#}");
+    assert_eq!(alarm["incident_id"], id);
+    assert!(
+        alarm["message"].as_str().unwrap().contains(&id.to_string()),
+        "the SMS's text: {alarm:#}"
+    );
+    let (_, messages) = app.get("/sim/messages").await;
+    assert_eq!(
+        messages.as_array().unwrap().len(),
+        1,
+        "and the SMS: {messages:#}"
+    );
+    assert_eq!(got.lock().unwrap().len(), 1);
+}
+
 mod real_provider {
     use super::*;
     use kaden::telephony::simulator::{ACCOUNT_SID, Simulator};

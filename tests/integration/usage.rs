@@ -2,12 +2,9 @@
 //! (durations rounded up to billed minutes, priced at the configured rates), SMS are
 //! counted, and a usage trigger fires once per period to its SMS and webhook.
 
-use crate::helpers::{TOKEN, TestApp, alert, spawn_app_with};
-use axum::Json;
-use axum::http::StatusCode;
+use crate::helpers::{TOKEN, TestApp, alert, receiver, spawn_app_with, wait_until};
 use serde_json::{Value, json};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
 
@@ -35,34 +32,6 @@ call_settings:
 routes:
   - { call: everyone }
 ";
-
-/// A webhook receiver that keeps every JSON body it is sent.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |Json(body): Json<Value>| async move {
-            keep.lock().unwrap().push(body);
-            StatusCode::NO_CONTENT
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
-}
-
-/// Polls `check` until it holds; the limit only guards against a hang.
-async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("waited 60 s for: {what}");
-}
 
 /// Every call of the incident ended with the duration Twilio reported.
 async fn settled(app: &TestApp, id: &Value) -> Value {

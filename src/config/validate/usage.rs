@@ -5,7 +5,6 @@ use crate::config::raw::{RawRates, RawTrigger};
 use crate::config::yaml::{child_index, child_key};
 use crate::config::{Rate, Rates, Trigger, TriggerMetric, TriggerPeriod, UsageConfig, User};
 use crate::domain::UserId;
-use secrecy::ExposeSecret;
 use std::collections::HashSet;
 
 impl Validator<'_> {
@@ -173,20 +172,10 @@ impl Validator<'_> {
                         user
                     })
                     .collect();
-                let webhook = t.notify.webhook.map(|raw| {
-                    let at = child_key(&notify, "webhook");
-                    let url = self.secret(&at, &raw);
-                    let resolved = url.expose_secret();
-                    // An empty one is reported as an empty secret already.
-                    if !(resolved.is_empty()
-                        || resolved.starts_with("http://")
-                        || resolved.starts_with("https://"))
-                    {
-                        // The resolved value may be a secret: only the config's text is named.
-                        self.error(&at, format!("{raw:?} is not an http:// or https:// URL"));
-                    }
-                    url
-                });
+                let webhook = t
+                    .notify
+                    .webhook
+                    .map(|raw| self.webhook_url(&child_key(&notify, "webhook"), &raw));
                 if sms.is_empty() && webhook.is_none() {
                     self.warn(
                         &path,

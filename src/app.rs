@@ -136,12 +136,17 @@ impl App {
             self.heartbeats.clone(),
             stop.clone(),
         ));
-        let failover = tokio::spawn(crate::telephony::failover::run(
-            self.state.telephony.clone(),
-            stop.clone(),
-        ));
+        let failover = {
+            let (telephony, stop) = (self.state.telephony.clone(), stop.clone());
+            tokio::spawn(async move { telephony.client.probe_until(stop).await })
+        };
         let triggers = tokio::spawn(crate::usage::triggers::run(
-            self.state.clone(),
+            crate::usage::triggers::Watch {
+                config: self.state.config.clone(),
+                store: self.state.store.clone(),
+                clock: self.state.clock.clone(),
+                telephony: self.state.telephony.clone(),
+            },
             stop.clone(),
         ));
         if self.simulator.is_some() {
@@ -172,6 +177,18 @@ impl App {
     }
 }
 
+/// The REST client of one configured Twilio account (`kaden doctor` checks it too).
+pub fn twilio_client(t: &TwilioConfig) -> TwilioClient {
+    TwilioClient::new(
+        &t.api_base,
+        &t.account_sid,
+        t.auth_token.clone(),
+        t.from.as_str(),
+        t.machine_detection,
+        t.calls_per_second,
+    )
+}
+
 /// The Twilio client(s), the tokens webhooks are signed with, and the simulator if it is
 /// used.
 fn telephony(
@@ -188,29 +205,19 @@ fn telephony(
         .unwrap_or_else(|| local_url.clone());
     match &config.telephony.provider {
         Provider::Twilio(t) => {
-            let client = |t: &TwilioConfig| {
-                TwilioClient::new(
-                    &t.api_base,
-                    &t.account_sid,
-                    t.auth_token.clone(),
-                    t.from.as_str(),
-                    t.machine_detection,
-                    t.calls_per_second,
-                )
-            };
             let mut tokens = vec![t.auth_token.clone()];
             let client = match &config.telephony.fallback {
                 Some(f) => {
                     tokens.push(f.twilio.auth_token.clone());
                     Accounts::with_fallback(
-                        client(t),
-                        client(&f.twilio),
+                        twilio_client(t),
+                        twilio_client(&f.twilio),
                         f.probe_every,
                         store.clone(),
                         clock.clone(),
                     )
                 }
-                None => Accounts::single(client(t)),
+                None => Accounts::single(twilio_client(t)),
             };
             let telephony = Telephony {
                 client,

@@ -3,7 +3,6 @@
 
 use crate::clock::SystemClock;
 use crate::config::{Config, Provider, TwilioConfig};
-use crate::telephony::twilio::TwilioClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,16 +66,7 @@ pub async fn run(config: &Config) -> Vec<Finding> {
 }
 
 async fn check_account(t: &TwilioConfig) -> Result<String, String> {
-    TwilioClient::new(
-        &t.api_base,
-        &t.account_sid,
-        t.auth_token.clone(),
-        t.from.as_str(),
-        t.machine_detection,
-        t.calls_per_second,
-    )
-    .check_account()
-    .await
+    crate::app::twilio_client(t).check_account().await
 }
 
 async fn healthz(http: &reqwest::Client, base: &str) -> Result<(), String> {

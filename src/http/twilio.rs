@@ -87,7 +87,7 @@ fn signed(
             call_sid: None,
         };
         let (store, at) = (state.store.clone(), state.clock.now());
-        tokio::spawn(async move { crate::runner::record(&store, error, at).await });
+        tokio::spawn(async move { store.keep_telephony_error(error, at).await });
         return Err(ApiError::Forbidden(
             "missing or wrong X-Twilio-Signature".into(),
         ));
@@ -181,7 +181,10 @@ pub async fn status(
             call_id: Some(hook.call.to_string()),
             call_sid: hook.get("CallSid").map(str::to_owned),
         };
-        crate::runner::record(&state.store, error, state.clock.now()).await;
+        state
+            .store
+            .keep_telephony_error(error, state.clock.now())
+            .await;
     }
     if let Some(outcome) = CallOutcome::parse(status) {
         // Final callbacks carry the billed duration; Twilio's price comes later, on the
@@ -190,7 +193,7 @@ pub async fn status(
             duration_seconds: hook.get("CallDuration").and_then(|d| d.parse().ok()),
             ..Default::default()
         };
-        crate::runner::record_usage(&state.store, &hook.call, usage).await;
+        state.store.keep_call_usage(&hook.call, usage).await;
         state
             .runner
             .tell(Input::Ended {

@@ -287,7 +287,7 @@ impl Runner {
                 let input = match telephony.client.fetch_call(&sid).await {
                     Ok(CallStatus::Live) => continue,
                     Ok(CallStatus::Ended(outcome, usage)) => {
-                        record_usage(&store, &call, usage).await;
+                        store.keep_call_usage(&call, usage).await;
                         Input::Ended { call, outcome }
                     }
                     Ok(CallStatus::Unknown) => Input::Lost { call },
@@ -606,7 +606,7 @@ impl Runner {
                                 call_id: Some(call.to_string()),
                                 call_sid: None,
                             };
-                            record(&store, error, clock.now()).await;
+                            store.keep_telephony_error(error, clock.now()).await;
                             Input::PlaceFailed {
                                 call: call.clone(),
                                 reason: e.to_string(),
@@ -699,7 +699,7 @@ impl Runner {
                         call_id: None,
                         call_sid: None,
                     };
-                    record(&store, error, clock.now()).await;
+                    store.keep_telephony_error(error, clock.now()).await;
                 }
             }
         });
@@ -748,20 +748,6 @@ impl Runner {
             prompt,
             keypad_timeout,
         )
-    }
-}
-
-/// Keeps a call's duration and price for usage; a store that cannot take them only logs.
-pub async fn record_usage(store: &Store, call: &CallId, usage: crate::store::CallUsage) {
-    if let Err(e) = store.record_call_usage(call.to_string(), usage).await {
-        tracing::error!(call_id = %call, error = %e, "Cannot record a call's duration.");
-    }
-}
-
-/// Stores a telephony error for the feed; a store that cannot take it only logs.
-pub async fn record(store: &Store, error: TelephonyError, at: Timestamp) {
-    if let Err(e) = store.record_telephony_error(error, at).await {
-        tracing::error!(error = %e, "Cannot store a telephony error.");
     }
 }
 

@@ -32,6 +32,14 @@ pub struct TelephonyErrorView {
 }
 
 impl Store {
+    /// Stores a telephony error for the feed; a store that cannot take it only logs, as
+    /// the error is already in the log and whatever failed goes on.
+    pub async fn keep_telephony_error(&self, error: TelephonyError, at: Timestamp) {
+        if let Err(e) = self.record_telephony_error(error, at).await {
+            tracing::error!(error = %e, "Cannot store a telephony error.");
+        }
+    }
+
     pub async fn record_telephony_error(
         &self,
         error: TelephonyError,

@@ -231,6 +231,13 @@ impl Store {
         .await
     }
 
+    /// `record_call_usage` for callers with nothing better to do on failure than log it.
+    pub async fn keep_call_usage(&self, call: &crate::escalation::CallId, usage: CallUsage) {
+        if let Err(e) = self.record_call_usage(call.to_string(), usage).await {
+            tracing::error!(call_id = %call, error = %e, "Cannot record a call's duration.");
+        }
+    }
+
     /// Keeps what Twilio reported about a call; a value it did not report stays as it was.
     pub async fn record_call_usage(
         &self,

@@ -194,6 +194,19 @@ enum Request {
 }
 
 impl Accounts {
+    /// Checks the primary while the fallback is active, until `stop`.
+    pub async fn probe_until(&self, stop: CancellationToken) {
+        let Some(tick) = self.probe_tick() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => self.probe().await,
+                _ = stop.cancelled() => break,
+            }
+        }
+    }
+
     pub fn single(primary: TwilioClient) -> Accounts {
         Accounts {
             primary,
@@ -442,7 +455,7 @@ impl Fallback {
             call_id: None,
             call_sid: None,
         };
-        crate::runner::record(&self.store, error, at).await;
+        self.store.keep_telephony_error(error, at).await;
     }
 }
 
@@ -450,19 +463,6 @@ impl Fallback {
 /// unreachable through it.
 fn account_wide(e: &TwilioError) -> bool {
     e.is_account_refusal() || matches!(e, TwilioError::Unavailable { .. })
-}
-
-/// Checks the primary while the fallback is active, until `stop`.
-pub async fn run(telephony: std::sync::Arc<super::voice::Telephony>, stop: CancellationToken) {
-    let Some(tick) = telephony.client.probe_tick() else {
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => telephony.client.probe().await,
-            _ = stop.cancelled() => break,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod failover;
 pub mod signature;
 pub mod simulator;
+pub mod sms;
 pub mod twilio;
 pub mod twiml;
 pub mod voice;

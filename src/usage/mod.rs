@@ -19,40 +19,6 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The GSM 03.38 basic character set: one septet each.
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-    ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-/// Its extension table: an escape and the character, two septets each.
-const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{0c}";
-
-/// How many SMS segments carriers bill for `body`: GSM-7 text is 160 septets in one
-/// segment or 153 per segment of a longer message; anything else (Japanese) is UCS-2,
-/// 70 UTF-16 units in one segment or 67 per segment.
-pub fn sms_segments(body: &str) -> u32 {
-    let septets: Option<usize> = body
-        .chars()
-        .map(|c| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENDED.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .sum();
-    let (units, single, each) = match septets {
-        Some(septets) => (septets, 160, 153),
-        None => (body.encode_utf16().count(), 70, 67),
-    };
-    let segments = if units <= single {
-        1
-    } else {
-        units.div_ceil(each)
-    };
-    u32::try_from(segments).unwrap_or(u32::MAX)
-}
-
 /// Twilio bills a call per started minute, and an answered call at least one.
 pub fn billed_minutes(seconds: u64, answered: bool) -> u64 {
     let minutes = seconds.div_ceil(60);
@@ -403,7 +369,7 @@ pub async fn send_sms(
         incident: sms.incident,
         purpose: sms.purpose,
         phone: sms.to.to_owned(),
-        segments: sms_segments(sms.body),
+        segments: crate::telephony::sms::segments(sms.body),
         sid: sent.as_ref().ok().cloned(),
     };
     if let Err(e) = store.record_sms(record, clock.now()).await {

@@ -22,36 +22,6 @@ fn rates() -> Rates {
 }
 
 #[test]
-fn gsm7_text_fits_160_then_153_per_segment() {
-    assert_eq!(sms_segments("a"), 1);
-    assert_eq!(sms_segments(&"a".repeat(160)), 1);
-    assert_eq!(sms_segments(&"a".repeat(161)), 2);
-    assert_eq!(sms_segments(&"a".repeat(306)), 2);
-    assert_eq!(sms_segments(&"a".repeat(307)), 3);
-    // The extension table takes two septets: 80 euro signs fill one segment.
-    assert_eq!(sms_segments(&"€".repeat(80)), 1);
-    assert_eq!(sms_segments(&"€".repeat(81)), 2);
-}
-
-#[test]
-fn japanese_text_is_ucs2_70_then_67_per_segment() {
-    assert_eq!(sms_segments(&"障".repeat(70)), 1);
-    assert_eq!(sms_segments(&"障".repeat(71)), 2);
-    assert_eq!(sms_segments(&"障".repeat(134)), 2);
-    assert_eq!(sms_segments(&"障".repeat(135)), 3);
-    // One non-GSM character makes the whole message UCS-2.
-    assert_eq!(sms_segments(&format!("{}障", "a".repeat(69))), 1);
-    assert_eq!(sms_segments(&format!("{}障", "a".repeat(70))), 2);
-    // An emoji is two UTF-16 units.
-    assert_eq!(sms_segments(&"😀".repeat(35)), 1);
-    assert_eq!(sms_segments(&"😀".repeat(36)), 2);
-    // What kaden sends when escalation runs out.
-    let exhausted =
-        "kaden: インシデント 12 は誰も認知しないまま全ラウンドの呼び出しが終わりました。";
-    assert_eq!(sms_segments(exhausted), 1);
-}
-
-#[test]
 fn the_longest_prefix_wins() {
     let rates = rates();
     assert_eq!(rate(&rates.calls, "+819012345678").unwrap().price, 0.17);

@@ -8,13 +8,16 @@
 
 use super::Sms;
 use crate::alarm::Webhook;
+use crate::clock::SharedClock;
+use crate::config::Config;
 use crate::config::{Language, Trigger, TriggerMetric, TriggerPeriod};
-use crate::service::AppState;
-use crate::store::{FiredTrigger, StoreError, db_time};
+use crate::store::{FiredTrigger, Store, StoreError, db_time};
+use crate::telephony::voice::Telephony;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -122,8 +125,16 @@ fn message(trigger: &Trigger, value: f64, (language, currency): (Language, &str)
     }
 }
 
+/// What the trigger monitor needs of the daemon.
+pub struct Watch {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub telephony: Arc<Telephony>,
+}
+
 /// Each trigger's metric over its current period.
-async fn values(state: &AppState, now: Timestamp) -> Result<Vec<(f64, Timestamp)>, StoreError> {
+async fn values(state: &Watch, now: Timestamp) -> Result<Vec<(f64, Timestamp)>, StoreError> {
     let config = &state.config;
     let zone = &config.locale.timezone;
     let mut out = Vec::new();
@@ -147,7 +158,7 @@ async fn values(state: &AppState, now: Timestamp) -> Result<Vec<(f64, Timestamp)
 }
 
 /// Compares usage with every trigger every few seconds, until `stop`.
-pub async fn run(state: AppState, stop: CancellationToken) {
+pub async fn run(state: Watch, stop: CancellationToken) {
     let triggers = &state.config.usage.triggers;
     if triggers.is_empty() {
         return;
@@ -181,7 +192,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 
 /// Stores the firing, then logs it, texts and posts it; a period already stored (fired
 /// before a restart) is left alone.
-async fn fire(state: &AppState, webhook: &Webhook, trigger: &Trigger, firing: Firing) {
+async fn fire(state: &Watch, webhook: &Webhook, trigger: &Trigger, firing: Firing) {
     let stored = FiredTrigger {
         trigger: firing.trigger.clone(),
         metric: firing.metric.to_owned(),

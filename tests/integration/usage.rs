@@ -140,7 +140,7 @@ async fn usage_matches_the_call_log_and_a_trigger_fires_once() {
     let minutes: u64 = calls.iter().map(billed).sum();
     let answered = calls.iter().filter(|c| !c["answered_at"].is_null()).count();
     assert!(answered > 0 && minutes >= answered as u64, "{calls:#?}");
-    let segments = u64::from(kaden::usage::sms_segments(&message));
+    let segments = u64::from(kaden::telephony::sms::segments(&message));
     let calls_cost: f64 = calls
         .iter()
         .map(|c| billed(c) as f64 * rate_per_minute(c["phone"].as_str().unwrap()))

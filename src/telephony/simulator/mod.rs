@@ -85,7 +85,7 @@ impl SimMessage {
         json!({
             "sid": self.sid, "account_sid": account, "to": self.to, "from": self.from,
             "body": self.body, "status": "sent", "direction": "outbound-api",
-            "num_segments": crate::usage::sms_segments(&self.body).to_string(),
+            "num_segments": crate::telephony::sms::segments(&self.body).to_string(),
             "api_version": "2010-04-01", "price": null, "price_unit": "USD",
             "uri": format!("/2010-04-01/Accounts/{account}/Messages/{}.json", self.sid),
         })

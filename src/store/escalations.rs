@@ -282,15 +282,19 @@ fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
                             ended_at, outcome, keys, acknowledged)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET
-            sid = COALESCE(excluded.sid, sid), answered_at = COALESCE(excluded.answered_at, answered_at),
-            ended_at = COALESCE(excluded.ended_at, ended_at), outcome = COALESCE(excluded.outcome, outcome),
+            sid = COALESCE(excluded.sid, calls.sid),
+            answered_at = COALESCE(excluded.answered_at, calls.answered_at),
+            ended_at = COALESCE(excluded.ended_at, calls.ended_at),
+            outcome = COALESCE(excluded.outcome, calls.outcome),
             keys = excluded.keys, acknowledged = excluded.acknowledged",
         params![
             r.call_id.as_str(),
             r.incident_id.get(),
             r.user.as_str(),
             r.phone.as_str(),
-            serde_json::to_value(r.purpose).expect("purpose serializes").as_str(),
+            serde_json::to_value(r.purpose)
+                .expect("purpose serializes")
+                .as_str(),
             db_time(r.placed_at),
             r.sid,
             ts(r.answered_at),
@@ -317,10 +321,11 @@ fn insert_writebacks(
     let by = serde_json::to_string(by).expect("AckBy serializes");
     for item in items.iter().filter(|i| i.source_ref != SourceRef::Generic) {
         execute(
-        tx,
-            "INSERT OR IGNORE INTO writebacks (alert_id, incident_id, action, source, source_ref, host,
+            tx,
+            "INSERT INTO writebacks (alert_id, incident_id, action, source, source_ref, host,
                  service, by_json, minutes, state, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?10)
+             ON CONFLICT DO NOTHING",
             params![
                 item.alert_id.get(),
                 incident.get(),

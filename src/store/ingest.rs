@@ -78,7 +78,7 @@ fn earlier_delivery(conn: &Connection, delivery: &Delivery) -> rusqlite::Result<
         "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
              FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
              WHERE (a.source = ?1 AND a.notification = ?2) OR a.idempotency_key = ?3
-             ORDER BY a.idempotency_key = ?3 DESC LIMIT 1",
+             ORDER BY COALESCE(a.idempotency_key = ?3, FALSE) DESC LIMIT 1",
         params![delivery.alert.source().as_str(), delivery.notification, key],
         |r| {
             Ok((
@@ -199,12 +199,13 @@ fn insert_alert(
     let alert = &delivery.alert;
     let source_ref =
         serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
-    execute(
+    query_row(
         conn,
         "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
                              state, output, occurred_at, raw, call_setting, notification,
                              idempotency_key, incident_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         RETURNING id",
         params![
             db_time(now),
             alert.source().as_str(),
@@ -223,8 +224,8 @@ fn insert_alert(
             delivery.idempotency_key.as_ref().map(|k| k.as_str()),
             incident.map(|i| i.get()),
         ],
-    )?;
-    Ok(AlertId::new(conn.last_insert_rowid()))
+        |r| r.get(0).map(AlertId::new),
+    )
 }
 
 /// The open incident that already tracks this source's key, if any, with its call
@@ -256,7 +257,7 @@ fn open_incident_for(
 ) -> rusqlite::Result<Option<IncidentId>> {
     query_row(
         conn,
-        "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS ?1
+        "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS NOT DISTINCT FROM ?1
          ORDER BY id DESC LIMIT 1",
         params![call_setting.map(|c| c.as_str())],
         |r| r.get(0).map(IncidentId::new),
@@ -269,13 +270,13 @@ fn open_incident(
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
 ) -> rusqlite::Result<IncidentId> {
-    execute(
+    query_row(
         conn,
         "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
-         VALUES (?1, 'open', ?2, ?2)",
+         VALUES (?1, 'open', ?2, ?2) RETURNING id",
         params![call_setting.map(|c| c.as_str()), db_time(now)],
-    )?;
-    Ok(IncidentId::new(conn.last_insert_rowid()))
+        |r| r.get(0).map(IncidentId::new),
+    )
 }
 
 fn upsert_problem(
@@ -296,12 +297,14 @@ fn upsert_problem(
              state = excluded.state,
              status = excluded.status,
              last_alert_id = excluded.last_alert_id,
-             acknowledged_at = CASE WHEN status = 'recovered' AND excluded.status = 'problem'
-                 THEN NULL ELSE acknowledged_at END,
-             acknowledged_by = CASE WHEN status = 'recovered' AND excluded.status = 'problem'
-                 THEN NULL ELSE acknowledged_by END,
-             severity = CASE WHEN excluded.status = 'problem' THEN excluded.severity ELSE severity END,
-             output = CASE WHEN excluded.status = 'problem' THEN excluded.output ELSE output END",
+             acknowledged_at = CASE WHEN problems.status = 'recovered' AND excluded.status = 'problem'
+                 THEN NULL ELSE problems.acknowledged_at END,
+             acknowledged_by = CASE WHEN problems.status = 'recovered' AND excluded.status = 'problem'
+                 THEN NULL ELSE problems.acknowledged_by END,
+             severity = CASE WHEN excluded.status = 'problem' THEN excluded.severity
+                 ELSE problems.severity END,
+             output = CASE WHEN excluded.status = 'problem' THEN excluded.output
+                 ELSE problems.output END",
         params![
             incident_id.get(),
             alert.source().as_str(),

@@ -318,7 +318,7 @@ impl Store {
         self.call(|conn| {
             conn.execute(
                 "INSERT INTO health_probe (id, writes) VALUES (1, 1)
-                 ON CONFLICT (id) DO UPDATE SET writes = writes + 1",
+                 ON CONFLICT (id) DO UPDATE SET writes = health_probe.writes + 1",
                 [],
             )?;
             Ok(())

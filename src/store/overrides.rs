@@ -11,9 +11,9 @@ impl Store {
     /// Stores an override (its `id` is ignored) and returns it with its new id.
     pub async fn add_override(&self, o: Override, now: Timestamp) -> Result<Override, StoreError> {
         self.call(move |conn| {
-            conn.execute(
+            let id = conn.query_row(
                 "INSERT INTO overrides (schedule, user_id, replaces, start_at, end_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                 params![
                     o.schedule.as_str(),
                     o.user.as_str(),
@@ -22,11 +22,9 @@ impl Store {
                     db_time(o.end),
                     db_time(now)
                 ],
+                |r| r.get(0),
             )?;
-            Ok(Override {
-                id: conn.last_insert_rowid(),
-                ..o
-            })
+            Ok(Override { id, ..o })
         })
         .await
     }
@@ -46,8 +44,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             let inserted = conn.execute(
-                "INSERT OR IGNORE INTO shift_notices (schedule, user_id, start_at, sent_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO shift_notices (schedule, user_id, start_at, sent_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![
                     schedule.as_str(),
                     user.as_str(),

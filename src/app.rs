@@ -1,7 +1,7 @@
 //! Wiring: config + store + runner + telephony → a bound listener that serves until
 //! shutdown, with the runner, the write-back worker, the spool drain, shift notices,
-//! heartbeats and usage triggers started beside it and stopped after it. Serving itself
-//! is [`crate::service`]'s.
+//! heartbeats, usage triggers and the price backfill started beside it and stopped after
+//! it. Serving itself is [`crate::service`]'s.
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Provider, TwilioConfig};
@@ -21,6 +21,7 @@ use secrecy::SecretString;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +48,8 @@ pub struct App {
     simulator: Option<Simulator>,
     /// Last check-ins of `heartbeats:`, shared by the endpoint and the monitor.
     heartbeats: Arc<crate::heartbeat::Heartbeats>,
+    /// How often the price backfill looks for calls due for a check.
+    price_checks_every: Duration,
     /// One daemon per database: two would restore the same escalations and drain the
     /// spool twice.
     lock: DaemonLock,
@@ -111,8 +114,16 @@ impl App {
             writeback,
             simulator,
             heartbeats,
+            price_checks_every: crate::usage::prices::EVERY,
             lock,
         })
+    }
+
+    /// Looks for calls due for a price check every `every` instead of
+    /// [`crate::usage::prices::EVERY`]: tests that move the clock need not wait.
+    pub fn price_checks_every(mut self, every: Duration) -> Self {
+        self.price_checks_every = every;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -149,6 +160,15 @@ impl App {
             },
             stop.clone(),
         ));
+        let prices = tokio::spawn(crate::usage::prices::run(
+            crate::usage::prices::Backfill {
+                store: self.state.store.clone(),
+                clock: self.state.clock.clone(),
+                telephony: self.state.telephony.clone(),
+                every: self.price_checks_every,
+            },
+            stop.clone(),
+        ));
         if self.simulator.is_some() {
             tracing::info!(
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
@@ -171,6 +191,7 @@ impl App {
         let _ = heartbeats.await;
         let _ = failover.await;
         let _ = triggers.await;
+        let _ = prices.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         Ok(())
@@ -232,7 +253,9 @@ fn telephony(
                 Some(token) => token.expose_secret().to_owned(),
                 None => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
             };
-            let sim = Simulator::new(token.clone(), s.phones.clone()).with_keypad(&config.keys);
+            let sim = Simulator::new(token.clone(), s.phones.clone())
+                .with_keypad(&config.keys)
+                .with_clock(clock.clone());
             let client = TwilioClient::new(
                 &format!("{local_url}/sim/twilio"),
                 simulator::ACCOUNT_SID,

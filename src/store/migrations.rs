@@ -190,6 +190,12 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL,
         PRIMARY KEY (trigger_id, period_start)
     );",
+    // 12: the price backfill: how often Twilio was asked for a call's price and when last,
+    // so a restart neither forgets a call nor asks about it again without end. Calls still
+    // without a price are found by a small index rather than a scan of every call.
+    "ALTER TABLE calls ADD COLUMN price_checks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calls ADD COLUMN price_checked_at TEXT;
+    CREATE INDEX calls_awaiting_price ON calls(ended_at) WHERE price IS NULL AND sid IS NOT NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

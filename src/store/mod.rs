@@ -28,7 +28,8 @@ pub use queries::{
 };
 pub use telephony_errors::{TelephonyError, TelephonyErrorView};
 pub use usage::{
-    CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind, usage_read_only,
+    AwaitingPrice, CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind,
+    usage_read_only,
 };
 pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 

@@ -4,7 +4,7 @@
 
 use super::{Store, StoreError, db_time, execute};
 use crate::domain::{IncidentId, UserId};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OpenFlags, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -16,6 +16,16 @@ pub struct CallUsage {
     pub duration_seconds: Option<u32>,
     pub price: Option<f64>,
     pub price_unit: Option<String>,
+}
+
+/// A call that ended without a price from Twilio yet, and how often Twilio was asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwaitingPrice {
+    pub call_id: String,
+    pub sid: String,
+    pub ended_at: Timestamp,
+    pub checks: u32,
+    pub checked_at: Option<Timestamp>,
 }
 
 /// One SMS handed to the provider, or refused by it (`sid: None`).
@@ -122,6 +132,32 @@ fn usage_sql(key: UsageKey) -> String {
         key = key.sql(),
         BILLED_MINUTES = billed,
     )
+}
+
+/// Keeps what Twilio reported about a call (a value it did not report stays as it was),
+/// and counts a price check made at `checked_at`.
+fn keep_usage(
+    conn: &Connection,
+    call_id: &str,
+    usage: &CallUsage,
+    checked_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    execute(
+        conn,
+        "UPDATE calls SET duration_seconds = COALESCE(?2, duration_seconds),
+                price = COALESCE(?3, price), price_unit = COALESCE(?4, price_unit),
+                price_checks = price_checks + (?5 IS NOT NULL),
+                price_checked_at = COALESCE(?5, price_checked_at)
+         WHERE id = ?1",
+        params![
+            call_id,
+            usage.duration_seconds,
+            usage.price.map(f64::abs),
+            usage.price.and(usage.price_unit.as_deref()),
+            checked_at.map(db_time)
+        ],
+    )?;
+    Ok(())
 }
 
 /// Calls placed through the provider (a sid known) and SMS it accepted in `[since, until)`
@@ -244,22 +280,64 @@ impl Store {
         call_id: String,
         usage: CallUsage,
     ) -> Result<(), StoreError> {
+        self.call(move |conn| keep_usage(conn, &call_id, &usage, None))
+            .await
+    }
+
+    /// Calls placed through the provider that ended without a price, except those asked
+    /// about `max_checks` times or last asked `last_check` or more after they ended (given
+    /// up on), oldest first.
+    pub async fn calls_awaiting_price(
+        &self,
+        max_checks: u32,
+        last_check: SignedDuration,
+    ) -> Result<Vec<AwaitingPrice>, StoreError> {
         self.call(move |conn| {
-            execute(
-                conn,
-                "UPDATE calls SET duration_seconds = COALESCE(?2, duration_seconds),
-                        price = COALESCE(?3, price), price_unit = COALESCE(?4, price_unit)
-                 WHERE id = ?1",
-                params![
-                    call_id,
-                    usage.duration_seconds,
-                    usage.price.map(f64::abs),
-                    usage.price.and(usage.price_unit)
-                ],
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, sid, ended_at, price_checks, price_checked_at FROM calls
+                 WHERE price IS NULL AND sid IS NOT NULL AND ended_at IS NOT NULL
+                   AND price_checks < ?1
+                   AND (price_checked_at IS NULL
+                        OR julianday(price_checked_at) < julianday(ended_at) + ?2)
+                 ORDER BY ended_at",
             )?;
-            Ok(())
+            let days = last_check.as_secs_f64() / 86_400.0;
+            let rows = stmt.query_map(params![max_checks, days], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (call_id, sid, ended_at, checks, checked_at) = row?;
+                let corrupt = |what: &str| StoreError::Corrupt(format!("call {call_id}: {what}"));
+                Ok(AwaitingPrice {
+                    ended_at: ended_at.parse().map_err(|_| corrupt("ended_at"))?,
+                    checked_at: checked_at
+                        .map(|t| t.parse().map_err(|_| corrupt("price_checked_at")))
+                        .transpose()?,
+                    call_id,
+                    sid,
+                    checks,
+                })
+            })
+            .collect()
         })
         .await
+    }
+
+    /// Counts a price check of a call at `at`, keeping what Twilio reported with it.
+    pub async fn record_price_check(
+        &self,
+        call_id: String,
+        usage: CallUsage,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| keep_usage(conn, &call_id, &usage, Some(at)))
+            .await
     }
 
     pub async fn record_sms(&self, sms: SmsRecord, at: Timestamp) -> Result<(), StoreError> {

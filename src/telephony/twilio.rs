@@ -17,6 +17,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Twilio's `date_created` has whole seconds, and its clock and `Date` may differ a little.
 const CLOCK_MARGIN: Duration = Duration::from_secs(5);
 
+/// Twilio bills a call per started minute, and an answered call at least one.
+pub fn billed_minutes(seconds: u64, answered: bool) -> u64 {
+    let minutes = seconds.div_ceil(60);
+    if answered { minutes.max(1) } else { minutes }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
     /// Twilio refused the request; retrying cannot help.

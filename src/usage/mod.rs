@@ -2,8 +2,10 @@
 //! which incident, and what they cost. Twilio's reported price wins; otherwise the cost
 //! is estimated from `telephony.rates` (the longest matching destination prefix; calls
 //! billed per started minute, SMS per segment). `kaden usage`, `GET /api/v1/usage` and
-//! `/metrics` share [`report`]; [`triggers`] watches the same figures per period.
+//! `/metrics` share [`report`]; [`triggers`] watches the same figures per period;
+//! [`prices`] fetches the prices Twilio reports after the calls ended.
 
+pub mod prices;
 pub mod triggers;
 
 use crate::clock::Clock;
@@ -13,17 +15,12 @@ use crate::store::{
     FiredTrigger, Sample, SmsRecord, Store, StoreError, UsageGroup, UsageKey, UsageKind,
 };
 use crate::telephony::twilio::TwilioError;
+pub use crate::telephony::twilio::billed_minutes;
 use crate::telephony::voice::Telephony;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Twilio bills a call per started minute, and an answered call at least one.
-pub fn billed_minutes(seconds: u64, answered: bool) -> u64 {
-    let minutes = seconds.div_ceil(60);
-    if answered { minutes.max(1) } else { minutes }
-}
 
 /// The rate of the longest prefix of `number`.
 pub fn rate<'a>(rates: &'a [Rate], number: &str) -> Option<&'a Rate> {

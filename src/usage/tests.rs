@@ -339,3 +339,101 @@ async fn the_call_resource_gives_the_duration_and_the_price_once_twilio_has_it()
     };
     assert_eq!((usage.duration_seconds, usage.price), (Some(61), None));
 }
+
+#[tokio::test]
+async fn calls_awaiting_a_price_are_found_and_their_checks_survive_a_restart() {
+    use jiff::SignedDuration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kaden.db");
+    let six_hours = SignedDuration::from_hours(6);
+    let ended: Timestamp = "2026-11-23T01:01:00Z".parse().unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        store.insert_open_incident(1).await;
+        store
+            .call(|conn| {
+                conn.execute_batch(
+                    "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid,
+                                        answered_at, ended_at, keys, acknowledged)
+                     VALUES ('1-1', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',
+                             'CA1', NULL, '2026-11-23T01:01:00.000000000Z', '[]', '[]'),
+                            ('1-2', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',
+                             'CA2', NULL, NULL, '[]', '[]'),
+                            ('1-3', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',
+                             NULL, NULL, '2026-11-23T01:00:01.000000000Z', '[]', '[]'),
+                            ('1-4', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',
+                             'CA4', NULL, '2026-11-23T01:01:00.000000000Z', '[]', '[]'),
+                            ('1-5', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',
+                             'CA5', NULL, '2026-11-23T01:01:00.000000000Z', '[]', '[]');",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let ids = |awaiting: Vec<crate::store::AwaitingPrice>| -> Vec<String> {
+            awaiting.into_iter().map(|c| c.call_id).collect()
+        };
+        // Live (1-2) and never placed (1-3) calls have no price to wait for.
+        let awaiting = store.calls_awaiting_price(4, six_hours).await.unwrap();
+        assert_eq!(ids(awaiting.clone()), ["1-1", "1-4", "1-5"]);
+        assert_eq!(
+            awaiting[0],
+            crate::store::AwaitingPrice {
+                call_id: "1-1".into(),
+                sid: "CA1".into(),
+                ended_at: ended,
+                checks: 0,
+                checked_at: None,
+            }
+        );
+        // 1-1 is checked without a price; 1-4 gets its price; 1-5 is checked after its
+        // last time (given up).
+        let first_check = ended + SignedDuration::from_mins(1);
+        store
+            .record_price_check("1-1".into(), CallUsage::default(), first_check)
+            .await
+            .unwrap();
+        let priced = CallUsage {
+            duration_seconds: Some(0),
+            price: Some(-0.0),
+            price_unit: Some("USD".into()),
+        };
+        store
+            .record_price_check("1-4".into(), priced, first_check)
+            .await
+            .unwrap();
+        store
+            .record_price_check(
+                "1-5".into(),
+                CallUsage::default(),
+                ended + six_hours + SignedDuration::from_secs(1),
+            )
+            .await
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let awaiting = store.calls_awaiting_price(4, six_hours).await.unwrap();
+    assert_eq!(awaiting.len(), 1, "{awaiting:?}");
+    assert_eq!(
+        (awaiting[0].checks, awaiting[0].checked_at),
+        (1, Some(ended + SignedDuration::from_mins(1)))
+    );
+    assert!(
+        store
+            .calls_awaiting_price(1, six_hours)
+            .await
+            .unwrap()
+            .is_empty(),
+        "checked as often as allowed"
+    );
+    let filter = crate::store::CallFilter {
+        incident: None,
+        limit: 10,
+    };
+    let calls = store.calls(filter).await.unwrap();
+    let priced = calls.iter().find(|c| c.id == "1-4").unwrap();
+    assert_eq!(
+        (priced.price, priced.price_unit.as_deref()),
+        (Some(0.0), Some("USD"))
+    );
+}

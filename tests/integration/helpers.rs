@@ -1,11 +1,12 @@
 //! `spawn_app()`: a daemon on port 0 with its own temporary SQLite file.
 
+use jiff::{SignedDuration, Timestamp};
 use kaden::app::App;
-use kaden::clock::SystemClock;
+use kaden::clock::{Clock, SharedClock, SystemClock};
 use kaden::config::{self, SystemSecrets};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 
 pub const TOKEN: &str = "test-token-0123456789";
@@ -48,11 +49,36 @@ pub async fn spawn_app() -> TestApp {
 
 /// A daemon on `config` (TOKEN is replaced by the test token).
 pub async fn spawn_app_with(config: &str) -> TestApp {
+    spawn_app_on(config, Arc::new(SystemClock), |app| app).await
+}
+
+/// The system clock plus an offset a test moves forward.
+#[derive(Default)]
+pub struct ShiftedClock(Mutex<SignedDuration>);
+
+impl ShiftedClock {
+    pub fn advance(&self, by: SignedDuration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        SystemClock.now() + *self.0.lock().unwrap()
+    }
+}
+
+/// A daemon on `config` and `clock`, adjusted by `tune` before it starts.
+pub async fn spawn_app_on(
+    config: &str,
+    clock: SharedClock,
+    tune: impl FnOnce(App) -> App,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kaden.yaml");
     std::fs::write(&path, config.replace("TOKEN", TOKEN)).unwrap();
     let (config, _) = config::load(&path, &SystemSecrets).unwrap();
-    let app = App::build(config, Arc::new(SystemClock)).await.unwrap();
+    let app = tune(App::build(config, clock).await.unwrap());
     let base = format!("http://{}", app.local_addr());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async {

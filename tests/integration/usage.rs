@@ -2,9 +2,14 @@
 //! (durations rounded up to billed minutes, priced at the configured rates), SMS are
 //! counted, and a usage trigger fires once per period to its SMS and webhook.
 
-use crate::helpers::{TOKEN, TestApp, alert, receiver, spawn_app_with, wait_until};
+use crate::helpers::{
+    ShiftedClock, TOKEN, TestApp, alert, receiver, spawn_app_on, spawn_app_with, wait_until,
+};
+use jiff::SignedDuration;
 use serde_json::{Value, json};
 use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
 
 const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
 
@@ -158,7 +163,10 @@ async fn usage_matches_the_call_log_and_a_trigger_fires_once() {
     assert_eq!(total["sms_segments"], segments);
     let cost = &total["cost"][0];
     assert_eq!(cost["currency"], "USD");
-    assert_eq!(cost["reported"], 0.0, "the simulator reports no price");
+    assert_eq!(
+        cost["reported"], 0.0,
+        "no price yet: Twilio (and the simulator) price a call after it ended"
+    );
     assert!(
         close(cost["estimated"].as_f64().unwrap(), estimated),
         "{cost} vs {estimated}"
@@ -247,6 +255,117 @@ async fn usage_matches_the_call_log_and_a_trigger_fires_once() {
         metrics.contains("kaden_telephony_cost_estimated_total{currency=\"USD\"} "),
         "{metrics}"
     );
+}
+
+/// One callee, no triggers: the price backfill alone.
+const PRICED: &str = "\
+server:
+  listen: 127.0.0.1:0
+  api_tokens: [TOKEN]
+storage:
+  sqlite: kaden.db
+telephony:
+  provider: simulator
+  rates:
+    currency: USD
+    calls: [{ prefix: \"+81\", per_minute: 0.10 }, { prefix: \"+8190\", per_minute: 0.17 }]
+users:
+  - { id: a, name: 山田, phone: \"+819000000001\" }
+call_settings:
+  - { id: infra, targets: [user:a], ring_timeout: 10s }
+routes:
+  - { call: infra }
+";
+
+/// `kaden usage --since 1h` beside the daemon: its TOTAL line.
+fn cli_total(app: &TestApp) -> String {
+    let out = Command::new(KADEN)
+        .args(["usage", "--since", "1h", "-c"])
+        .arg(app.config_path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let total = text.lines().find(|l| l.starts_with("TOTAL"));
+    total.unwrap_or_else(|| panic!("{text}")).to_owned()
+}
+
+/// The value of one sample on `/metrics`.
+async fn metric(app: &TestApp, sample: &str) -> f64 {
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics.lines().find_map(|l| l.strip_prefix(sample));
+    let value = line.unwrap_or_else(|| panic!("{sample} in {metrics}"));
+    value.trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_price_twilio_reports_after_a_call_replaces_its_estimate() {
+    let clock = Arc::new(ShiftedClock::default());
+    let app = spawn_app_on(PRICED, clock.clone(), |app| {
+        app.price_checks_every(Duration::from_millis(50))
+    })
+    .await;
+    app.phone(
+        "+819000000001",
+        json!({ "behaviour": "answer", "keys": ["9#"], "after_secs": 1 }),
+    )
+    .await;
+    let opened = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    let id = &opened["incident_id"];
+    let ended = settled(&app, id).await;
+    let call = &ended["calls"][0];
+    assert_eq!(call["price"], Value::Null, "{call:#}");
+    let minutes = kaden::usage::billed_minutes(call["duration_seconds"].as_u64().unwrap(), true);
+    let (reported, estimated) = ("reported", "estimated");
+    let cost_of = |usage: &Value, part: &str| usage["total"]["cost"][0][part].as_f64().unwrap();
+    let usage_now = async || app.get("/api/v1/usage?since=1h").await.1;
+
+    // Before the first check (a minute after the end by kaden's clock): an estimate.
+    let usage = usage_now().await;
+    assert_eq!(cost_of(&usage, reported), 0.0, "{usage:#}");
+    assert!(
+        close(cost_of(&usage, estimated), minutes as f64 * 0.17),
+        "{usage:#}"
+    );
+    assert!(cli_total(&app).ends_with("USD (estimated)"));
+    let estimate = "kaden_telephony_cost_estimated_total{currency=\"USD\"}";
+    let price = "kaden_telephony_cost_reported_total{currency=\"USD\"}";
+    assert!(close(metric(&app, estimate).await, minutes as f64 * 0.17));
+    assert_eq!(metric(&app, price).await, 0.0);
+
+    // A minute on, Twilio (the simulator, on the same clock) has priced the call and the
+    // backfill asks for it.
+    clock.advance(SignedDuration::from_secs(61));
+    let priced = app
+        .wait_for_incident(id, "the call's price", |i| {
+            !i["calls"][0]["price"].is_null()
+        })
+        .await;
+    let call = &priced["calls"][0];
+    let minutes = kaden::usage::billed_minutes(call["duration_seconds"].as_u64().unwrap(), true);
+    let charged = minutes as f64 * kaden::telephony::simulator::PRICE_PER_MINUTE;
+    assert!(close(call["price"].as_f64().unwrap(), charged), "{call:#}");
+    assert_eq!(call["price_unit"], "USD");
+    let usage = usage_now().await;
+    assert!(close(cost_of(&usage, reported), charged), "{usage:#}");
+    assert_eq!(cost_of(&usage, estimated), 0.0, "{usage:#}");
+    assert_eq!(usage["total"]["billed_minutes"], minutes);
+    let cost: kaden::usage::Cost =
+        serde_json::from_value(usage["total"]["cost"][0].clone()).unwrap();
+    let printed = kaden::usage::cost_text(&[cost]);
+    assert!(printed.ends_with("USD (reported)"), "{printed}");
+    assert!(cli_total(&app).ends_with(&printed), "{}", cli_total(&app));
+    assert!(close(metric(&app, price).await, charged));
+    assert_eq!(metric(&app, estimate).await, 0.0, "the estimate steps down");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 mod phone;
 mod verbs;
 
+use crate::clock::{SharedClock, SystemClock};
 /// Scripts are written in the config (`telephony.simulator.phones`) and over `/sim`.
 pub use crate::config::Behaviour;
 use crate::domain::Keypad;
@@ -49,9 +50,15 @@ struct CallTimes {
     ended: Option<jiff::Timestamp>,
 }
 
-fn now() -> jiff::Timestamp {
-    crate::clock::Clock::now(&crate::clock::SystemClock)
-}
+/// What the simulator charges per started minute of an answered call (at least one), in
+/// USD: Twilio's rate for a call to a US number, unlike any rate a config is likely to set,
+/// so a reported price is told apart from an estimate.
+pub const PRICE_PER_MINUTE: f64 = 0.013;
+
+/// How long after a call ends its resource shows a price (`null` before), as Twilio fills
+/// `price` in some time after the call: long enough that kaden's status callback arrives
+/// without one, short enough for a demo.
+pub const PRICE_DELAY: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 
 /// Twilio's date format (RFC 2822, UTC).
 fn twilio_date(t: Option<jiff::Timestamp>) -> serde_json::Value {
@@ -61,21 +68,41 @@ fn twilio_date(t: Option<jiff::Timestamp>) -> serde_json::Value {
 }
 
 impl SimCall {
-    /// The call resource as Twilio's REST API returns it.
-    fn resource(&self, account: &str) -> serde_json::Value {
+    /// The call resource as Twilio's REST API returns it at `now`.
+    fn resource(&self, account: &str, now: jiff::Timestamp) -> serde_json::Value {
         let t = &self.times;
-        let duration = t
-            .started
-            .zip(t.ended)
-            .map(|(s, e)| e.duration_since(s).as_secs().max(0).to_string());
+        // Talking time once the call ended: "0" for one never answered.
+        let seconds = t.ended.map(|e| {
+            t.started
+                .map_or(0, |s| e.duration_since(s).as_secs().max(0).unsigned_abs())
+        });
         json!({
             "sid": self.sid, "account_sid": account, "to": self.to, "from": self.from,
             "status": self.status, "answered_by": self.answered_by, "direction": "outbound-api",
             "api_version": "2010-04-01", "date_created": twilio_date(t.created),
             "date_updated": twilio_date(t.ended.or(t.started).or(t.created)),
             "start_time": twilio_date(t.started), "end_time": twilio_date(t.ended),
-            "duration": duration, "price": null, "price_unit": "USD",
+            "duration": seconds.map(|s| s.to_string()), "price": self.price(seconds, now),
+            "price_unit": "USD",
             "uri": format!("/2010-04-01/Accounts/{account}/Calls/{}.json", self.sid),
+        })
+    }
+
+    /// Twilio's `price` field for a call that lasted `seconds`: null until [`PRICE_DELAY`]
+    /// after the call ended, then a charge as a negative decimal string (`-0.02600` for
+    /// 61 s), `0.00000` for a call never answered.
+    fn price(&self, seconds: Option<u64>, now: jiff::Timestamp) -> Option<String> {
+        let t = &self.times;
+        let ended = t.ended?;
+        if ended.saturating_add(PRICE_DELAY).ok()? > now {
+            return None;
+        }
+        Some(match (t.started, seconds) {
+            (Some(_), Some(seconds)) => {
+                let minutes = super::twilio::billed_minutes(seconds, true);
+                format!("{:.5}", -(minutes as f64) * PRICE_PER_MINUTE)
+            }
+            _ => "0.00000".to_owned(),
         })
     }
 }
@@ -151,6 +178,8 @@ pub struct Simulator {
     http: reqwest::Client,
     account_sid: String,
     auth_token: String,
+    /// Twilio's clock: the daemon's, when the simulator is served by it.
+    clock: SharedClock,
 }
 
 /// The account the simulator accepts; its token is made per run.
@@ -167,7 +196,19 @@ impl Simulator {
             http: reqwest::Client::new(),
             account_sid: ACCOUNT_SID.to_owned(),
             auth_token,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Times calls by `clock` (the system clock unless told), so a daemon's test clock
+    /// moves the simulator's too.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
     }
 
     /// Numbers with no script answer and press `keypad`'s acknowledge-all key (9# unless
@@ -337,7 +378,7 @@ async fn create_call(
             end: Arc::new(Notify::new()),
             end_requested: false,
             times: CallTimes {
-                created: Some(now()),
+                created: Some(sim.now()),
                 ..CallTimes::default()
             },
         });
@@ -419,7 +460,7 @@ async fn fetch_call(
     let Some(call) = state.calls.iter().find(|c| c.sid == sid) else {
         return not_found();
     };
-    Json(call.resource(&sim.account_sid)).into_response()
+    Json(call.resource(&sim.account_sid, sim.now())).into_response()
 }
 
 /// `GET Calls.json[?To=&From=&Status=]`: the calls, newest first, as Twilio lists them.
@@ -433,13 +474,14 @@ async fn list_calls_resource(
         return twilio_error(status, code, message);
     }
     let wanted = |name: &str, value: &str| param(&query, name).is_none_or(|w| w == value);
+    let now = sim.now();
     let calls = sim
         .lock()
         .calls
         .iter()
         .rev()
         .filter(|c| wanted("To", &c.to) && wanted("From", &c.from) && wanted("Status", &c.status))
-        .map(|c| c.resource(&sim.account_sid))
+        .map(|c| c.resource(&sim.account_sid, now))
         .collect();
     page("calls", &sim.account_sid, calls)
 }
@@ -587,5 +629,63 @@ async fn put_outage(State(sim): State<Simulator>, Json(r): Json<Refusals>) -> Re
             Json(json!({ "error": "status: an outage answers 500-599", "status": 422 })),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(started: Option<&str>, ended: Option<&str>) -> SimCall {
+        SimCall {
+            sid: "CA1".into(),
+            to: "+819000000001".into(),
+            from: "+815000000000".into(),
+            status: if ended.is_some() {
+                "completed"
+            } else {
+                "in-progress"
+            }
+            .into(),
+            answered_by: None,
+            transcript: Vec::new(),
+            keys: Vec::new(),
+            end: Arc::default(),
+            end_requested: false,
+            times: CallTimes {
+                created: Some("2026-11-23T01:00:00Z".parse().unwrap()),
+                started: started.map(|t| t.parse().unwrap()),
+                ended: ended.map(|t| t.parse().unwrap()),
+            },
+        }
+    }
+
+    #[test]
+    fn a_call_is_priced_like_twilio_does_only_some_time_after_it_ended() {
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        let answered = call(Some("2026-11-23T01:00:10Z"), Some("2026-11-23T01:01:11Z"));
+        let resource = |c: &SimCall, now| c.resource(ACCOUNT_SID, at(now));
+        let talking = call(Some("2026-11-23T01:00:10Z"), None);
+        assert_eq!(
+            resource(&talking, "2026-11-23T01:00:30Z")["price"],
+            json!(null)
+        );
+        let just_ended = resource(&answered, "2026-11-23T01:01:12.999Z");
+        assert_eq!(just_ended["price"], json!(null), "not yet rated");
+        assert_eq!(just_ended["price_unit"], "USD");
+        assert_eq!(just_ended["duration"], "61");
+        // 61 s are two started minutes at 0.013.
+        let rated = resource(&answered, "2026-11-23T01:01:13Z");
+        assert_eq!(rated["price"], "-0.02600");
+        assert_eq!(rated["price_unit"], "USD");
+        let unanswered = call(None, Some("2026-11-23T01:00:40Z"));
+        assert_eq!(
+            resource(&unanswered, "2026-11-23T01:05:00Z")["price"],
+            "0.00000"
+        );
+        assert_eq!(
+            resource(&unanswered, "2026-11-23T01:05:00Z")["duration"],
+            "0"
+        );
     }
 }

@@ -144,7 +144,7 @@ impl Phone {
                 status,
                 "completed" | "busy" | "no-answer" | "failed" | "canceled"
             ) {
-                c.times.ended = Some(super::now());
+                c.times.ended = Some(self.sim.now());
             }
         });
         let Some(url) = self.d.status_url.clone() else {
@@ -183,7 +183,7 @@ impl Phone {
         self.answered_at = Some(Instant::now());
         self.update(|c| {
             c.status = "in-progress".into();
-            c.times.started = Some(super::now());
+            c.times.started = Some(self.sim.now());
             c.answered_by = Some(
                 if self.machine {
                     "machine_start"

@@ -679,6 +679,12 @@ fn usage(
     println!(
         "Cost: Twilio's reported price where known, else estimated from telephony.rates; minutes are billed minutes (each call rounded up)."
     );
+    let rates = &config.usage.rates;
+    if rates.calls.is_empty() && rates.sms.is_empty() {
+        println!(
+            "No telephony.rates are configured: calls and SMS without Twilio's price count 0 in COST."
+        );
+    }
     if !report.triggers_fired.is_empty() {
         println!("\nUsage triggers fired:");
         let fired: Vec<Vec<String>> = report

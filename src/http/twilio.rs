@@ -191,6 +191,7 @@ pub async fn status(
         // call resource.
         let usage = crate::store::CallUsage {
             duration_seconds: hook.get("CallDuration").and_then(|d| d.parse().ok()),
+            sid: hook.get("CallSid").map(str::to_owned),
             ..Default::default()
         };
         state.store.keep_call_usage(&hook.call, usage).await;

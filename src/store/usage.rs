@@ -16,6 +16,9 @@ pub struct CallUsage {
     pub duration_seconds: Option<u32>,
     pub price: Option<f64>,
     pub price_unit: Option<String>,
+    /// The call's sid as a callback names it: kept when the call has none yet, as when
+    /// Twilio's answer to its creation came only after the call ended.
+    pub sid: Option<String>,
 }
 
 /// A call that ended without a price from Twilio yet, and how often Twilio was asked.
@@ -144,7 +147,7 @@ fn keep_usage(
 ) -> Result<(), StoreError> {
     execute(
         conn,
-        "UPDATE calls SET duration_seconds = COALESCE(?2, duration_seconds),
+        "UPDATE calls SET sid = COALESCE(sid, ?6), duration_seconds = COALESCE(?2, duration_seconds),
                 price = COALESCE(?3, price), price_unit = COALESCE(?4, price_unit),
                 price_checks = price_checks + (?5 IS NOT NULL),
                 price_checked_at = COALESCE(?5, price_checked_at)
@@ -154,7 +157,8 @@ fn keep_usage(
             usage.duration_seconds,
             usage.price.map(f64::abs),
             usage.price.and(usage.price_unit.as_deref()),
-            checked_at.map(db_time)
+            checked_at.map(db_time),
+            usage.sid
         ],
     )?;
     Ok(())
@@ -372,9 +376,9 @@ impl Store {
         self.call(move |conn| {
             let inserted = execute(
                 conn,
-                "INSERT OR IGNORE INTO usage_triggers_fired
+                "INSERT INTO usage_triggers_fired
                     (trigger_id, period_start, fired_at, metric, value, threshold, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
                 params![
                     fired.trigger,
                     fired.period_start,

@@ -331,6 +331,7 @@ impl TwilioClient {
                         duration_seconds: fetched.duration.and_then(|d| d.parse().ok()),
                         price: fetched.price.and_then(|p| p.parse().ok()),
                         price_unit: fetched.price_unit,
+                        sid: None,
                     },
                 ),
                 None => CallStatus::Live,

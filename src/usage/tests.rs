@@ -191,6 +191,7 @@ async fn durations_prices_and_sms_recorded_come_back_in_the_report() {
         duration_seconds: Some(61),
         price: Some(-0.34),
         price_unit: Some("USD".into()),
+        sid: None,
     };
     store.record_call_usage("1-1".into(), usage).await.unwrap();
     let at = "2026-11-23T01:10:00Z".parse().unwrap();
@@ -331,7 +332,8 @@ async fn the_call_resource_gives_the_duration_and_the_price_once_twilio_has_it()
         CallUsage {
             duration_seconds: Some(61),
             price: Some(-0.013),
-            price_unit: Some("USD".into())
+            price_unit: Some("USD".into()),
+            sid: None,
         }
     );
     let CallStatus::Ended(_, usage) = client.fetch_call("CA2").await.unwrap() else {
@@ -397,6 +399,7 @@ async fn calls_awaiting_a_price_are_found_and_their_checks_survive_a_restart() {
             duration_seconds: Some(0),
             price: Some(-0.0),
             price_unit: Some("USD".into()),
+            sid: None,
         };
         store
             .record_price_check("1-4".into(), priced, first_check)

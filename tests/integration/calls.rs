@@ -482,6 +482,13 @@ routes:
         assert_eq!(calls.len(), 1, "one call for the step: {calls:#?}");
         assert_eq!(incident["calls"].as_array().unwrap().len(), 1);
         assert_eq!(incident["calls"][0]["outcome"], "acknowledged");
+        // The call ended before the lookup found it; its status callback named it.
+        let call = app
+            .wait_for_incident(&answer["incident_id"], "the call's sid", |i| {
+                !i["calls"][0]["call_sid"].is_null()
+            })
+            .await;
+        assert_eq!(call["calls"][0]["call_sid"], calls[0]["sid"]);
     }
 
     #[tokio::test]

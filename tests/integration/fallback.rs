@@ -192,6 +192,46 @@ async fn a_refused_primary_hands_the_call_to_the_fallback_once() {
     assert_eq!(fallback_entries(&app).await.len(), 1);
 }
 
+/// When nobody can be reached, the exhaustion SMS goes through the account calls go
+/// through: the fallback, not the refused primary.
+#[tokio::test]
+async fn the_exhaustion_sms_goes_through_the_fallback_too() {
+    let (primary, primary_url) = fake_twilio("the-primary-token").await;
+    let (fallback, fallback_url) = fake_twilio(FALLBACK_TOKEN).await;
+    for number in [A, B, C, D] {
+        fallback.set_phone(
+            number,
+            serde_json::from_value(json!({ "behaviour": "busy" })).unwrap(),
+        );
+    }
+    // Busy callees are not called back: the one round ends after four calls.
+    let config = config(&primary_url, "a-wrong-token", &fallback_url)
+        .replace("rounds: 1", "rounds: 1, max_callbacks: 0");
+    let app = spawn_app_with(&config).await;
+    let answer = app
+        .post_alert(&alert("web-01/HTTP", "problem", "high"))
+        .await;
+    app.wait_for_incident(&answer["incident_id"], "the escalation to run out", |i| {
+        i["escalation"] == "exhausted"
+    })
+    .await;
+    let mut messages = Vec::new();
+    for _ in 0..100 {
+        messages = fallback.messages();
+        if !messages.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        (messages[0].to.as_str(), messages[0].from.as_str()),
+        (A, "+815087654321")
+    );
+    assert_eq!(fallback.calls().len(), 4);
+    assert!(primary.messages().is_empty() && primary.calls().is_empty());
+}
+
 #[tokio::test]
 async fn a_failing_primary_is_left_after_three_calls_and_returned_to_when_it_answers() {
     let (primary, primary_url) = fake_twilio("the-primary-token").await;

@@ -869,6 +869,12 @@ impl Escalation {
             incident: self.incident_id,
             rounds: self.setting.rounds,
         }));
+        let message = SmsMessage::Exhausted {
+            incident: self.incident_id,
+            rounds: self.setting.rounds,
+            unacknowledged: self.items.unacknowledged(),
+        };
+        fx.actions.push(Action::Alarm(message.clone()));
         if !self.setting.sms_on_exhaustion {
             return;
         }
@@ -878,11 +884,7 @@ impl Escalation {
             fx.actions.push(Action::SendSms {
                 user: person.id,
                 phone: person.phone,
-                message: SmsMessage::Exhausted {
-                    incident: self.incident_id,
-                    rounds: self.setting.rounds,
-                    unacknowledged: self.items.unacknowledged(),
-                },
+                message,
             });
         }
     }

@@ -318,6 +318,9 @@ pub enum Action {
         phone: PhoneNumber,
         message: SmsMessage,
     },
+    /// Calling has failed: tell `telephony.alarm_webhook`, whether or not an SMS could go
+    /// out (nobody may resolve to a person, or the SMS is switched off).
+    Alarm(SmsMessage),
     /// New rows wait in the write-back outbox.
     WriteBack,
 }

@@ -631,6 +631,40 @@ fn round_robin_exhausted_sends_sms() {
     );
 }
 
+/// The alarm goes out on exhaustion even when no SMS does.
+#[test]
+fn exhaustion_raises_the_alarm_without_an_sms_too() {
+    let mut w = World::round_robin(&["a"]);
+    w.esc.setting.sms_on_exhaustion = false;
+    w.esc.setting.rounds = 1;
+    w.problem("web-01/HTTP");
+    let call = w.call_to("a");
+    w.wait(20);
+    w.end(&call, CallOutcome::NoAnswer);
+    assert_eq!(w.esc.status, Status::Exhausted);
+    let alarms: Vec<_> = w
+        .actions
+        .iter()
+        .filter_map(|e| match e {
+            Action::Alarm(message) => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        alarms,
+        [SmsMessage::Exhausted {
+            incident: IncidentId::new(7),
+            rounds: 1,
+            unacknowledged: 1
+        }]
+    );
+    assert!(
+        !w.actions
+            .iter()
+            .any(|e| matches!(e, Action::SendSms { .. }))
+    );
+}
+
 // Rule 6.
 
 #[test]

@@ -506,7 +506,7 @@ impl Sim<'_> {
                 }
             }
             // No messages or write-backs in a what-if run.
-            Action::SendSms { .. } | Action::WriteBack => {}
+            Action::SendSms { .. } | Action::Alarm(_) | Action::WriteBack => {}
         }
     }
 }

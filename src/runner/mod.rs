@@ -647,6 +647,7 @@ impl Runner {
                 phone,
                 message,
             } => self.send_sms(incident, user, phone.as_str().to_owned(), &message),
+            Action::Alarm(message) => self.alarm(incident, &message),
             Action::WriteBack => self.writeback.notify_one(),
         }
     }
@@ -668,12 +669,12 @@ impl Runner {
         if self.budget.warn(now) {
             let message = SmsMessage::CallCapReached { incident, cap };
             self.send_sms(incident, user.clone(), phone.as_str().to_owned(), &message);
+            self.alarm(incident, &message);
         }
     }
 
     fn send_sms(&self, incident: IncidentId, user: UserId, to: String, message: &SmsMessage) {
         let body = self.speech.sms(message);
-        self.alarm(incident, message, &body);
         let telephony = self.telephony.clone();
         let store = self.store.clone();
         let clock = self.clock.clone();
@@ -705,12 +706,13 @@ impl Runner {
         });
     }
 
-    /// Every SMS the engine sends says calling has failed (exhausted, call cap): tell
-    /// `telephony.alarm_webhook` too, which reaches people the phone network may not.
-    fn alarm(&self, incident: IncidentId, message: &SmsMessage, text: &str) {
+    /// Calling has failed (exhausted, call cap): tell `telephony.alarm_webhook`, which
+    /// reaches people the phone network may not, in the words of the SMS.
+    fn alarm(&self, incident: IncidentId, message: &SmsMessage) {
         let Some(url) = self.config.telephony.alarm_webhook.clone() else {
             return;
         };
+        let text = self.speech.sms(message);
         let event = match message {
             SmsMessage::Exhausted { .. } => "exhausted",
             SmsMessage::CallCapReached { .. } => "call_cap_reached",

@@ -346,6 +346,7 @@ async fn an_exhausted_escalation_tells_the_alarm_webhook() {
 
 mod real_provider {
     use super::*;
+    use crate::helpers::{free_port, serve_router};
     use kaden::telephony::simulator::{ACCOUNT_SID, Simulator};
     use std::collections::HashMap;
 
@@ -358,19 +359,7 @@ mod real_provider {
             )]
             .into(),
         );
-        let router: axum::Router = sim.clone().twilio_router().merge(sim.script_router());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        url
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+        serve_router(sim.clone().twilio_router().merge(sim.script_router())).await
     }
 
     fn config(twilio: &str, port: u16, token: &str) -> String {
@@ -455,11 +444,7 @@ routes:
                 (status, headers, answer.bytes().await.unwrap()).into_response()
             }
         };
-        let router = axum::Router::new().fallback(forward);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        url
+        serve_router(axum::Router::new().fallback(forward)).await
     }
 
     #[tokio::test]

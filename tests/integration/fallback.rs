@@ -3,7 +3,7 @@
 //! its own token) drive the escalation; the switch is in the error feed, /metrics and
 //! /healthz; a probe returns to the primary once it answers again.
 
-use crate::helpers::{TestApp, alert, spawn_app_with};
+use crate::helpers::{TestApp, alert, free_port, serve_router, spawn_app_with};
 use kaden::telephony::simulator::{ACCOUNT_SID, Simulator};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -26,10 +26,7 @@ async fn fake_twilio(token: &str) -> (Simulator, String) {
         })
         .into();
     let sim = Simulator::new(token.to_owned(), phones);
-    let router: axum::Router = sim.clone().twilio_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = serve_router(sim.clone().twilio_router()).await;
     (sim, url)
 }
 
@@ -39,11 +36,7 @@ async fn app(primary: &str, primary_token: &str, fallback: &str) -> TestApp {
 }
 
 fn config(primary: &str, primary_token: &str, fallback: &str) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     format!(
         "\
 server:

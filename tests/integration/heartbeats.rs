@@ -108,11 +108,7 @@ async fn heartbeats_need_a_token_and_a_configured_id() {
 /// the API token is a secret the monitoring system's user cannot read.
 #[tokio::test]
 async fn the_heartbeat_command_checks_in_with_only_an_ingest_token() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let config = CONFIG.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
     let app = spawn_app_with(&config).await;
     let dir = tempfile::tempdir().unwrap();

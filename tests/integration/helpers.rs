@@ -206,10 +206,7 @@ pub async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
             axum::http::StatusCode::NO_CONTENT
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, got)
+    (format!("{}/hook", serve_router(app).await), got)
 }
 
 /// Polls `check` until it holds; the limit only guards against a hang.
@@ -221,4 +218,21 @@ pub async fn wait_until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("waited 60 s for: {what}");
+}
+
+/// A port nothing listens on yet, for configs that must name theirs before the daemon starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves `router` on a loopback port (a fake Twilio, a gateway); returns its base URL.
+pub async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
 }

@@ -357,11 +357,7 @@ async fn nagios_notify_spools_and_the_daemon_delivers(binary: &str) {
 /// A config whose daemon address is a port nobody listens on.
 fn config_with_daemon_down(dir: &Path) -> PathBuf {
     let config = write_config(dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));

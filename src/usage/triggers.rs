@@ -16,7 +16,8 @@ use crate::telephony::voice::Telephony;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -133,17 +134,27 @@ pub struct Watch {
     pub telephony: Arc<Telephony>,
 }
 
-/// Each trigger's metric over its current period.
+/// Each trigger's metric over its current period. The store is read once per period
+/// start and metric kind, however many triggers share it: the monitor runs beside ingest
+/// on the one store thread.
 async fn values(state: &Watch, now: Timestamp) -> Result<Vec<(f64, Timestamp)>, StoreError> {
     let config = &state.config;
     let zone = &config.locale.timezone;
+    let mut totals: HashMap<Timestamp, super::UsageRow> = HashMap::new();
+    let mut errors: HashMap<Timestamp, u64> = HashMap::new();
     let mut out = Vec::new();
     for trigger in &config.usage.triggers {
         let start = period_start(trigger.period, now, zone);
         let value = if trigger.metric == TriggerMetric::Errors {
-            state.store.telephony_errors_since(start).await? as f64
+            if let Entry::Vacant(slot) = errors.entry(start) {
+                slot.insert(state.store.telephony_errors_since(start).await?);
+            }
+            errors[&start] as f64
         } else {
-            let total = super::totals(&state.store, &config.usage.rates, Some(start)).await?;
+            if let Entry::Vacant(slot) = totals.entry(start) {
+                slot.insert(super::totals(&state.store, &config.usage.rates, Some(start)).await?);
+            }
+            let total = &totals[&start];
             match trigger.metric {
                 TriggerMetric::Calls => total.calls as f64,
                 TriggerMetric::Minutes => total.billed_minutes as f64,

@@ -52,13 +52,19 @@ pub struct App {
     price_checks_every: Duration,
     /// One daemon per database: two would restore the same escalations and drain the
     /// spool twice.
-    lock: DaemonLock,
+    /// On PostgreSQL the store holds the database's lock itself.
+    lock: Option<DaemonLock>,
 }
 
 impl App {
     pub async fn build(config: Config, clock: SharedClock) -> Result<App, AppError> {
-        let lock = DaemonLock::acquire(&config.storage.sqlite)?;
-        let store = Store::open(&config.storage.sqlite)?;
+        let (lock, store) = match &config.storage.postgres {
+            Some(url) => (None, Store::open_postgres(url.expose_secret())?),
+            None => (
+                Some(DaemonLock::acquire(&config.storage.sqlite)?),
+                Store::open(&config.storage.sqlite)?,
+            ),
+        };
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
             .await

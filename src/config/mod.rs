@@ -216,6 +216,8 @@ pub struct ServerLimits {
 #[derive(Debug)]
 pub struct StorageConfig {
     pub sqlite: PathBuf,
+    /// The PostgreSQL URL (it may carry the password) when the store is PostgreSQL.
+    pub postgres: Option<secrecy::SecretString>,
     /// Where notification commands leave alerts while the daemon is unreachable.
     pub spool: PathBuf,
 }

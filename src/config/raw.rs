@@ -84,6 +84,8 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub sqlite: Option<String>,
+    /// A PostgreSQL URL, or `${env:..}`/`${file:..}` giving one.
+    pub postgres: Option<String>,
     pub spool: Option<String>,
 }
 

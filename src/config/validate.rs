@@ -244,7 +244,29 @@ impl Validator<'_> {
             raw.storage.sqlite.as_deref(),
             raw.storage.spool.as_deref(),
         );
-        let storage = StorageConfig { sqlite, spool };
+        let postgres = raw.storage.postgres.as_deref().map(|url| {
+            if raw.storage.sqlite.is_some() {
+                self.error(
+                    "storage.postgres",
+                    "storage.sqlite is set too; keep one of the two",
+                );
+            }
+            let url = self.secret("storage.postgres", url);
+            if !self.has_error_at("storage.postgres")
+                && url.expose_secret().parse::<postgres::Config>().is_err()
+            {
+                self.error(
+                    "storage.postgres",
+                    "not a PostgreSQL URL (postgres://user:password@host:port/db)",
+                );
+            }
+            url
+        });
+        let storage = StorageConfig {
+            sqlite,
+            postgres,
+            spool,
+        };
         let locale = self.locale(raw.locale);
         let rates = raw.telephony.rates.take();
         let triggers = std::mem::take(&mut raw.telephony.triggers);

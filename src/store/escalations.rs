@@ -6,11 +6,12 @@
 //! position: small), rewritten per step, and one row per item, written only when the step
 //! changed it. An alert joining an incident of 10,000 items writes one item row.
 
-use super::{Store, StoreError, db_time, execute};
+use super::db::{Db, DbResult, vals};
+use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, IncidentId, Severity, SourceRef};
 use crate::escalation::{AckBy, CallRecord, Escalation, Item, Record, WriteBackItem};
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+
 use serde::{Deserialize, Serialize};
 
 /// An alert of an open incident, replayed into the engine at start-up.
@@ -81,29 +82,27 @@ impl Store {
             let incident = step.incident.get();
             let at = db_time(step.at);
             match &step.core {
-                Some(core) => conn
-                    .prepare_cached(
-                        "INSERT INTO escalations (incident_id, state, status, done, updated_at)
+                Some(core) => conn.execute(
+                    "INSERT INTO escalations (incident_id, state, status, done, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (incident_id) DO UPDATE SET
                         state = excluded.state, status = excluded.status, done = excluded.done,
                         updated_at = excluded.updated_at",
-                    )?
-                    .execute(params![incident, core, status.as_str(), step.done, at])?,
-                None => conn
-                    .prepare_cached(
-                        "UPDATE escalations SET status = ?2, done = ?3, updated_at = ?4
+                    vals![incident, core, status.as_str(), step.done, at],
+                )?,
+                None => conn.execute(
+                    "UPDATE escalations SET status = ?2, done = ?3, updated_at = ?4
                      WHERE incident_id = ?1",
-                    )?
-                    .execute(params![incident, status.as_str(), step.done, at])?,
+                    vals![incident, status.as_str(), step.done, at],
+                )?,
             };
-            let mut upsert_item = conn.prepare_cached(
-                "INSERT INTO escalation_items (incident_id, position, item) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (incident_id, position) DO UPDATE SET item = excluded.item",
-            )?;
             for (position, item) in &step.items {
                 let item = serde_json::to_string(item).expect("an item serializes");
-                upsert_item.execute(params![incident, *position as i64, item])?;
+                conn.execute(
+                    "INSERT INTO escalation_items (incident_id, position, item) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (incident_id, position) DO UPDATE SET item = excluded.item",
+                    vals![incident, *position as i64, item],
+                )?;
             }
             for record in &step.records {
                 save_record(conn, step.incident, record, step.at)?;
@@ -117,22 +116,22 @@ impl Store {
         self.call(|conn| {
             let corrupt =
                 |e: serde_json::Error| StoreError::Corrupt(format!("escalation state: {e}"));
-            let cores: Vec<(i64, String)> = {
-                let mut stmt = conn.prepare(
-                    "SELECT incident_id, state FROM escalations WHERE done = 0 ORDER BY incident_id",
-                )?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let mut items = conn.prepare(
-                "SELECT item FROM escalation_items WHERE incident_id = ?1 ORDER BY position",
+            let cores: Vec<(i64, String)> = conn.query(
+                "SELECT incident_id, state FROM escalations WHERE done = 0 ORDER BY incident_id",
+                vals![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             cores
                 .into_iter()
                 .map(|(incident, core)| {
-                    let rows = items.query_map([incident], |r| r.get::<_, String>(0))?;
+                    let rows = conn.query(
+                        "SELECT item FROM escalation_items WHERE incident_id = ?1 ORDER BY position",
+                        vals![incident],
+                        |r| r.get::<String>(0),
+                    )?;
                     let list = rows
-                        .map(|row| serde_json::from_str::<Item>(&row?).map_err(corrupt))
+                        .iter()
+                        .map(|row| serde_json::from_str::<Item>(row).map_err(corrupt))
                         .collect::<Result<Vec<Item>, StoreError>>()?;
                     Escalation::restore(&core, list).map_err(corrupt)
                 })
@@ -145,25 +144,25 @@ impl Store {
     /// closes the gap between an alert's commit and the engine's.
     pub async fn open_alerts(&self) -> Result<Vec<OpenAlert>, StoreError> {
         self.call(|conn| {
-            let mut stmt = conn.prepare(
+            let rows = conn.query(
                 "SELECT a.incident_id, i.call_setting, a.id, a.source_ref, a.key, a.kind, a.severity,
                         a.host, a.service, a.state, a.output, a.occurred_at
                  FROM alerts a JOIN incidents i ON i.id = a.incident_id
                  WHERE i.status = 'open' AND i.call_setting IS NOT NULL
                  ORDER BY a.id",
-            )?;
-            let rows = stmt.query_map([], |r| {
+                vals![],
+                |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    [r.get::<_, String>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                    r.get::<_, Option<String>>(8)?,
-                    [r.get::<_, String>(9)?, r.get(10)?, r.get(11)?],
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    [r.get::<String>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                    r.get::<Option<String>>(8)?,
+                    [r.get::<String>(9)?, r.get(10)?, r.get(11)?],
                 ))
             })?;
-            rows.map(|row| {
-                let (incident, call_setting, alert_id, [source_ref, key, kind, severity, host], service, [state, output, occurred_at]) = row?;
+            rows.into_iter().map(|row| {
+                let (incident, call_setting, alert_id, [source_ref, key, kind, severity, host], service, [state, output, occurred_at]) = row;
                 let corrupt = |what: &str| StoreError::Corrupt(format!("alert {alert_id}: {what}"));
                 let alert = Alert {
                     source_ref: serde_json::from_str::<SourceRef>(&source_ref).map_err(|_| corrupt("source_ref"))?,
@@ -192,32 +191,29 @@ impl Store {
     /// Calls placed since `since`, for the daemon-wide hourly cap after a restart.
     pub async fn calls_placed_since(&self, since: Timestamp) -> Result<Vec<Timestamp>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT placed_at FROM calls WHERE placed_at >= ?1 ORDER BY placed_at")?;
-            let rows = stmt.query_map([db_time(since)], |r| r.get::<_, String>(0))?;
-            rows.map(|r| {
-                r?.parse()
-                    .map_err(|e| StoreError::Corrupt(format!("calls.placed_at: {e}")))
-            })
-            .collect()
+            let rows = conn.query(
+                "SELECT placed_at FROM calls WHERE placed_at >= ?1 ORDER BY placed_at",
+                vals![db_time(since)],
+                |r| r.get::<String>(0),
+            )?;
+            rows.iter()
+                .map(|r| {
+                    r.parse()
+                        .map_err(|e| StoreError::Corrupt(format!("calls.placed_at: {e}")))
+                })
+                .collect()
         })
         .await
     }
 }
 
-fn save_record(
-    tx: &Connection,
-    incident: IncidentId,
-    record: &Record,
-    now: Timestamp,
-) -> rusqlite::Result<()> {
+fn save_record(tx: &Db, incident: IncidentId, record: &Record, now: Timestamp) -> DbResult<()> {
     match record {
         Record::Call(call) => upsert_call(tx, call),
         Record::Notice(notice) => {
-            execute(
-                tx,
+            tx.execute(
                 "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, ?2, ?3, ?4)",
-                params![
+                vals![
                     incident.get(),
                     db_time(now),
                     if notice.is_error() { "error" } else { "info" },
@@ -234,12 +230,12 @@ fn save_record(
             insert_writebacks(tx, incident, "acknowledge", items, by, None, now)
         }
         Record::AcknowledgementStale { keys } => {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE problems SET acknowledged_at = NULL, acknowledged_by = NULL
-                 WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
-            )?;
             for key in keys {
-                stmt.execute(params![incident.get(), key.source.as_str(), key.key])?;
+                tx.execute(
+                    "UPDATE problems SET acknowledged_at = NULL, acknowledged_by = NULL
+                     WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
+                    vals![incident.get(), key.source.as_str(), key.key],
+                )?;
             }
             Ok(())
         }
@@ -251,33 +247,32 @@ fn save_record(
 
 /// Marks the problems acknowledged (the incident's lifecycle reads this).
 fn record_acknowledgement(
-    tx: &Connection,
+    tx: &Db,
     incident: IncidentId,
     items: &[WriteBackItem],
     by: &AckBy,
     now: Timestamp,
-) -> rusqlite::Result<()> {
+) -> DbResult<()> {
     let by = by.view().to_string();
-    let mut stmt = tx.prepare_cached(
-        "UPDATE problems SET acknowledged_at = ?4, acknowledged_by = ?5
-         WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
-    )?;
     for item in items {
-        stmt.execute(params![
-            incident.get(),
-            item.key.source.as_str(),
-            item.key.key,
-            db_time(now),
-            by
-        ])?;
+        tx.execute(
+            "UPDATE problems SET acknowledged_at = ?4, acknowledged_by = ?5
+             WHERE incident_id = ?1 AND source = ?2 AND key = ?3",
+            vals![
+                incident.get(),
+                item.key.source.as_str(),
+                item.key.key,
+                db_time(now),
+                by
+            ],
+        )?;
     }
     Ok(())
 }
 
-fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
+fn upsert_call(tx: &Db, r: &CallRecord) -> DbResult<()> {
     let ts = |t: Option<Timestamp>| t.map(db_time);
-    execute(
-        tx,
+    tx.execute(
         "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at,
                             ended_at, outcome, keys, acknowledged)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -287,7 +282,7 @@ fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
             ended_at = COALESCE(excluded.ended_at, calls.ended_at),
             outcome = COALESCE(excluded.outcome, calls.outcome),
             keys = excluded.keys, acknowledged = excluded.acknowledged",
-        params![
+        vals![
             r.call_id.as_str(),
             r.incident_id.get(),
             r.user.as_str(),
@@ -310,23 +305,22 @@ fn upsert_call(tx: &Connection, r: &CallRecord) -> rusqlite::Result<()> {
 /// One row per alert and action; a repeated acknowledgement of the same alert is ignored.
 /// Generic alerts have no source to write to and get no row.
 fn insert_writebacks(
-    tx: &Connection,
+    tx: &Db,
     incident: IncidentId,
     action: &str,
     items: &[WriteBackItem],
     by: &AckBy,
     minutes: Option<u32>,
     now: Timestamp,
-) -> rusqlite::Result<()> {
+) -> DbResult<()> {
     let by = serde_json::to_string(by).expect("AckBy serializes");
     for item in items.iter().filter(|i| i.source_ref != SourceRef::Generic) {
-        execute(
-            tx,
+        tx.execute(
             "INSERT INTO writebacks (alert_id, incident_id, action, source, source_ref, host,
                  service, by_json, minutes, state, next_attempt_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?10)
              ON CONFLICT DO NOTHING",
-            params![
+            vals![
                 item.alert_id.get(),
                 incident.get(),
                 action,

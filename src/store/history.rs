@@ -2,11 +2,11 @@
 //! replays under a candidate config, and what actually happened beside it. Opened without
 //! a daemon and never written, so a replay is safe next to a running `kaden serve`.
 
+use super::db::vals;
 use super::{StoreError, db_time};
 use crate::domain::{Alert, AlertKind, Severity, SourceRef, UserId};
 use crate::escalation::CallPurpose;
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
 
 /// An alert as kaden received it.
@@ -38,58 +38,60 @@ pub fn alerts_read_only(
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 ) -> Result<Vec<StoredAlert>, StoreError> {
-    let conn = open(path)?;
+    let conn = super::open_read_only(path)?;
     // Stored times are fixed-width UTC text (`db_time`), so text order is time order.
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT id, received_at, source_ref, key, kind, severity, host, service, state, output,
                 occurred_at
          FROM alerts
          WHERE (?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR received_at < ?2)
          ORDER BY id",
+        vals![from.map(db_time), to.map(db_time)],
+        |r| {
+            Ok((
+                r.get::<i64>(0)?,
+                [
+                    r.get::<String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ],
+                r.get::<Option<String>>(7)?,
+                [r.get::<String>(8)?, r.get(9)?, r.get(10)?],
+            ))
+        },
     )?;
-    let rows = stmt.query_map(params![from.map(db_time), to.map(db_time)], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            [
-                r.get::<_, String>(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ],
-            r.get::<_, Option<String>>(7)?,
-            [r.get::<_, String>(8)?, r.get(9)?, r.get(10)?],
-        ))
-    })?;
-    rows.map(|row| {
-        let (
-            id,
-            [received_at, source_ref, key, kind, severity, host],
-            service,
-            [state, output, occurred_at],
-        ) = row?;
-        let corrupt = |what: &str| StoreError::Corrupt(format!("alert {id}: {what}"));
-        Ok(StoredAlert {
-            received_at: received_at.parse().map_err(|_| corrupt("received_at"))?,
-            alert: Alert {
-                source_ref: serde_json::from_str::<SourceRef>(&source_ref)
-                    .map_err(|_| corrupt("source_ref"))?,
-                key,
-                kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
-                severity: severity
-                    .parse::<Severity>()
-                    .map_err(|_| corrupt("severity"))?,
-                host,
+    rows.into_iter()
+        .map(|row| {
+            let (
+                id,
+                [received_at, source_ref, key, kind, severity, host],
                 service,
-                state,
-                output,
-                occurred_at: occurred_at.parse().map_err(|_| corrupt("occurred_at"))?,
-                raw: String::new(),
-            },
+                [state, output, occurred_at],
+            ) = row;
+            let corrupt = |what: &str| StoreError::Corrupt(format!("alert {id}: {what}"));
+            Ok(StoredAlert {
+                received_at: received_at.parse().map_err(|_| corrupt("received_at"))?,
+                alert: Alert {
+                    source_ref: serde_json::from_str::<SourceRef>(&source_ref)
+                        .map_err(|_| corrupt("source_ref"))?,
+                    key,
+                    kind: AlertKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+                    severity: severity
+                        .parse::<Severity>()
+                        .map_err(|_| corrupt("severity"))?,
+                    host,
+                    service,
+                    state,
+                    output,
+                    occurred_at: occurred_at.parse().map_err(|_| corrupt("occurred_at"))?,
+                    raw: String::new(),
+                },
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The calls placed in `[from, to)` (either end open), in the order they were placed.
@@ -98,56 +100,43 @@ pub fn calls_read_only(
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 ) -> Result<Vec<StoredCall>, StoreError> {
-    let conn = open(path)?;
-    let mut stmt = conn.prepare(
+    let conn = super::open_read_only(path)?;
+    let rows = conn.query(
         "SELECT id, user_id, purpose, placed_at, answered_at, ended_at, outcome, keys FROM calls
          WHERE (?1 IS NULL OR placed_at >= ?1) AND (?2 IS NULL OR placed_at < ?2)
          ORDER BY placed_at, id",
+        vals![from.map(db_time), to.map(db_time)],
+        |r| {
+            Ok((
+                [r.get::<String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
+                [r.get::<Option<String>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+            ))
+        },
     )?;
-    let rows = stmt.query_map(params![from.map(db_time), to.map(db_time)], |r| {
-        Ok((
-            [r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?],
-            [
-                r.get::<_, Option<String>>(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ],
-        ))
-    })?;
-    rows.map(|row| {
-        let ([id, user, purpose, placed_at], [answered_at, ended_at, outcome, keys]) = row?;
-        let corrupt = |what: &str| StoreError::Corrupt(format!("call {id}: {what}"));
-        let time = |t: Option<String>, what: &str| -> Result<Option<Timestamp>, StoreError> {
-            t.map(|t| t.parse().map_err(|_| corrupt(what))).transpose()
-        };
-        let answered_at = time(answered_at, "answered_at")?;
-        Ok(StoredCall {
-            user: UserId::new(user),
-            purpose: serde_json::from_value(serde_json::Value::String(purpose))
-                .map_err(|_| corrupt("purpose"))?,
-            placed_at: placed_at.parse().map_err(|_| corrupt("placed_at"))?,
-            answered: answered_at.is_some(),
-            answered_at,
-            ended_at: time(ended_at, "ended_at")?,
-            outcome,
-            keys: match keys {
-                Some(keys) => serde_json::from_str(&keys).map_err(|_| corrupt("keys"))?,
-                None => Vec::new(),
-            },
+    rows.into_iter()
+        .map(|row| {
+            let ([id, user, purpose, placed_at], [answered_at, ended_at, outcome, keys]) = row;
+            let corrupt = |what: &str| StoreError::Corrupt(format!("call {id}: {what}"));
+            let time = |t: Option<String>, what: &str| -> Result<Option<Timestamp>, StoreError> {
+                t.map(|t| t.parse().map_err(|_| corrupt(what))).transpose()
+            };
+            let answered_at = time(answered_at, "answered_at")?;
+            Ok(StoredCall {
+                user: UserId::new(user),
+                purpose: serde_json::from_value(serde_json::Value::String(purpose))
+                    .map_err(|_| corrupt("purpose"))?,
+                placed_at: placed_at.parse().map_err(|_| corrupt("placed_at"))?,
+                answered: answered_at.is_some(),
+                answered_at,
+                ended_at: time(ended_at, "ended_at")?,
+                outcome,
+                keys: match keys {
+                    Some(keys) => serde_json::from_str(&keys).map_err(|_| corrupt("keys"))?,
+                    None => Vec::new(),
+                },
+            })
         })
-    })
-    .collect()
-}
-
-/// Unlike the overrides, a missing database is an error here: there is nothing to replay.
-fn open(path: &Path) -> Result<Connection, StoreError> {
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
-        StoreError::Open {
-            path: path.to_owned(),
-            source,
-        }
-    })
+        .collect()
 }
 
 #[cfg(test)]

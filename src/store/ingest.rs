@@ -2,10 +2,10 @@
 //! returns, the alert is on disk. A retried delivery is recognised in the same
 //! transaction, so a client that lost the answer can safely send again.
 
-use super::{Store, StoreError, db_time, execute, query_row};
+use super::db::{Db, DbResult, vals};
+use super::{Store, StoreError, db_time};
 use crate::domain::{Alert, AlertId, AlertKind, CallSettingId, Delivery, IncidentId};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// What storing an alert did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -71,26 +71,24 @@ impl Store {
 
 /// The alert stored before for this delivery: same source notification, or same
 /// Idempotency-Key (preferred, so a reused key is caught).
-fn earlier_delivery(conn: &Connection, delivery: &Delivery) -> rusqlite::Result<Option<Ingested>> {
+fn earlier_delivery(conn: &Db, delivery: &Delivery) -> DbResult<Option<Ingested>> {
     let key = delivery.idempotency_key.as_ref().map(|k| k.as_str());
-    let found = query_row(
-        conn,
+    let found = conn.query_opt(
         "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
              FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
              WHERE (a.source = ?1 AND a.notification = ?2) OR a.idempotency_key = ?3
              ORDER BY COALESCE(a.idempotency_key = ?3, FALSE) DESC LIMIT 1",
-        params![delivery.alert.source().as_str(), delivery.notification, key],
+        vals![delivery.alert.source().as_str(), delivery.notification, key],
         |r| {
             Ok((
                 AlertId::new(r.get(0)?),
-                r.get::<_, Option<i64>>(1)?.map(IncidentId::new),
-                r.get::<_, Option<String>>(2)?.map(CallSettingId::new),
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                r.get::<Option<i64>>(1)?.map(IncidentId::new),
+                r.get::<Option<String>>(2)?.map(CallSettingId::new),
+                r.get::<String>(3)?,
+                r.get::<Option<String>>(4)?,
             ))
         },
-    )
-    .optional()?;
+    )?;
     Ok(
         found.map(|(alert_id, incident_id, call_setting, raw, stored_key)| {
             let key_reused = key.is_some()
@@ -122,11 +120,11 @@ fn same_payload(a: &str, b: &str) -> bool {
 }
 
 fn ingest_in(
-    conn: &Connection,
+    conn: &Db,
     delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
-) -> rusqlite::Result<Ingested> {
+) -> DbResult<Ingested> {
     let alert = &delivery.alert;
     let known = incident_with_key(conn, alert)?;
     let (incident, outcome) = match (alert.kind, known) {
@@ -167,18 +165,16 @@ fn ingest_in(
         upsert_problem(conn, incident_id, alert, alert_id, status)?;
     }
     if alert.kind == AlertKind::Recovery && !has_open_problem(conn, incident_id)? {
-        execute(
-            conn,
+        conn.execute(
             "UPDATE incidents SET status = 'recovered', resolved_at = ?1, updated_at = ?1
              WHERE id = ?2",
-            params![db_time(now), incident_id.get()],
+            vals![db_time(now), incident_id.get()],
         )?;
         outcome = Outcome::Resolved;
     } else if outcome != Outcome::Opened {
-        execute(
-            conn,
+        conn.execute(
             "UPDATE incidents SET updated_at = ?1 WHERE id = ?2",
-            params![db_time(now), incident_id.get()],
+            vals![db_time(now), incident_id.get()],
         )?;
     }
     Ok(Ingested {
@@ -190,23 +186,22 @@ fn ingest_in(
 }
 
 fn insert_alert(
-    conn: &Connection,
+    conn: &Db,
     delivery: &Delivery,
     call_setting: Option<&CallSettingId>,
     incident: Option<IncidentId>,
     now: Timestamp,
-) -> rusqlite::Result<AlertId> {
+) -> DbResult<AlertId> {
     let alert = &delivery.alert;
     let source_ref =
         serde_json::to_string(&alert.source_ref).expect("a SourceRef always serializes to JSON");
-    query_row(
-        conn,
+    conn.query_row(
         "INSERT INTO alerts (received_at, source, source_ref, key, kind, severity, host, service,
                              state, output, occurred_at, raw, call_setting, notification,
                              idempotency_key, incident_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          RETURNING id",
-        params![
+        vals![
             db_time(now),
             alert.source().as_str(),
             source_ref,
@@ -232,65 +227,57 @@ fn insert_alert(
 /// setting. A recovery is matched here rather than by route: its severity often differs
 /// from the problem's.
 fn incident_with_key(
-    conn: &Connection,
+    conn: &Db,
     alert: &Alert,
-) -> rusqlite::Result<Option<(IncidentId, Option<CallSettingId>)>> {
-    query_row(
-        conn,
-        "SELECT p.incident_id, i.call_setting FROM problems p JOIN incidents i ON i.id = p.incident_id
+) -> DbResult<Option<(IncidentId, Option<CallSettingId>)>> {
+    conn.query_opt("SELECT p.incident_id, i.call_setting FROM problems p JOIN incidents i ON i.id = p.incident_id
          WHERE p.source = ?1 AND p.key = ?2 AND i.status = 'open'
          ORDER BY p.incident_id DESC LIMIT 1",
-        params![alert.source().as_str(), alert.key],
+        vals![alert.source().as_str(), alert.key],
         |r| {
             Ok((
                 IncidentId::new(r.get(0)?),
-                r.get::<_, Option<String>>(1)?.map(CallSettingId::new),
+                r.get::<Option<String>>(1)?.map(CallSettingId::new),
             ))
         },
     )
-    .optional()
 }
 
 fn open_incident_for(
-    conn: &Connection,
+    conn: &Db,
     call_setting: Option<&CallSettingId>,
-) -> rusqlite::Result<Option<IncidentId>> {
-    query_row(
-        conn,
+) -> DbResult<Option<IncidentId>> {
+    conn.query_opt(
         "SELECT id FROM incidents WHERE status = 'open' AND call_setting IS NOT DISTINCT FROM ?1
          ORDER BY id DESC LIMIT 1",
-        params![call_setting.map(|c| c.as_str())],
+        vals![call_setting.map(|c| c.as_str())],
         |r| r.get(0).map(IncidentId::new),
     )
-    .optional()
 }
 
 fn open_incident(
-    conn: &Connection,
+    conn: &Db,
     call_setting: Option<&CallSettingId>,
     now: Timestamp,
-) -> rusqlite::Result<IncidentId> {
-    query_row(
-        conn,
+) -> DbResult<IncidentId> {
+    conn.query_row(
         "INSERT INTO incidents (call_setting, status, opened_at, updated_at)
          VALUES (?1, 'open', ?2, ?2) RETURNING id",
-        params![call_setting.map(|c| c.as_str()), db_time(now)],
+        vals![call_setting.map(|c| c.as_str()), db_time(now)],
         |r| r.get(0).map(IncidentId::new),
     )
 }
 
 fn upsert_problem(
-    conn: &Connection,
+    conn: &Db,
     incident_id: IncidentId,
     alert: &Alert,
     alert_id: AlertId,
     status: &str,
-) -> rusqlite::Result<()> {
+) -> DbResult<()> {
     // A recovery keeps the problem's severity and output: what broke stays readable. A
     // problem that comes back needs acknowledging again.
-    execute(
-        conn,
-        "INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
+    conn.execute("INSERT INTO problems (incident_id, source, key, host, service, severity, state, output,
                                status, last_alert_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (incident_id, source, key) DO UPDATE SET
@@ -305,7 +292,7 @@ fn upsert_problem(
                  ELSE problems.severity END,
              output = CASE WHEN excluded.status = 'problem' THEN excluded.output
                  ELSE problems.output END",
-        params![
+        vals![
             incident_id.get(),
             alert.source().as_str(),
             alert.key,
@@ -321,11 +308,10 @@ fn upsert_problem(
     Ok(())
 }
 
-fn has_open_problem(conn: &Connection, incident_id: IncidentId) -> rusqlite::Result<bool> {
-    query_row(
-        conn,
+fn has_open_problem(conn: &Db, incident_id: IncidentId) -> DbResult<bool> {
+    conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM problems WHERE incident_id = ?1 AND status = 'problem')",
-        params![incident_id.get()],
+        vals![incident_id.get()],
         |r| r.get(0),
     )
 }

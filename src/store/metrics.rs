@@ -1,6 +1,7 @@
 //! Totals for `GET /metrics`. Rows are never deleted, so counts of stored alerts, calls
 //! and write-backs are proper monotonic counters.
 
+use super::db::{DbResult, vals};
 use super::{Store, StoreError};
 
 /// One sample: metric name, labels, value.
@@ -49,17 +50,16 @@ impl Store {
         self.call(|conn| {
             let mut out = Vec::new();
             for (name, sql, labels) in QUERIES {
-                let mut stmt = conn.prepare_cached(sql)?;
-                let rows = stmt.query_map([], |r| {
+                let rows = conn.query(sql, vals![], |r| {
                     let values = labels
                         .iter()
                         .enumerate()
-                        .map(|(i, l)| r.get::<_, String>(i).map(|v| (*l, v)))
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    Ok((*name, values, r.get::<_, f64>(labels.len())?))
+                        .map(|(i, l)| r.get::<String>(i).map(|v| (*l, v)))
+                        .collect::<DbResult<Vec<_>>>()?;
+                    Ok((*name, values, r.get::<f64>(labels.len())?))
                 })?;
                 for row in rows {
-                    out.push(row?);
+                    out.push(row);
                 }
             }
             Ok(out)

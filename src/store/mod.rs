@@ -6,12 +6,15 @@
 //! once, and only then answers them. Under load many alerts share one fsync; nothing is
 //! answered before it is on disk.
 
+mod db;
 mod escalations;
 mod history;
 mod ingest;
 mod metrics;
 mod migrations;
 mod overrides;
+#[cfg(test)]
+pub(crate) mod pg_cluster;
 mod queries;
 mod telephony_errors;
 mod usage;
@@ -33,6 +36,7 @@ pub use usage::{
 };
 pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 
+use db::{Db, DbError, vals};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -50,14 +54,22 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("the database {} was written by a newer kaden (schema version {found}, this build knows {known}); upgrade kaden", path.display())]
+    #[error(
+        "the database {database} was written by a newer kaden (schema version {found}, this build knows {known}); upgrade kaden"
+    )]
     TooNew {
-        path: PathBuf,
+        database: String,
         found: i64,
         known: i64,
     },
+    #[error("cannot reach PostgreSQL {target}: {source}; check storage.postgres")]
+    Connect { target: String, source: DbError },
+    #[error("storage.postgres ({target}): {problem}")]
+    PgConfig { target: String, problem: String },
+    #[error("another kaden instance is serving this database ({target}); stop it first")]
+    PgLocked { target: String },
     #[error("database query failed: {0}")]
-    Query(#[from] rusqlite::Error),
+    Query(#[from] DbError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("the storage thread has stopped")]
@@ -72,6 +84,12 @@ pub enum StoreError {
         lock: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Query(e.into())
+    }
 }
 
 /// Held by the one daemon that drives a database file; the OS releases it when the
@@ -139,7 +157,7 @@ const MAX_BATCH: usize = 512;
 /// A closure sent to the storage thread, and where its answer goes.
 trait Job: Send {
     /// Runs inside the batch's transaction; false: it failed and its writes are undone.
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, db: &Db) -> bool;
     /// Answers once the batch is committed (or could not be).
     fn answer(self: Box<Self>, committed: Result<(), &str>);
 }
@@ -153,11 +171,11 @@ struct Call<R, F> {
 impl<R, F> Job for Call<R, F>
 where
     R: Send,
-    F: FnOnce(&Connection) -> Result<R, StoreError> + Send,
+    F: FnOnce(&Db) -> Result<R, StoreError> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, db: &Db) -> bool {
         let work = self.work.take().expect("a job runs once");
-        let result = work(conn);
+        let result = work(db);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -175,12 +193,18 @@ where
     }
 }
 
-/// The storage thread: one transaction and one commit per batch of waiting jobs.
-fn serve(conn: Connection, inbox: mpsc::Receiver<Box<dyn Job>>) {
+/// The storage thread: one transaction and one commit per batch of waiting jobs. On
+/// PostgreSQL each job is its own transaction: a commit costs no fsync of ours there,
+/// and one job's conflict must not undo another's work.
+fn serve(db: Db, inbox: mpsc::Receiver<Box<dyn Job>>) {
+    let max_batch = match db.dialect() {
+        db::Dialect::Sqlite => MAX_BATCH,
+        db::Dialect::Postgres => 1,
+    };
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
-        batch.extend(inbox.try_iter().take(MAX_BATCH - 1));
-        let committed = run_batch(&conn, &mut batch);
+        batch.extend(inbox.try_iter().take(max_batch - 1));
+        let committed = run_batch(&db, &mut batch);
         let committed = committed.as_ref().map_err(|e| e.to_string());
         for job in batch {
             job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
@@ -188,32 +212,45 @@ fn serve(conn: Connection, inbox: mpsc::Receiver<Box<dyn Job>>) {
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
-    // Immediate: a job's read-then-write (ingest's duplicate check) sees one state.
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::ReadOnly) {
+fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), DbError> {
+    let begin = match db {
+        // Immediate: a job's read-then-write (ingest's duplicate check) sees one state.
+        Db::Sqlite(_) => "BEGIN IMMEDIATE",
+        Db::Pg(_) => "BEGIN",
+    };
+    if let Err(e) = db.batch(begin) {
+        let read_only = matches!(&e, DbError::Sqlite(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly));
+        if !read_only {
             return Err(e);
         }
         // A read-only database still answers reads; writes fail on their own.
         for job in batch.iter_mut() {
-            job.run(conn);
+            job.run(db);
         }
         return Ok(());
     }
+    if let [job] = batch {
+        // Alone in its transaction: no savepoint needed to undo only this job.
+        let end = if job.run(db) { "COMMIT" } else { "ROLLBACK" };
+        return db.batch(end).inspect_err(|_| {
+            let _ = db.batch("ROLLBACK");
+        });
+    }
     for job in batch.iter_mut() {
-        let done = execute(conn, "SAVEPOINT job", []).and_then(|_| {
-            if !job.run(conn) {
-                execute(conn, "ROLLBACK TO job", [])?;
+        let done = db.batch("SAVEPOINT job").and_then(|_| {
+            if !job.run(db) {
+                db.batch("ROLLBACK TO job")?;
             }
-            execute(conn, "RELEASE job", [])
+            db.batch("RELEASE job")
         });
         if let Err(e) = done {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = db.batch("ROLLBACK");
             return Err(e);
         }
     }
-    execute(conn, "COMMIT", []).map(|_| ()).inspect_err(|_| {
-        let _ = conn.execute_batch("ROLLBACK");
+    db.batch("COMMIT").inspect_err(|_| {
+        let _ = db.batch("ROLLBACK");
     })
 }
 
@@ -223,25 +260,14 @@ pub(crate) fn db_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
 }
 
-/// Runs a statement through the connection's statement cache: ingest and the engine's
-/// steps run the same few statements for every alert, and parsing them each time cost
-/// more than running them.
-pub(crate) fn execute(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
-}
-
-/// [`execute`]'s counterpart for a query answering one row.
-pub(crate) fn query_row<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.prepare_cached(sql)?.query_row(params, row)
+/// The SQLite file as it is, for CLI commands that read beside (or without) a daemon.
+fn open_read_only(path: &Path) -> Result<Db, StoreError> {
+    Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map(Db::Sqlite)
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// A cheap handle to the storage thread; clone it freely.
@@ -285,11 +311,33 @@ impl Store {
         let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("kaden-store".into())
-            .spawn(move || serve(conn, inbox))
+            .spawn(move || serve(Db::Sqlite(conn), inbox))
             .map_err(|source| StoreError::CreateDir {
                 path: path.to_owned(),
                 source,
             })?;
+        Ok(Store { jobs })
+    }
+
+    /// Connects to PostgreSQL and brings its schema up to date. The synchronous client
+    /// runs a runtime of its own, so it lives on the storage thread, never inside tokio's.
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
+        let (ready, opened) = mpsc::channel();
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("kaden-store".into())
+            .spawn(move || match db::connect_postgres(&url) {
+                Ok(db) => {
+                    let _ = ready.send(Ok(()));
+                    serve(db, inbox);
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            })
+            .map_err(|_| StoreError::Stopped)?;
+        opened.recv().map_err(|_| StoreError::Stopped)??;
         Ok(Store { jobs })
     }
 
@@ -299,7 +347,7 @@ impl Store {
     pub fn call<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Db) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let queued = self.jobs.send(Box::new(Call {
@@ -320,7 +368,7 @@ impl Store {
             conn.execute(
                 "INSERT INTO health_probe (id, writes) VALUES (1, 1)
                  ON CONFLICT (id) DO UPDATE SET writes = health_probe.writes + 1",
-                [],
+                vals![],
             )?;
             Ok(())
         })
@@ -336,7 +384,7 @@ impl Store {
             conn.execute(
                 "INSERT INTO incidents (id, status, opened_at, updated_at)
                  VALUES (?1, 'open', 'now', 'now')",
-                [id],
+                vals![id],
             )?;
             Ok(())
         })
@@ -356,11 +404,11 @@ mod tests {
         store.check_writable().await.unwrap();
         // What a read-only file or a full disk look like to SQLite: reads work, writes fail.
         store
-            .call(|conn| Ok(conn.pragma_update(None, "query_only", true)?))
+            .call(|conn| Ok(conn.sqlite().pragma_update(None, "query_only", true)?))
             .await
             .unwrap();
         store
-            .call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .call(|conn| Ok(conn.query_row("SELECT 1", vals![], |_| Ok(()))?))
             .await
             .unwrap();
         assert!(store.check_writable().await.is_err());
@@ -377,10 +425,10 @@ mod tests {
                 store.call(move |conn| {
                     conn.execute(
                         "INSERT INTO notices (incident_id, at, level, message) VALUES (1, 'now', 'info', ?1)",
-                        [n.to_string()],
+                        vals![n.to_string()],
                     )?;
                     if n == 7 {
-                        conn.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                        conn.execute("INSERT INTO no_such_table VALUES (1)", vals![])?;
                     }
                     Ok(n)
                 })
@@ -396,9 +444,11 @@ mod tests {
         assert!(failed[0].contains("no_such_table"), "{failed:?}");
         let kept: Vec<String> = store
             .call(|conn| {
-                let mut stmt = conn.prepare("SELECT message FROM notices ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                Ok(
+                    conn.query("SELECT message FROM notices ORDER BY id", vals![], |r| {
+                        r.get(0)
+                    })?,
+                )
             })
             .await
             .unwrap();
@@ -419,5 +469,108 @@ mod tests {
         );
         drop(first);
         DaemonLock::acquire(&db).unwrap();
+    }
+
+    /// Needs Debian's `postgresql` package; `.ci/run` runs it with `--ignored`.
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL server binaries"]
+    async fn postgres_store_answers_what_the_sqlite_store_does() {
+        use crate::domain::{Alert, AlertKind, CallSettingId, Delivery, Severity, SourceRef};
+        let cluster = pg_cluster::PgCluster::start();
+        let store = Store::open_postgres(&cluster.url).unwrap();
+        store.check_writable().await.unwrap();
+        store.check_writable().await.unwrap();
+
+        let err = Store::open_postgres(&cluster.url)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("another kaden instance is serving this database"),
+            "{err}"
+        );
+
+        let now: jiff::Timestamp = "2026-11-02T10:00:00Z".parse().unwrap();
+        let alert = |kind: AlertKind| Alert {
+            source_ref: SourceRef::Zabbix { event_id: 42 },
+            key: "web1".into(),
+            kind,
+            severity: Severity::High,
+            host: "web1".into(),
+            service: None,
+            state: kind.as_str().into(),
+            output: "down".into(),
+            occurred_at: now,
+            raw: "{}".into(),
+        };
+        let routed = Some(CallSettingId::new("infra"));
+        let first = store
+            .ingest(
+                Delivery::new(alert(AlertKind::Problem), Some("n1".into())),
+                routed.clone(),
+                now,
+            )
+            .await
+            .unwrap();
+        let again = store
+            .ingest(
+                Delivery::new(alert(AlertKind::Problem), Some("n1".into())),
+                routed,
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            first.alert_id, again.alert_id,
+            "a retried notification is one alert"
+        );
+        assert_eq!(store.open_alerts().await.unwrap().len(), 1);
+
+        let listed = store
+            .incidents(IncidentFilter {
+                status: vec!["open".into()],
+                limit: 10,
+                ..IncidentFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].title, "web1: down");
+        let detail = store.incident(listed[0].id).await.unwrap().unwrap();
+        assert_eq!(detail.alerts_total, 1);
+        assert_eq!(detail.problem_list.len(), 1);
+        assert!(!store.metrics().await.unwrap().is_empty());
+        store.usage(None, None, UsageKey::User).await.unwrap();
+        store
+            .calls_awaiting_price(4, jiff::SignedDuration::from_hours(6))
+            .await
+            .unwrap();
+        assert!(store.next_writeback_at().await.unwrap().is_none());
+
+        // One job per transaction: a failing job undoes only itself.
+        let answers: Vec<_> = (0..5)
+            .map(|n| {
+                store.call(move |conn| {
+                    conn.execute(
+                        "INSERT INTO notices (incident_id, at, level, message) VALUES (?1, 'now', 'info', ?2)",
+                        vals![first.incident_id.unwrap().get(), n.to_string()],
+                    )?;
+                    if n == 2 {
+                        conn.execute("INSERT INTO no_such_table VALUES (1)", vals![])?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for answer in answers {
+            failed += usize::from(answer.await.is_err());
+        }
+        assert_eq!(failed, 1);
+        let kept: i64 = store
+            .call(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM notices", vals![], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(kept, 4);
     }
 }

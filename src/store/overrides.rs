@@ -1,10 +1,10 @@
 //! Schedule overrides ("b covers a from T1 to T2").
 
+use super::db::{Db, vals};
 use super::{Store, StoreError, db_time};
 use crate::domain::{ScheduleId, UserId};
 use crate::schedule::Override;
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
 
 impl Store {
@@ -14,7 +14,7 @@ impl Store {
             let id = conn.query_row(
                 "INSERT INTO overrides (schedule, user_id, replaces, start_at, end_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                params![
+                vals![
                     o.schedule.as_str(),
                     o.user.as_str(),
                     o.replaces.as_ref().map(UserId::as_str),
@@ -46,7 +46,7 @@ impl Store {
             let inserted = conn.execute(
                 "INSERT INTO shift_notices (schedule, user_id, start_at, sent_at)
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                params![
+                vals![
                     schedule.as_str(),
                     user.as_str(),
                     db_time(start),
@@ -63,7 +63,7 @@ impl Store {
         self.call(move |conn| {
             let deleted = conn.execute(
                 "DELETE FROM overrides WHERE id = ?1 AND schedule = ?2",
-                params![id, schedule.as_str()],
+                vals![id, schedule.as_str()],
             )?;
             Ok(deleted > 0)
         })
@@ -77,44 +77,40 @@ pub fn overrides_read_only(path: &Path) -> Result<Vec<Override>, StoreError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let conn =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
-            StoreError::Open {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
+    let conn = super::open_read_only(path)?;
     read_overrides(&conn)
 }
 
-fn read_overrides(conn: &Connection) -> Result<Vec<Override>, StoreError> {
-    let mut stmt = conn.prepare(
+fn read_overrides(conn: &Db) -> Result<Vec<Override>, StoreError> {
+    let rows = conn.query(
         "SELECT id, schedule, user_id, replaces, start_at, end_at FROM overrides ORDER BY id",
+        vals![],
+        |r| {
+            Ok((
+                r.get::<i64>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<Option<String>>(3)?,
+                r.get::<String>(4)?,
+                r.get::<String>(5)?,
+            ))
+        },
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (id, schedule, user, replaces, start, end) = row?;
-        let time = |t: &str| {
-            t.parse()
-                .map_err(|e| StoreError::Corrupt(format!("override {id}: {e}")))
-        };
-        Ok(Override {
-            id,
-            schedule: ScheduleId::new(schedule),
-            user: UserId::new(user),
-            replaces: replaces.map(UserId::new),
-            start: time(&start)?,
-            end: time(&end)?,
+    rows.into_iter()
+        .map(|row| {
+            let (id, schedule, user, replaces, start, end) = row;
+            let time = |t: &str| {
+                t.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("override {id}: {e}")))
+            };
+            Ok(Override {
+                id,
+                schedule: ScheduleId::new(schedule),
+                user: UserId::new(user),
+                replaces: replaces.map(UserId::new),
+                start: time(&start)?,
+                end: time(&end)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }

@@ -1,8 +1,8 @@
 //! Read models for the API and the CLI.
 
+use super::db::{Db, DbResult, Dialect, Row, Sql, vals};
 use super::{Store, StoreError};
 use crate::domain::{AlertId, IncidentId};
-use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -171,11 +171,23 @@ const SUMMARIES: &str = "SELECT s.*, t.host, t.service, t.output, t.severity AS 
     LEFT JOIN problems a ON a.rowid = s.last_ack";
 
 /// Summaries where `condition` holds (on the columns of `SUMMARIES`), then `tail`.
-fn summary_sql(condition: &str, tail: &str) -> String {
-    format!("{SEVERITY_RANK} SELECT * FROM ({SUMMARIES}) WHERE {condition} {tail}")
+/// PostgreSQL names a row by its `ctid` where SQLite has `rowid`.
+fn summary_sql(db: &Db, condition: &str, tail: &str) -> String {
+    let summaries = match db.dialect() {
+        Dialect::Sqlite => SUMMARIES.to_owned(),
+        Dialect::Postgres => SUMMARIES.replace("rowid", "ctid"),
+    };
+    format!("{SEVERITY_RANK} SELECT * FROM ({summaries}) s WHERE {condition} {tail}")
 }
 
-fn summary(r: &Row) -> rusqlite::Result<IncidentSummary> {
+/// Incidents whose lifecycle is in the JSON array `?1`, or all when it is NULL.
+const LIFECYCLE_IN: Sql = Sql {
+    sqlite: "(?1 IS NULL OR lifecycle IN (SELECT value FROM json_each(?1)))",
+    pg: "(CAST(?1 AS TEXT) IS NULL
+          OR lifecycle IN (SELECT json_array_elements_text(CAST(?1 AS TEXT)::json)))",
+};
+
+fn summary(r: &Row) -> DbResult<IncidentSummary> {
     let call_setting: Option<String> = r.get("call_setting")?;
     let host: Option<String> = r.get("host")?;
     let service: Option<String> = r.get("service")?;
@@ -201,7 +213,7 @@ fn summary(r: &Row) -> rusqlite::Result<IncidentSummary> {
         host: host.unwrap_or_default(),
         service,
         severity: r
-            .get::<_, Option<String>>("worst_severity")?
+            .get::<Option<String>>("worst_severity")?
             .unwrap_or_default(),
         unrouted: call_setting.is_none(),
         call_setting,
@@ -229,16 +241,17 @@ impl Store {
         filter: IncidentFilter,
     ) -> Result<Vec<IncidentSummary>, StoreError> {
         self.call(move |conn| {
-            let sql = summary_sql(
-                "(?1 IS NULL OR lifecycle IN (SELECT value FROM json_each(?1)))
-                 AND (?2 IS NULL OR updated_at >= ?2) AND (?3 IS NULL OR id < ?3)",
-                "ORDER BY id DESC LIMIT ?4",
+            let condition = format!(
+                "{} AND (CAST(?2 AS TEXT) IS NULL OR updated_at >= ?2)
+                 AND (CAST(?3 AS BIGINT) IS NULL OR id < ?3)",
+                conn.pick(&LIFECYCLE_IN)
             );
+            let sql = summary_sql(conn, &condition, "ORDER BY id DESC LIMIT ?4");
             let statuses = (!filter.status.is_empty())
                 .then(|| serde_json::to_string(&filter.status).expect("strings serialize"));
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![
+            let rows = conn.query(
+                &sql,
+                vals![
                     statuses,
                     filter.since.map(super::db_time),
                     filter.before.map(IncidentId::get),
@@ -246,25 +259,24 @@ impl Store {
                 ],
                 summary,
             )?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
         .await
     }
 
     pub async fn incident(&self, id: IncidentId) -> Result<Option<IncidentDetail>, StoreError> {
         self.call(move |conn| {
-            let sql = summary_sql("id = ?1", "");
-            let Some(summary) = conn.query_row(&sql, [id.get()], summary).optional()? else {
+            let sql = summary_sql(conn, "id = ?1", "");
+            let Some(summary) = conn.query_opt(&sql, vals![id.get()], summary)? else {
                 return Ok(None);
             };
-            let mut stmt = conn.prepare_cached(
+            let problem_list = conn.query(
                 "SELECT source, key, host, service, severity, state, output, status, last_alert_id,
                         acknowledged_at, acknowledged_by
                  FROM problems WHERE incident_id = ?1
                  ORDER BY service IS NOT NULL, host, service",
-            )?;
-            let problem_list = stmt
-                .query_map([id.get()], |r| {
+                vals![id.get()],
+                |r| {
                     let status: String = r.get(7)?;
                     let acknowledged_at: Option<String> = r.get(9)?;
                     let by: Option<String> = r.get(10)?;
@@ -287,40 +299,36 @@ impl Store {
                         acknowledged_by: by.and_then(|b| serde_json::from_str(&b).ok()),
                         last_alert_id: AlertId::new(r.get(8)?),
                     })
-                })?
-                .collect::<Result<_, _>>()?;
+                },
+            )?;
             let alerts_total: u32 = conn.query_row(
                 "SELECT COUNT(*) FROM alerts WHERE incident_id = ?1",
-                [id.get()],
+                vals![id.get()],
                 |r| r.get(0),
             )?;
             let alerts = alerts_page(conn, id, None, ALERTS_SHOWN)?;
-            let escalation = conn
-                .query_row(
-                    "SELECT status FROM escalations WHERE incident_id = ?1",
-                    [id.get()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let calls = calls_where(conn, Some(id), 1000)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT at, level, message FROM notices WHERE incident_id = ?1 ORDER BY id",
+            let escalation = conn.query_opt(
+                "SELECT status FROM escalations WHERE incident_id = ?1",
+                vals![id.get()],
+                |r| r.get(0),
             )?;
-            let notices = stmt
-                .query_map([id.get()], |r| {
+            let calls = calls_where(conn, Some(id), 1000)?;
+            let notices = conn.query(
+                "SELECT at, level, message FROM notices WHERE incident_id = ?1 ORDER BY id",
+                vals![id.get()],
+                |r| {
                     Ok(super::NoticeView {
                         at: r.get(0)?,
                         level: r.get(1)?,
                         message: r.get(2)?,
                     })
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut stmt = conn.prepare_cached(
+                },
+            )?;
+            let writebacks = conn.query(
                 "SELECT alert_id, action, source, state, attempts, last_error, created_at, done_at
                  FROM writebacks WHERE incident_id = ?1 ORDER BY id",
-            )?;
-            let writebacks = stmt
-                .query_map([id.get()], |r| {
+                vals![id.get()],
+                |r| {
                     Ok(WriteBackView {
                         alert_id: AlertId::new(r.get(0)?),
                         action: r.get(1)?,
@@ -331,8 +339,8 @@ impl Store {
                         created_at: r.get(6)?,
                         done_at: r.get(7)?,
                     })
-                })?
-                .collect::<Result<_, _>>()?;
+                },
+            )?;
             Ok(Some(IncidentDetail {
                 summary,
                 escalation,
@@ -358,7 +366,7 @@ impl Store {
     }
 
     pub async fn alert(&self, id: AlertId) -> Result<Option<AlertView>, StoreError> {
-        self.call(move |conn| Ok(alerts_where(conn, "id = ?1", params![id.get()])?.pop()))
+        self.call(move |conn| Ok(alerts_where(conn, "id = ?1", vals![id.get()])?.pop()))
             .await
     }
 
@@ -376,31 +384,30 @@ impl Store {
 }
 
 fn alerts_page(
-    conn: &rusqlite::Connection,
+    conn: &Db,
     incident: IncidentId,
     before: Option<AlertId>,
     limit: u32,
 ) -> Result<Vec<AlertView>, StoreError> {
     alerts_where(
         conn,
-        "id IN (SELECT id FROM alerts WHERE incident_id = ?1 AND (?2 IS NULL OR id < ?2)
+        "id IN (SELECT id FROM alerts WHERE incident_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
                 ORDER BY id DESC LIMIT ?3)",
-        params![incident.get(), before.map(AlertId::get), limit],
+        vals![incident.get(), before.map(AlertId::get), limit],
     )
 }
 
 fn alerts_where(
-    conn: &rusqlite::Connection,
+    conn: &Db,
     condition: &str,
-    values: impl rusqlite::Params,
+    values: &[super::db::Value],
 ) -> Result<Vec<AlertView>, StoreError> {
     let sql = format!(
         "SELECT id, received_at, source, source_ref, key, kind, severity, host, service, state,
                 output, occurred_at
          FROM alerts WHERE {condition} ORDER BY id"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(values, |r| {
+    let rows = conn.query(&sql, values, |r| {
         let source_ref: String = r.get(3)?;
         Ok((
             source_ref,
@@ -420,28 +427,26 @@ fn alerts_where(
             },
         ))
     })?;
-    rows.map(|row| {
-        let (source_ref, mut view) = row?;
-        view.source_ref = serde_json::from_str(&source_ref)
-            .map_err(|e| StoreError::Corrupt(format!("alert {}: source_ref: {e}", view.id)))?;
-        Ok(view)
-    })
-    .collect()
+    rows.into_iter()
+        .map(|row| {
+            let (source_ref, mut view) = row;
+            view.source_ref = serde_json::from_str(&source_ref)
+                .map_err(|e| StoreError::Corrupt(format!("alert {}: source_ref: {e}", view.id)))?;
+            Ok(view)
+        })
+        .collect()
 }
 
 fn calls_where(
-    conn: &rusqlite::Connection,
+    conn: &Db,
     incident: Option<IncidentId>,
     limit: u32,
 ) -> Result<Vec<CallView>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at, ended_at, outcome,
+    let rows = conn.query("SELECT id, incident_id, user_id, phone, purpose, placed_at, sid, answered_at, ended_at, outcome,
                 keys, acknowledged, duration_seconds, price, price_unit
-         FROM calls WHERE ?1 IS NULL OR incident_id = ?1
-         ORDER BY placed_at DESC, id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![incident.map(IncidentId::get), limit], |r| {
-        let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+         FROM calls WHERE CAST(?1 AS BIGINT) IS NULL OR incident_id = ?1
+         ORDER BY placed_at DESC, id DESC LIMIT ?2", vals![incident.map(IncidentId::get), limit], |r| {
+        let list = |i: usize| -> DbResult<Vec<String>> {
             let text: String = r.get(i)?;
             Ok(serde_json::from_str(&text).unwrap_or_default())
         };
@@ -463,5 +468,5 @@ fn calls_where(
             price_unit: r.get(14)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }

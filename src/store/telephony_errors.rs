@@ -1,10 +1,10 @@
 //! The telephony error feed: every error Twilio (or the way to it) reported, by code.
 
+use super::db::vals;
 use super::{Store, StoreError, db_time};
 use crate::domain::IncidentId;
 use crate::telephony::errors::{self, Seen};
 use jiff::Timestamp;
-use rusqlite::params;
 use serde::Serialize;
 
 /// One error as stored.
@@ -49,7 +49,7 @@ impl Store {
             conn.execute(
                 "INSERT INTO telephony_errors (at, code, message, seen, incident_id, call_id, call_sid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+                vals![
                     db_time(at),
                     error.code,
                     error.message,
@@ -70,26 +70,27 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<TelephonyErrorView>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            let rows = conn.query(
                 "SELECT at, code, message, seen, incident_id, call_id, call_sid
                  FROM telephony_errors ORDER BY id DESC LIMIT ?1",
+                vals![limit],
+                |r| {
+                    let code: u32 = r.get(1)?;
+                    let explained = errors::explain(code);
+                    Ok(TelephonyErrorView {
+                        at: r.get(0)?,
+                        code,
+                        message: r.get(2)?,
+                        seen: r.get(3)?,
+                        meaning: explained.map(|(m, _)| m.to_owned()),
+                        fix: explained.map(|(_, f)| f.to_owned()),
+                        incident_id: r.get(4)?,
+                        call_id: r.get(5)?,
+                        call_sid: r.get(6)?,
+                    })
+                },
             )?;
-            let rows = stmt.query_map([limit], |r| {
-                let code: u32 = r.get(1)?;
-                let explained = errors::explain(code);
-                Ok(TelephonyErrorView {
-                    at: r.get(0)?,
-                    code,
-                    message: r.get(2)?,
-                    seen: r.get(3)?,
-                    meaning: explained.map(|(m, _)| m.to_owned()),
-                    fix: explained.map(|(_, f)| f.to_owned()),
-                    incident_id: r.get(4)?,
-                    call_id: r.get(5)?,
-                    call_sid: r.get(6)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows)
         })
         .await
     }

@@ -2,10 +2,10 @@
 //! triggers fired. Reading is one aggregate query, grouped by what the caller asks for
 //! and by destination number (rates go by prefix); the usage module prices the groups.
 
-use super::{Store, StoreError, db_time, execute};
+use super::db::{Db, Sql, vals};
+use super::{Store, StoreError, db_time};
 use crate::domain::{IncidentId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{Connection, OpenFlags, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -107,52 +107,63 @@ pub struct FiredTrigger {
 
 /// A call's seconds: Twilio's duration, else answered to ended as kaden saw it (the final
 /// callback was missed), else 0 (never answered).
-const CALL_SECONDS: &str = "COALESCE(duration_seconds,
-    CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL
-         THEN MAX(0, CAST(ROUND((julianday(ended_at) - julianday(answered_at)) * 86400) AS INTEGER))
-    END, 0)";
+const CALL_SECONDS: Sql = Sql {
+    sqlite: "COALESCE(duration_seconds,
+        CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL
+             THEN MAX(0, CAST(ROUND((julianday(ended_at) - julianday(answered_at)) * 86400) AS INTEGER))
+        END, 0)",
+    pg: "COALESCE(duration_seconds,
+        CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL
+             THEN GREATEST(0, CAST(ROUND(EXTRACT(EPOCH FROM
+                      ended_at::timestamptz - answered_at::timestamptz)) AS BIGINT))
+        END, 0)",
+};
 
 /// `billed_minutes` in SQL: per started minute, and at least one once answered (a call
 /// picked up and hung up within the second is still billed).
-const BILLED_MINUTES: &str = "CASE WHEN answered_at IS NOT NULL
-    THEN MAX(1, ({CALL_SECONDS} + 59) / 60) ELSE ({CALL_SECONDS} + 59) / 60 END";
+const BILLED_MINUTES: Sql = Sql {
+    sqlite: "CASE WHEN answered_at IS NOT NULL
+        THEN MAX(1, ({CALL_SECONDS} + 59) / 60) ELSE ({CALL_SECONDS} + 59) / 60 END",
+    pg: "CASE WHEN answered_at IS NOT NULL
+        THEN GREATEST(1, ({CALL_SECONDS} + 59) / 60) ELSE ({CALL_SECONDS} + 59) / 60 END",
+};
 
-fn usage_sql(key: UsageKey) -> String {
-    let billed = BILLED_MINUTES.replace("{CALL_SECONDS}", CALL_SECONDS);
+/// Sums are cast back to integers: PostgreSQL sums integers as `numeric`.
+fn usage_sql(db: &Db, key: UsageKey) -> String {
+    let seconds = db.pick(&CALL_SECONDS);
+    let billed = db.pick(&BILLED_MINUTES).replace("{CALL_SECONDS}", seconds);
     format!(
         "SELECT {key}, u.kind, u.phone, CASE WHEN u.price IS NULL THEN NULL ELSE u.price_unit END,
-                COUNT(*), SUM(u.answered), SUM(u.seconds), SUM(u.units), COALESCE(SUM(u.price), 0)
+                COUNT(*), CAST(SUM(u.answered) AS BIGINT), CAST(SUM(u.seconds) AS BIGINT),
+                CAST(SUM(u.units) AS BIGINT), COALESCE(SUM(u.price), 0)
          FROM (SELECT 'call' AS kind, user_id, incident_id, placed_at AS at, phone, price,
-                      price_unit, answered_at IS NOT NULL AS answered, {CALL_SECONDS} AS seconds,
-                      {BILLED_MINUTES} AS units
+                      price_unit, CASE WHEN answered_at IS NULL THEN 0 ELSE 1 END AS answered,
+                      {seconds} AS seconds, {billed} AS units
                FROM calls WHERE sid IS NOT NULL
                UNION ALL
                SELECT 'sms', user_id, incident_id, at, phone, price, price_unit, 0, 0, segments
                FROM sms WHERE status = 'queued') u
          LEFT JOIN incidents i ON i.id = u.incident_id
-         WHERE (?1 IS NULL OR u.at >= ?1) AND (?2 IS NULL OR u.at < ?2)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR u.at >= ?1) AND (CAST(?2 AS TEXT) IS NULL OR u.at < ?2)
          GROUP BY 1, 2, 3, 4",
         key = key.sql(),
-        BILLED_MINUTES = billed,
     )
 }
 
 /// Keeps what Twilio reported about a call (a value it did not report stays as it was),
 /// and counts a price check made at `checked_at`.
 fn keep_usage(
-    conn: &Connection,
+    conn: &Db,
     call_id: &str,
     usage: &CallUsage,
     checked_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    execute(
-        conn,
-        "UPDATE calls SET sid = COALESCE(sid, ?6), duration_seconds = COALESCE(?2, duration_seconds),
+    conn.execute("UPDATE calls SET sid = COALESCE(sid, ?6), duration_seconds = COALESCE(?2, duration_seconds),
                 price = COALESCE(?3, price), price_unit = COALESCE(?4, price_unit),
-                price_checks = price_checks + (?5 IS NOT NULL),
+                price_checks = price_checks + CASE WHEN CAST(?5 AS TEXT) IS NULL THEN 0 ELSE 1 END,
                 price_checked_at = COALESCE(?5, price_checked_at)
          WHERE id = ?1",
-        params![
+        vals![
             call_id,
             usage.duration_seconds,
             usage.price.map(f64::abs),
@@ -167,54 +178,55 @@ fn keep_usage(
 /// Calls placed through the provider (a sid known) and SMS it accepted in `[since, until)`
 /// (either end open).
 fn usage_groups(
-    conn: &Connection,
+    conn: &Db,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     key: UsageKey,
 ) -> Result<Vec<UsageGroup>, StoreError> {
-    let mut stmt = conn.prepare_cached(&usage_sql(key))?;
-    let rows = stmt.query_map(params![since.map(db_time), until.map(db_time)], |r| {
-        let kind: String = r.get(1)?;
-        let n = |i| r.get::<_, i64>(i).map(|v| v.max(0).unsigned_abs());
-        Ok(UsageGroup {
-            key: r.get(0)?,
-            kind: if kind == "sms" {
-                UsageKind::Sms
-            } else {
-                UsageKind::Call
-            },
-            phone: r.get(2)?,
-            price_unit: r.get(3)?,
-            count: n(4)?,
-            answered: n(5)?,
-            seconds: n(6)?,
-            units: n(7)?,
-            price: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = conn.query(
+        &usage_sql(conn, key),
+        vals![since.map(db_time), until.map(db_time)],
+        |r| {
+            let kind: String = r.get(1)?;
+            let n = |i| r.get::<i64>(i).map(|v| v.max(0).unsigned_abs());
+            Ok(UsageGroup {
+                key: r.get(0)?,
+                kind: if kind == "sms" {
+                    UsageKind::Sms
+                } else {
+                    UsageKind::Call
+                },
+                phone: r.get(2)?,
+                price_unit: r.get(3)?,
+                count: n(4)?,
+                answered: n(5)?,
+                seconds: n(6)?,
+                units: n(7)?,
+                price: r.get(8)?,
+            })
+        },
+    )?;
+    Ok(rows)
 }
 
-fn fired_triggers(
-    conn: &Connection,
-    since: Option<Timestamp>,
-) -> Result<Vec<FiredTrigger>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+fn fired_triggers(conn: &Db, since: Option<Timestamp>) -> Result<Vec<FiredTrigger>, StoreError> {
+    let rows = conn.query(
         "SELECT trigger_id, metric, period_start, fired_at, value, threshold, message
-         FROM usage_triggers_fired WHERE ?1 IS NULL OR fired_at >= ?1 ORDER BY fired_at",
+         FROM usage_triggers_fired WHERE CAST(?1 AS TEXT) IS NULL OR fired_at >= ?1 ORDER BY fired_at",
+        vals![since.map(db_time)],
+        |r| {
+            Ok(FiredTrigger {
+                trigger: r.get(0)?,
+                metric: r.get(1)?,
+                period_start: r.get(2)?,
+                fired_at: r.get(3)?,
+                value: r.get(4)?,
+                threshold: r.get(5)?,
+                message: r.get(6)?,
+            })
+        },
     )?;
-    let rows = stmt.query_map([since.map(db_time)], |r| {
-        Ok(FiredTrigger {
-            trigger: r.get(0)?,
-            metric: r.get(1)?,
-            period_start: r.get(2)?,
-            fired_at: r.get(3)?,
-            value: r.get(4)?,
-            threshold: r.get(5)?,
-            message: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Usage since `since` and the triggers fired since then, straight from the database file
@@ -225,18 +237,30 @@ pub fn usage_read_only(
     until: Timestamp,
     key: UsageKey,
 ) -> Result<(Vec<UsageGroup>, Vec<FiredTrigger>), StoreError> {
-    let conn =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
-            StoreError::Open {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
+    let conn = super::open_read_only(path)?;
     Ok((
         usage_groups(&conn, Some(since), Some(until), key)?,
         fired_triggers(&conn, Some(since))?,
     ))
 }
+
+/// Calls still without a price, not given up on; `?2` is the seconds after the end of a
+/// call past which it is not asked about again.
+const AWAITING_PRICE: Sql = Sql {
+    sqlite: "SELECT id, sid, ended_at, price_checks, price_checked_at FROM calls
+             WHERE price IS NULL AND sid IS NOT NULL AND ended_at IS NOT NULL
+               AND price_checks < ?1
+               AND (price_checked_at IS NULL
+                    OR julianday(price_checked_at) < julianday(ended_at) + ?2 / 86400.0)
+             ORDER BY ended_at",
+    pg: "SELECT id, sid, ended_at, price_checks, price_checked_at FROM calls
+         WHERE price IS NULL AND sid IS NOT NULL AND ended_at IS NOT NULL
+           AND price_checks < ?1
+           AND (price_checked_at IS NULL
+                OR price_checked_at::timestamptz
+                   < ended_at::timestamptz + make_interval(secs => ?2))
+         ORDER BY ended_at",
+};
 
 impl Store {
     /// Usage in `[since, until)` (either end open), grouped by `key` and number.
@@ -260,10 +284,9 @@ impl Store {
     /// Telephony errors recorded at or after `since`.
     pub async fn telephony_errors_since(&self, since: Timestamp) -> Result<u64, StoreError> {
         self.call(move |conn| {
-            let count: i64 = super::query_row(
-                conn,
+            let count: i64 = conn.query_row(
                 "SELECT COUNT(*) FROM telephony_errors WHERE at >= ?1",
-                [db_time(since)],
+                vals![db_time(since)],
                 |r| r.get(0),
             )?;
             Ok(count.unsigned_abs())
@@ -297,38 +320,35 @@ impl Store {
         last_check: SignedDuration,
     ) -> Result<Vec<AwaitingPrice>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, sid, ended_at, price_checks, price_checked_at FROM calls
-                 WHERE price IS NULL AND sid IS NOT NULL AND ended_at IS NOT NULL
-                   AND price_checks < ?1
-                   AND (price_checked_at IS NULL
-                        OR julianday(price_checked_at) < julianday(ended_at) + ?2)
-                 ORDER BY ended_at",
+            let rows = conn.query(
+                conn.pick(&AWAITING_PRICE),
+                vals![max_checks, last_check.as_secs_f64()],
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<u32>(3)?,
+                        r.get::<Option<String>>(4)?,
+                    ))
+                },
             )?;
-            let days = last_check.as_secs_f64() / 86_400.0;
-            let rows = stmt.query_map(params![max_checks, days], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u32>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (call_id, sid, ended_at, checks, checked_at) = row?;
-                let corrupt = |what: &str| StoreError::Corrupt(format!("call {call_id}: {what}"));
-                Ok(AwaitingPrice {
-                    ended_at: ended_at.parse().map_err(|_| corrupt("ended_at"))?,
-                    checked_at: checked_at
-                        .map(|t| t.parse().map_err(|_| corrupt("price_checked_at")))
-                        .transpose()?,
-                    call_id,
-                    sid,
-                    checks,
+            rows.into_iter()
+                .map(|row| {
+                    let (call_id, sid, ended_at, checks, checked_at) = row;
+                    let corrupt =
+                        |what: &str| StoreError::Corrupt(format!("call {call_id}: {what}"));
+                    Ok(AwaitingPrice {
+                        ended_at: ended_at.parse().map_err(|_| corrupt("ended_at"))?,
+                        checked_at: checked_at
+                            .map(|t| t.parse().map_err(|_| corrupt("price_checked_at")))
+                            .transpose()?,
+                        call_id,
+                        sid,
+                        checks,
+                    })
                 })
-            })
-            .collect()
+                .collect()
         })
         .await
     }
@@ -346,11 +366,10 @@ impl Store {
 
     pub async fn record_sms(&self, sms: SmsRecord, at: Timestamp) -> Result<(), StoreError> {
         self.call(move |conn| {
-            execute(
-                conn,
+            conn.execute(
                 "INSERT INTO sms (at, user_id, incident_id, purpose, phone, segments, status, sid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                vals![
                     db_time(at),
                     sms.user.as_ref().map(UserId::as_str),
                     sms.incident.map(IncidentId::get),
@@ -374,12 +393,11 @@ impl Store {
     /// false when it had fired for that period already (before a restart, say).
     pub async fn claim_trigger(&self, fired: FiredTrigger) -> Result<bool, StoreError> {
         self.call(move |conn| {
-            let inserted = execute(
-                conn,
+            let inserted = conn.execute(
                 "INSERT INTO usage_triggers_fired
                     (trigger_id, period_start, fired_at, metric, value, threshold, message)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                params![
+                vals![
                     fired.trigger,
                     fired.period_start,
                     fired.fired_at,

@@ -1,10 +1,10 @@
 //! The write-back outbox: one row per alert and action, drained by the writeback worker.
 
+use super::db::vals;
 use super::{Store, StoreError, db_time};
 use crate::domain::{AlertId, IncidentId, SourceRef};
 use crate::escalation::AckBy;
 use jiff::Timestamp;
-use rusqlite::params;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteBackAction {
@@ -53,29 +53,26 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<PendingWriteBack>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts,
+            let rows = conn.query("SELECT id, alert_id, incident_id, action, minutes, source_ref, host, service, by_json, attempts,
                         sending_since IS NOT NULL
                  FROM writebacks WHERE state = 'pending' AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![db_time(now), limit], |r| {
+                 ORDER BY next_attempt_at, id LIMIT ?2", vals![db_time(now), limit], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<u32>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, u32>(9)?,
-                    r.get::<_, bool>(10)?,
+                    r.get::<i64>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<Option<u32>>(4)?,
+                    r.get::<String>(5)?,
+                    r.get::<String>(6)?,
+                    r.get::<Option<String>>(7)?,
+                    r.get::<String>(8)?,
+                    r.get::<u32>(9)?,
+                    r.get::<bool>(10)?,
                 ))
             })?;
-            rows.map(|row| {
-                let (id, alert_id, incident_id, action, minutes, source_ref, host, service, by, attempts, maybe_sent) = row?;
+            rows.into_iter().map(|row| {
+                let (id, alert_id, incident_id, action, minutes, source_ref, host, service, by, attempts, maybe_sent) = row;
                 let corrupt = |what: &str| StoreError::Corrupt(format!("writeback {id}: {what}"));
                 Ok(PendingWriteBack {
                     id,
@@ -104,7 +101,7 @@ impl Store {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE writebacks SET sending_since = ?2 WHERE id = ?1",
-                params![id, db_time(now)],
+                vals![id, db_time(now)],
             )?;
             Ok(())
         })
@@ -122,12 +119,12 @@ impl Store {
             match attempted {
                 Attempted::Done => conn.execute(
                     "UPDATE writebacks SET state = 'done', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
-                    params![id, now],
+                    vals![id, now],
                 )?,
                 Attempted::RetryAt { at, error } => {
                     conn.execute(
                         "UPDATE writebacks SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
-                        params![id, db_time(at), error],
+                        vals![id, db_time(at), error],
                     )?;
                     // Once, when the retries have taken about five minutes: the operator
                     // must see that the source has not heard the acknowledgement.
@@ -137,13 +134,13 @@ impl Store {
                                 'Write-back of alert ' || alert_id || ' to ' || source || ' still pending after '
                                 || attempts || ' attempts: ' || last_error
                          FROM writebacks WHERE id = ?1 AND attempts = ?3",
-                        params![id, now, STUCK_AFTER_ATTEMPTS],
+                        vals![id, now, STUCK_AFTER_ATTEMPTS],
                     )?;
                     0
                 }
                 Attempted::Failed { error } => conn.execute(
                     "UPDATE writebacks SET state = 'failed', attempts = attempts + 1, done_at = ?2, last_error = ?3 WHERE id = ?1",
-                    params![id, now, error],
+                    vals![id, now, error],
                 )?,
             };
             Ok(())
@@ -156,7 +153,7 @@ impl Store {
         self.call(|conn| {
             let next: Option<String> = conn.query_row(
                 "SELECT MIN(next_attempt_at) FROM writebacks WHERE state = 'pending'",
-                [],
+                vals![],
                 |r| r.get(0),
             )?;
             next.map(|t| {
@@ -180,7 +177,7 @@ mod tests {
         let now: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
         store
             .call(move |conn| {
-                conn.execute_batch(
+                conn.batch(
                     "INSERT INTO incidents (id, call_setting, status, opened_at, updated_at)
                          VALUES (1, 'infra', 'open', 't', 't');
                      INSERT INTO alerts (id, received_at, source, source_ref, key, kind, severity,
@@ -205,9 +202,12 @@ mod tests {
         }
         let notices: Vec<String> = store
             .call(|conn| {
-                let mut stmt = conn.prepare("SELECT message FROM notices WHERE incident_id = 1")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                let rows = conn.query(
+                    "SELECT message FROM notices WHERE incident_id = 1",
+                    vals![],
+                    |r| r.get(0),
+                )?;
+                Ok(rows)
             })
             .await
             .unwrap();

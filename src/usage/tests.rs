@@ -171,7 +171,7 @@ async fn durations_prices_and_sms_recorded_come_back_in_the_report() {
     store.insert_open_incident(1).await;
     store
         .call(|conn| {
-            conn.execute_batch(
+            conn.batch(
                 "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid,
                                     answered_at, ended_at, keys, acknowledged)
                  VALUES ('1-1', 1, 'a', '+819011112222', 'problem', '2026-11-23T01:00:00.000000000Z',
@@ -354,7 +354,7 @@ async fn calls_awaiting_a_price_are_found_and_their_checks_survive_a_restart() {
         store.insert_open_incident(1).await;
         store
             .call(|conn| {
-                conn.execute_batch(
+                conn.batch(
                     "INSERT INTO calls (id, incident_id, user_id, phone, purpose, placed_at, sid,
                                         answered_at, ended_at, keys, acknowledged)
                      VALUES ('1-1', 1, 'a', '+8190', 'problem', '2026-11-23T01:00:00.000000000Z',

@@ -72,6 +72,7 @@ impl App {
         let local = listener
             .local_addr()
             .map_err(|source| AppError::Bind { addr, source })?;
+        let local_url = crate::config::local_url(local);
         let speech = Arc::new(Speech::from_config(&config)?);
         let (telephony, auth_tokens, simulator) = telephony(&config, local, &store, &clock);
         let config = Arc::new(config);
@@ -103,6 +104,9 @@ impl App {
             &config.heartbeats,
             clock.now(),
         ));
+        let cluster = Arc::new(crate::cluster::Cluster::new(
+            config.server.instance_url.clone().unwrap_or(local_url),
+        ));
         let state = AppState {
             config,
             store,
@@ -112,6 +116,7 @@ impl App {
             overrides,
             test_calls,
             telephony,
+            cluster,
         };
         Ok(App {
             listener,
@@ -144,34 +149,14 @@ impl App {
     ) -> Result<(), AppError> {
         let addr = self.local_addr();
         let stop = CancellationToken::new();
-        let runner = tokio::spawn(self.runner.run(stop.clone()));
-        let writeback = tokio::spawn(self.writeback.run(stop.clone()));
-        let spool = tokio::spawn(crate::spool::run(self.state.clone(), stop.clone()));
-        let notices = tokio::spawn(crate::shift_notice::run(self.state.clone(), stop.clone()));
-        let heartbeats = tokio::spawn(crate::heartbeat::run(
-            self.state.clone(),
-            self.heartbeats.clone(),
-            stop.clone(),
-        ));
-        let failover = {
-            let (telephony, stop) = (self.state.telephony.clone(), stop.clone());
-            tokio::spawn(async move { telephony.client.probe_until(stop).await })
-        };
-        let triggers = tokio::spawn(crate::usage::triggers::run(
-            crate::usage::triggers::Watch {
-                config: self.state.config.clone(),
-                store: self.state.store.clone(),
-                clock: self.state.clock.clone(),
-                telephony: self.state.telephony.clone(),
-            },
-            stop.clone(),
-        ));
-        let prices = tokio::spawn(crate::usage::prices::run(
-            crate::usage::prices::Backfill {
-                store: self.state.store.clone(),
-                clock: self.state.clock.clone(),
-                telephony: self.state.telephony.clone(),
-                every: self.price_checks_every,
+        let lost = self.state.store.leadership_lost();
+        let loops = tokio::spawn(drive_when_leading(
+            Loops {
+                state: self.state.clone(),
+                runner: self.runner,
+                writeback: self.writeback,
+                heartbeats: self.heartbeats.clone(),
+                price_checks_every: self.price_checks_every,
             },
             stop.clone(),
         ));
@@ -180,28 +165,107 @@ impl App {
                 "Telephony: the built-in simulator (no real calls). Script callees at /sim/phones."
             );
         }
-        tracing::info!(%addr, "kaden is listening.");
+        tracing::info!(%addr, instance = %self.state.cluster.instance, "kaden is listening.");
         let limits = self.state.config.server.limits;
+        let until = {
+            let lost = lost.clone();
+            async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = lost.cancelled() => {}
+                }
+            }
+        };
         crate::http::serve(
             self.listener,
             crate::http::router(self.state, self.simulator, self.heartbeats),
             limits,
-            shutdown,
+            until,
         )
         .await;
         stop.cancel();
-        let _ = runner.await;
-        let _ = writeback.await;
-        let _ = spool.await;
-        let _ = notices.await;
-        let _ = heartbeats.await;
-        let _ = failover.await;
-        let _ = triggers.await;
-        let _ = prices.await;
+        let _ = loops.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
+        if lost.is_cancelled() {
+            return Err(AppError::Store(StoreError::LeadershipLost {
+                target: "storage.postgres".into(),
+            }));
+        }
         Ok(())
     }
+}
+
+/// What runs beside the listener while this instance leads.
+struct Loops {
+    state: AppState,
+    runner: Runner,
+    writeback: Worker,
+    heartbeats: Arc<crate::heartbeat::Heartbeats>,
+    price_checks_every: Duration,
+}
+
+/// Waits to lead (at once on SQLite), then runs the runner, the write-back worker, the
+/// spool drain, shift notices, heartbeats, usage triggers and the price backfill until
+/// `stop`.
+async fn drive_when_leading(loops: Loops, stop: CancellationToken) {
+    let Loops {
+        state,
+        runner,
+        writeback,
+        heartbeats,
+        price_checks_every,
+    } = loops;
+    if !state.cluster.lead(&state.store, &stop).await {
+        return;
+    }
+    // Overrides added through another instance while this one waited.
+    match state.store.overrides().await {
+        Ok(fresh) => *state.overrides.write().expect("overrides lock") = fresh,
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot read schedule overrides; using those read at start.")
+        }
+    }
+    heartbeats.restart(state.clock.now());
+    let runner = tokio::spawn(runner.run(stop.clone()));
+    let writeback = tokio::spawn(writeback.run(stop.clone()));
+    let spool = tokio::spawn(crate::spool::run(state.clone(), stop.clone()));
+    let notices = tokio::spawn(crate::shift_notice::run(state.clone(), stop.clone()));
+    let heartbeats = tokio::spawn(crate::heartbeat::run(
+        state.clone(),
+        heartbeats,
+        stop.clone(),
+    ));
+    let failover = {
+        let (telephony, stop) = (state.telephony.clone(), stop.clone());
+        tokio::spawn(async move { telephony.client.probe_until(stop).await })
+    };
+    let triggers = tokio::spawn(crate::usage::triggers::run(
+        crate::usage::triggers::Watch {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            telephony: state.telephony.clone(),
+        },
+        stop.clone(),
+    ));
+    let prices = tokio::spawn(crate::usage::prices::run(
+        crate::usage::prices::Backfill {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            telephony: state.telephony.clone(),
+            every: price_checks_every,
+        },
+        stop.clone(),
+    ));
+    let _ = runner.await;
+    let _ = writeback.await;
+    let _ = spool.await;
+    let _ = notices.await;
+    let _ = heartbeats.await;
+    let _ = failover.await;
+    let _ = triggers.await;
+    let _ = prices.await;
 }
 
 /// The REST client of one configured Twilio account (`kaden doctor` checks it too).

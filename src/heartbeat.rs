@@ -45,6 +45,14 @@ impl Heartbeats {
         ))
     }
 
+    /// Counts every heartbeat as seen at `now`: an instance that starts to lead has
+    /// handed the check-ins it got to the old leader, not kept them.
+    pub fn restart(&self, now: Timestamp) {
+        for beat in self.lock().values_mut() {
+            beat.last_seen = beat.last_seen.max(now);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Beat>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

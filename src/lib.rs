@@ -41,6 +41,7 @@
 //! - [`shift_notice`]: texts before a shift starts and when an override changes it.
 //! - [`spool`]: alerts left by notification commands while the daemon was away; drained.
 //! - [`testcall`]: one short call to one person before the first real page.
+//! - [`cluster`]: instances sharing one PostgreSQL: one leads, the others hand it requests.
 //! - [`http`]: the one listener: webhooks, the JSON API, Twilio's callbacks, the status page.
 //! - [`app`]: wiring: builds all of the above, starts it and stops it.
 //!
@@ -85,6 +86,7 @@ pub mod usage;
 pub mod writeback;
 
 // Serving.
+pub mod cluster;
 pub mod heartbeat;
 pub mod oncall;
 pub mod service;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub test_calls: Arc<TestCalls>,
     /// For texts outside escalations (shift notices).
     pub telephony: Arc<Telephony>,
+    /// Whether this instance leads, and how to reach the one that does.
+    pub cluster: Arc<crate::cluster::Cluster>,
 }
 
 impl AppState {

@@ -192,6 +192,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where Twilio reaches the webhooks; signatures are computed over it.
     pub public_url: Option<String>,
+    /// Where other instances on the same PostgreSQL reach this one, to hand it requests
+    /// while it leads. Without it, the address the listener is bound to.
+    pub instance_url: Option<String>,
     /// Bearer tokens for the webhooks and the API; none (allowed on loopback only) means
     /// no token is asked for.
     pub api_tokens: Vec<SecretString>,

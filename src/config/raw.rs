@@ -72,6 +72,7 @@ pub struct RawSpeech {
 pub struct RawServer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub instance_url: Option<String>,
     #[serde(default)]
     pub api_tokens: Vec<String>,
     #[serde(default)]

@@ -483,6 +483,9 @@ impl Validator<'_> {
         let public_url = raw
             .public_url
             .map(|url| self.http_url("server.public_url", &url));
+        let instance_url = raw
+            .instance_url
+            .map(|url| self.http_url("server.instance_url", &url));
         let api_tokens = self.tokens("server.api_tokens", &raw.api_tokens);
         let ingest_tokens = self.tokens("server.ingest_tokens", &raw.ingest_tokens);
         if api_tokens.is_empty() && !listen.ip().is_loopback() {
@@ -522,6 +525,7 @@ impl Validator<'_> {
         ServerConfig {
             listen,
             public_url,
+            instance_url,
             api_tokens,
             ingest_tokens,
             limits,

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod error;
+mod forward;
 mod heartbeats;
 mod incidents;
 mod oncall;
@@ -119,6 +120,10 @@ pub fn router(
         .merge(webhooks.route_layer(guard(TokenIn::HeaderOrQuery, Scope::Ingest)))
         .merge(ui::router(&state))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_leader,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
@@ -182,6 +187,8 @@ async fn healthz(State(state): State<AppState>) -> Result<axum::Json<serde_json:
         .map_err(ApiError::Unavailable)?;
     Ok(axum::Json(serde_json::json!({
         "status": "ok",
+        "instance": state.cluster.instance,
+        "leader": state.cluster.leading(),
         "telephony": state.telephony.client.status(),
     })))
 }
@@ -206,6 +213,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
             }),
     );
     samples.extend(crate::usage::metric_samples(&state.store, &state.config.usage.rates).await?);
+    samples.push((
+        "kaden_leader",
+        vec![("instance", state.cluster.instance.clone())],
+        if state.cluster.leading() { 1.0 } else { 0.0 },
+    ));
     for (name, labels, value) in samples {
         if typed.insert(name) {
             let kind = if name.ends_with("_total") {

@@ -8,6 +8,7 @@ use super::StoreError;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -306,14 +307,91 @@ pub struct PgConn {
     client: postgres::Client,
     /// Prepared once per statement text, like rusqlite's `prepare_cached`.
     statements: HashMap<String, postgres::Statement>,
+    /// How to connect again when the server goes away (a restart, a failover).
+    config: postgres::Config,
+    target: String,
+    /// The leader epoch this connection took; a new connection must find it unchanged
+    /// before it writes again, or another instance has driven in between.
+    leading: Option<i64>,
+    /// Another instance took over while the connection was down: nothing more is written.
+    lost: bool,
+    retry_at: Instant,
+    backoff: Duration,
 }
 
+/// The first wait before connecting again, doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 impl PgConn {
-    pub fn new(client: postgres::Client) -> PgConn {
+    fn new(client: postgres::Client, config: postgres::Config, target: String) -> PgConn {
         PgConn {
             client,
             statements: HashMap::new(),
+            config,
+            target,
+            leading: None,
+            lost: false,
+            retry_at: Instant::now(),
+            backoff: FIRST_BACKOFF,
         }
+    }
+
+    /// Connects again if the connection is gone and the backoff allows it.
+    fn revive(&mut self) -> Result<(), StoreError> {
+        if self.lost {
+            return Err(StoreError::LeadershipLost {
+                target: self.target.clone(),
+            });
+        }
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        let unavailable = || StoreError::Unavailable {
+            target: self.target.clone(),
+        };
+        if Instant::now() < self.retry_at {
+            return Err(unavailable());
+        }
+        match open_client(&self.config) {
+            Ok(client) => {
+                self.client = client;
+                self.statements.clear();
+                self.backoff = FIRST_BACKOFF;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64, "PostgreSQL is unreachable; connecting again.");
+                self.retry_at = Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                return Err(unavailable());
+            }
+        }
+        if let Some(epoch) = self.leading
+            && !self.still_leading(epoch)
+        {
+            self.lost = true;
+            tracing::error!(database = %self.target, "Another kaden instance drove the escalations while PostgreSQL was unreachable; this one stops.");
+            return Err(StoreError::LeadershipLost {
+                target: self.target.clone(),
+            });
+        }
+        tracing::info!(database = %self.target, "Reconnected to PostgreSQL.");
+        Ok(())
+    }
+
+    /// On a new connection: the leader lock is free again and nobody took `epoch` over.
+    fn still_leading(&mut self, epoch: i64) -> bool {
+        let locked = self
+            .client
+            .query_one(LEADER_LOCK, &[])
+            .is_ok_and(|r| r.get::<_, bool>(0));
+        locked
+            && self
+                .client
+                .query_opt("SELECT epoch FROM kaden_leader WHERE id = 1", &[])
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.get::<_, i64>(0) == epoch)
     }
 
     fn prepare(&mut self, sql: &str) -> DbResult<postgres::Statement> {
@@ -373,7 +451,12 @@ pub fn pg_target(config: &postgres::Config) -> String {
     format!("{user}{host}:{port}/{db}")
 }
 
-/// Connects, takes the one-instance lock and brings the schema up to date.
+/// Several instances may share one database; whoever holds this session lock drives the
+/// escalations. PostgreSQL frees it the moment the holder's connection ends, a killed
+/// process included.
+const LEADER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('kaden:leader'))";
+
+/// Connects and brings the schema up to date.
 pub fn connect_postgres(url: &str) -> Result<Db, StoreError> {
     let mut config: postgres::Config = url.parse().map_err(|_| StoreError::PgConfig {
         target: "?".into(),
@@ -389,27 +472,29 @@ pub fn connect_postgres(url: &str) -> Result<Db, StoreError> {
         });
     }
     if config.get_connect_timeout().is_none() {
-        config.connect_timeout(std::time::Duration::from_secs(5));
+        config.connect_timeout(Duration::from_secs(5));
     }
-    let client = config
-        .connect(postgres::NoTls)
-        .map_err(|e| StoreError::Connect {
-            target: target.clone(),
-            source: e.into(),
-        })?;
-    let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
-    // One instance per database until instances share escalations through leases.
-    let locked: bool = db.query_row(
-        "SELECT pg_try_advisory_lock(hashtext('kaden:daemon'))",
-        &[],
-        |r| r.get(0),
-    )?;
-    if !locked {
-        return Err(StoreError::PgLocked { target });
-    }
+    // A leader cut off by the network must lose its lock in seconds, not in the two
+    // hours of the kernel's default keepalive.
+    config.keepalives_idle(Duration::from_secs(5));
+    config
+        .options("-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3");
+    let client = open_client(&config).map_err(|source| StoreError::Connect {
+        target: target.clone(),
+        source,
+    })?;
+    let db = Db::Pg(Box::new(RefCell::new(PgConn::new(
+        client,
+        config,
+        target.clone(),
+    ))));
     super::migrations::migrate_pg(&db, &target)?;
     tracing::info!(database = %target, "Connected to PostgreSQL.");
     Ok(db)
+}
+
+fn open_client(config: &postgres::Config) -> DbResult<postgres::Client> {
+    Ok(config.connect(postgres::NoTls)?)
 }
 
 /// The connection the storage thread owns.
@@ -428,6 +513,67 @@ impl Db {
         match self {
             Db::Sqlite(_) => Dialect::Sqlite,
             Db::Pg(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The connection is gone (PostgreSQL restarted or failed over); SQLite never is.
+    pub fn is_down(&self) -> bool {
+        match self {
+            Db::Sqlite(_) => false,
+            Db::Pg(pg) => pg.borrow().client.is_closed(),
+        }
+    }
+
+    /// `user@host:port/db` for PostgreSQL, for messages.
+    pub fn target(&self) -> String {
+        match self {
+            Db::Sqlite(_) => "sqlite".into(),
+            Db::Pg(pg) => pg.borrow().target.clone(),
+        }
+    }
+
+    /// Usable again: connects again when the connection is gone. Errors are
+    /// `Unavailable` (try later) or `LeadershipLost` (never write again).
+    pub fn revive(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(()),
+            Db::Pg(pg) => pg.borrow_mut().revive(),
+        }
+    }
+
+    /// Takes the leader lock if it is free and records this instance as the leader under
+    /// a new epoch. SQLite has one daemon per file, which always leads.
+    pub fn try_lead(&self, instance: &str, url: &str) -> Result<bool, StoreError> {
+        let Db::Pg(pg) = self else {
+            return Ok(true);
+        };
+        if pg.borrow().leading.is_some() {
+            return Ok(true);
+        }
+        if !self.query_row(LEADER_LOCK, &[], |r| r.get::<bool>(0))? {
+            return Ok(false);
+        }
+        let epoch: i64 = self.query_row(
+            "INSERT INTO kaden_leader (id, instance, url, epoch) VALUES (1, ?1, ?2, 1)
+             ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, url = EXCLUDED.url,
+                 epoch = kaden_leader.epoch + 1
+             RETURNING epoch",
+            vals![instance, url],
+            |r| r.get(0),
+        )?;
+        pg.borrow_mut().leading = Some(epoch);
+        Ok(true)
+    }
+
+    /// The instance that last took the lead, and where it listens.
+    pub fn leader(&self) -> Result<Option<(String, String)>, StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(None),
+            Db::Pg(_) => Ok(self.query_opt(
+                "SELECT instance, url FROM kaden_leader WHERE id = 1",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?),
         }
     }
 

@@ -77,7 +77,8 @@ impl Store {
         &self,
         step: StepToSave,
     ) -> impl Future<Output = Result<(), StoreError>> + use<> {
-        self.call(move |conn| {
+        // Patient: no call is placed nor anyone told before its step is stored.
+        self.call_patient(move |conn| {
             let status = serde_json::to_value(step.status).expect("status serializes");
             let incident = step.incident.get();
             let at = db_time(step.at);

@@ -357,7 +357,13 @@ CREATE TABLE usage_triggers_fired (
         message TEXT NOT NULL,
         PRIMARY KEY (trigger_id, period_start)
     );
-CREATE INDEX calls_awaiting_price ON calls(ended_at) WHERE price IS NULL AND sid IS NOT NULL;";
+CREATE INDEX calls_awaiting_price ON calls(ended_at) WHERE price IS NULL AND sid IS NOT NULL;
+CREATE TABLE kaden_leader (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        instance TEXT NOT NULL,
+        url TEXT NOT NULL,
+        epoch BIGINT NOT NULL
+    );";
 const PG_BASELINE_VERSION: usize = 12;
 // A migration after the baseline needs its PostgreSQL text too.
 const _: () = assert!(MIGRATIONS.len() == PG_BASELINE_VERSION);

@@ -38,9 +38,11 @@ pub use writebacks::{Attempted, PendingWriteBack, WriteBackAction};
 
 use db::{Db, DbError, vals};
 use rusqlite::Connection;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,8 +68,12 @@ pub enum StoreError {
     Connect { target: String, source: DbError },
     #[error("storage.postgres ({target}): {problem}")]
     PgConfig { target: String, problem: String },
-    #[error("another kaden instance is serving this database ({target}); stop it first")]
-    PgLocked { target: String },
+    #[error("PostgreSQL {target} is unreachable; kaden connects again by itself")]
+    Unavailable { target: String },
+    #[error(
+        "another kaden instance drove the escalations while PostgreSQL {target} was unreachable; this one stops so its supervisor restarts it as a standby"
+    )]
+    LeadershipLost { target: String },
     #[error("database query failed: {0}")]
     Query(#[from] DbError),
     #[error("stored data is unreadable: {0}")]
@@ -160,10 +166,16 @@ trait Job: Send {
     fn run(&mut self, db: &Db) -> bool;
     /// Answers once the batch is committed (or could not be).
     fn answer(self: Box<Self>, committed: Result<(), &str>);
+    /// Answers with `error` without running.
+    fn refuse(self: Box<Self>, error: StoreError);
+    /// Waits for the database to come back instead of failing while it is away.
+    fn patient(&self) -> bool;
 }
 
+/// A job run once. With `F: Fn` it can run again after a lost connection: `patient`.
 struct Call<R, F> {
-    work: Option<F>,
+    work: F,
+    patient: bool,
     result: Option<Result<R, StoreError>>,
     reply: oneshot::Sender<Result<R, StoreError>>,
 }
@@ -171,11 +183,10 @@ struct Call<R, F> {
 impl<R, F> Job for Call<R, F>
 where
     R: Send,
-    F: FnOnce(&Db) -> Result<R, StoreError> + Send,
+    F: FnMut(&Db) -> Result<R, StoreError> + Send,
 {
     fn run(&mut self, db: &Db) -> bool {
-        let work = self.work.take().expect("a job runs once");
-        let result = work(db);
+        let result = (self.work)(db);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -191,23 +202,102 @@ where
         };
         let _ = self.reply.send(answer);
     }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+
+    fn patient(&self) -> bool {
+        self.patient
+    }
 }
+
+/// The same error again, for every job a lost connection refuses.
+fn again(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable { target } => StoreError::Unavailable {
+            target: target.clone(),
+        },
+        StoreError::LeadershipLost { target } => StoreError::LeadershipLost {
+            target: target.clone(),
+        },
+        other => StoreError::Commit(other.to_string()),
+    }
+}
+
+/// How often jobs waiting for a lost PostgreSQL connection try it again.
+const REVIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The storage thread: one transaction and one commit per batch of waiting jobs. On
 /// PostgreSQL each job is its own transaction: a commit costs no fsync of ours there,
-/// and one job's conflict must not undo another's work.
-fn serve(db: Db, inbox: mpsc::Receiver<Box<dyn Job>>) {
+/// and one job's conflict must not undo another's work. While PostgreSQL is away, jobs
+/// fail at once as `Unavailable`, except patient ones, which wait in order and run when
+/// it is back.
+fn serve(db: Db, inbox: mpsc::Receiver<Box<dyn Job>>, lost: CancellationToken) {
     let max_batch = match db.dialect() {
         db::Dialect::Sqlite => MAX_BATCH,
         db::Dialect::Postgres => 1,
     };
-    while let Ok(first) = inbox.recv() {
-        let mut batch = vec![first];
-        batch.extend(inbox.try_iter().take(max_batch - 1));
-        let committed = run_batch(&db, &mut batch);
-        let committed = committed.as_ref().map_err(|e| e.to_string());
-        for job in batch {
-            job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
+    let mut waiting: VecDeque<Box<dyn Job>> = VecDeque::new();
+    loop {
+        let next = if waiting.is_empty() {
+            inbox
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            inbox.recv_timeout(REVIVE_EVERY)
+        };
+        let mut batch: Vec<Box<dyn Job>> = match next {
+            Ok(job) => vec![job],
+            Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if let Err(e) = db.revive() {
+            if matches!(e, StoreError::LeadershipLost { .. }) {
+                lost.cancel();
+                waiting.drain(..).for_each(|job| job.refuse(again(&e)));
+            }
+            batch.extend(inbox.try_iter());
+            for job in batch {
+                if job.patient() && !lost.is_cancelled() {
+                    waiting.push_back(job);
+                } else {
+                    job.refuse(again(&e));
+                }
+            }
+            continue;
+        }
+        if !waiting.is_empty() {
+            batch.splice(0..0, waiting.drain(..));
+        }
+        let mut jobs = batch.into_iter();
+        loop {
+            let mut batch: Vec<_> = jobs.by_ref().take(max_batch).collect();
+            if batch.len() < max_batch {
+                batch.extend(inbox.try_iter().take(max_batch - batch.len()));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let committed = run_batch(&db, &mut batch);
+            if db.is_down() {
+                // The connection died under the batch: nothing of it was committed
+                // (a lost COMMIT answer aside, which patient jobs tolerate).
+                for job in batch.into_iter().chain(jobs.by_ref()) {
+                    if job.patient() {
+                        waiting.push_back(job);
+                    } else {
+                        job.refuse(StoreError::Unavailable {
+                            target: db.target(),
+                        });
+                    }
+                }
+                break;
+            }
+            let committed = committed.as_ref().map_err(|e| e.to_string());
+            for job in batch {
+                job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
+            }
         }
     }
 }
@@ -274,6 +364,8 @@ fn open_read_only(path: &Path) -> Result<Db, StoreError> {
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Cancelled when another instance took the lead from this one (PostgreSQL only).
+    lost: CancellationToken,
 }
 
 impl Store {
@@ -309,14 +401,18 @@ impl Store {
         migrations::migrate(&mut conn, path)?;
 
         let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
+        let lost = CancellationToken::new();
         std::thread::Builder::new()
             .name("kaden-store".into())
-            .spawn(move || serve(Db::Sqlite(conn), inbox))
+            .spawn({
+                let lost = lost.clone();
+                move || serve(Db::Sqlite(conn), inbox, lost)
+            })
             .map_err(|source| StoreError::CreateDir {
                 path: path.to_owned(),
                 source,
             })?;
-        Ok(Store { jobs })
+        Ok(Store { jobs, lost })
     }
 
     /// Connects to PostgreSQL and brings its schema up to date. The synchronous client
@@ -325,12 +421,14 @@ impl Store {
         let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
         let (ready, opened) = mpsc::channel();
         let url = url.to_owned();
+        let lost = CancellationToken::new();
+        let lost_here = lost.clone();
         std::thread::Builder::new()
             .name("kaden-store".into())
             .spawn(move || match db::connect_postgres(&url) {
                 Ok(db) => {
                     let _ = ready.send(Ok(()));
-                    serve(db, inbox);
+                    serve(db, inbox, lost_here);
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -338,7 +436,7 @@ impl Store {
             })
             .map_err(|_| StoreError::Stopped)?;
         opened.recv().map_err(|_| StoreError::Stopped)??;
-        Ok(Store { jobs })
+        Ok(Store { jobs, lost })
     }
 
     /// Runs `f` on the storage thread, inside a transaction; the answer comes once it
@@ -349,9 +447,41 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Db) -> Result<R, StoreError> + Send + 'static,
     {
+        let mut once = Some(f);
+        self.queue(
+            move |db: &Db| (once.take().expect("an impatient job runs once"))(db),
+            false,
+        )
+    }
+
+    /// Like [`Store::call`], but while PostgreSQL is away the job waits and runs when it
+    /// is back, instead of failing: for what must be written before anything else
+    /// happens (an escalation's step). `f` may run more than once, so it must not
+    /// consume what it captures.
+    pub fn call_patient<R, F>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
+    where
+        R: Send + 'static,
+        F: Fn(&Db) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.queue(f, true)
+    }
+
+    fn queue<R, F>(
+        &self,
+        work: F,
+        patient: bool,
+    ) -> impl Future<Output = Result<R, StoreError>> + use<R, F>
+    where
+        R: Send + 'static,
+        F: FnMut(&Db) -> Result<R, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let queued = self.jobs.send(Box::new(Call {
-            work: Some(f),
+            work,
+            patient,
             result: None,
             reply,
         }));
@@ -359,6 +489,22 @@ impl Store {
             queued.map_err(|_| StoreError::Stopped)?;
             answer.await.map_err(|_| StoreError::Stopped)?
         }
+    }
+
+    /// Takes the lead if no other instance has it (always, on SQLite).
+    pub async fn try_lead(&self, instance: String, url: String) -> Result<bool, StoreError> {
+        self.call(move |db| db.try_lead(&instance, &url)).await
+    }
+
+    /// The instance that took the lead last and its URL; `None` on SQLite.
+    pub async fn leader(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.call(Db::leader).await
+    }
+
+    /// Cancelled once this instance must stop driving: another took the lead while
+    /// PostgreSQL was unreachable.
+    pub fn leadership_lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     /// Commits a one-row write, as ingest would: fails when the disk is full or the file

@@ -7,11 +7,10 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, Killed, TOKEN, free_port, serve, serve_crashing_at, wait_for};
+use e2e::{KADEN, Killed, TOKEN, fake_nagios, free_port, serve, serve_crashing_at, wait_for};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 const YAMADA: &str = "+819000000001";
 const SUZUKI: &str = "+819000000002";
@@ -209,39 +208,6 @@ async fn killed_while_ringing_the_next_person_is_called_after_restart() {
         .await;
     assert_eq!(field(&calls, "user"), ["yamada", "suzuki"], "{calls:#?}");
     assert_eq!(field(&calls, "outcome")[0], "lost");
-}
-
-/// A stand-in for Nagios's side of the external command file: reads the pipe, keeps
-/// every command, and shows acknowledgements in status.dat as Nagios does.
-fn fake_nagios(dir: &Path) -> Arc<Mutex<Vec<String>>> {
-    let pipe = dir.join("nagios.cmd");
-    nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let status = dir.join("status.dat");
-    let write_status = move |acknowledged: bool| {
-        let text = format!(
-            "servicestatus {{\n\thost_name=web01\n\tservice_description=HTTP\n\tproblem_has_been_acknowledged={}\n\tscheduled_downtime_depth=0\n\t}}\n",
-            u8::from(acknowledged)
-        );
-        std::fs::write(&status, text).unwrap();
-    };
-    write_status(false);
-    let commands = Arc::new(Mutex::new(Vec::new()));
-    let seen = commands.clone();
-    std::thread::spawn(move || {
-        loop {
-            // Like Nagios: reopen the pipe whenever every writer has closed it.
-            let Ok(reader) = std::fs::File::open(&pipe) else {
-                return;
-            };
-            for line in BufReader::new(reader).lines().map_while(Result::ok) {
-                if line.contains("ACKNOWLEDGE_SVC_PROBLEM;web01;HTTP;") {
-                    write_status(true);
-                }
-                seen.lock().unwrap().push(line);
-            }
-        }
-    });
-    commands
 }
 
 #[tokio::test]

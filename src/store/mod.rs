@@ -14,6 +14,7 @@ mod metrics;
 mod migrations;
 mod overrides;
 #[cfg(test)]
+#[path = "../../tests/support/pg_cluster.rs"]
 pub(crate) mod pg_cluster;
 mod queries;
 mod telephony_errors;

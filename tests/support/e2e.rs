@@ -3,9 +3,11 @@
 #![allow(dead_code)] // each suite that includes this uses a part of it
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const KADEN: &str = env!("CARGO_BIN_EXE_kaden");
@@ -126,4 +128,37 @@ pub fn copy_binaries(dir: &Path) -> PathBuf {
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     dir.join("kaden")
+}
+
+/// A stand-in for Nagios's side of the external command file: reads the pipe, keeps
+/// every command, and shows acknowledgements in status.dat as Nagios does.
+pub fn fake_nagios(dir: &Path) -> Arc<Mutex<Vec<String>>> {
+    let pipe = dir.join("nagios.cmd");
+    nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let status = dir.join("status.dat");
+    let write_status = move |acknowledged: bool| {
+        let text = format!(
+            "servicestatus {{\n\thost_name=web01\n\tservice_description=HTTP\n\tproblem_has_been_acknowledged={}\n\tscheduled_downtime_depth=0\n\t}}\n",
+            u8::from(acknowledged)
+        );
+        std::fs::write(&status, text).unwrap();
+    };
+    write_status(false);
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let seen = commands.clone();
+    std::thread::spawn(move || {
+        loop {
+            // Like Nagios: reopen the pipe whenever every writer has closed it.
+            let Ok(reader) = std::fs::File::open(&pipe) else {
+                return;
+            };
+            for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                if line.contains("ACKNOWLEDGE_SVC_PROBLEM;web01;HTTP;") {
+                    write_status(true);
+                }
+                seen.lock().unwrap().push(line);
+            }
+        }
+    });
+    commands
 }

@@ -2,12 +2,16 @@
 //! directory, a free port. PostgreSQL refuses to run as root, so as root (CI) it runs as
 //! the `postgres` user.
 
+#![allow(dead_code)] // each suite that includes this uses a part of it
+
 use std::path::PathBuf;
 use std::process::Command;
 
 pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// The server's options, the same at every start.
+    options: String,
     pub url: String,
 }
 
@@ -28,10 +32,15 @@ impl PgCluster {
             .local_addr()
             .unwrap()
             .port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.path().display()
+        );
         let cluster = PgCluster {
             url: format!("postgres://kaden@127.0.0.1:{port}/postgres"),
             dir,
             bin,
+            options,
         };
         let data = cluster.dir.path().join("data");
         cluster.run(
@@ -46,25 +55,34 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            cluster.dir.path().display()
-        );
-        let log = cluster.dir.path().join("log");
-        cluster.run(
+        cluster.pg_ctl("start");
+        cluster
+    }
+
+    /// `pg_ctl restart -m fast`: every connection is cut, as in a server restart or a
+    /// failover to a standby.
+    pub fn restart(&self) {
+        self.pg_ctl("restart");
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
                 data.to_str().unwrap(),
                 "-w",
+                "-m",
+                "fast",
                 "-l",
                 log.to_str().unwrap(),
                 "-o",
-                &options,
-                "start",
+                &self.options,
+                action,
             ],
         );
-        cluster
     }
 
     fn run(&self, tool: &str, args: &[&str]) {

@@ -21,12 +21,19 @@ pub enum DbError {
     Type { column: String, problem: String },
 }
 
-/// The server's own message when there is one: `postgres::Error` alone says "db error".
+/// The server's own message when there is one: `postgres::Error` alone says "db error",
+/// or "error connecting to server" without why (the cause is only its source).
 fn pg_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 pub type DbResult<T> = Result<T, DbError>;

@@ -11,11 +11,13 @@ mod escalations;
 mod history;
 mod ingest;
 mod metrics;
+mod migrate_store;
 mod migrations;
 mod overrides;
 #[cfg(test)]
 pub(crate) mod pg_cluster;
 mod queries;
+mod read_only;
 mod telephony_errors;
 mod usage;
 mod writebacks;
@@ -24,11 +26,13 @@ pub use escalations::{NoticeView, OpenAlert, StepToSave};
 pub use history::{StoredAlert, StoredCall, alerts_read_only, calls_read_only};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
+pub use migrate_store::{Copied, migrate_store};
 pub use overrides::overrides_read_only;
 pub use queries::{
     ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
     ProblemView, WriteBackView,
 };
+pub use read_only::Database;
 pub use telephony_errors::{TelephonyError, TelephonyErrorView};
 pub use usage::{
     AwaitingPrice, CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind,
@@ -68,6 +72,14 @@ pub enum StoreError {
     PgConfig { target: String, problem: String },
     #[error("another kaden instance is serving this database ({target}); stop it first")]
     PgLocked { target: String },
+    #[error(
+        "PostgreSQL {target} holds no kaden schema yet; kaden serve or kaden migrate-store creates it"
+    )]
+    NoSchema { target: String },
+    #[error(
+        "PostgreSQL {target} already holds kaden data ({tables}); migrate-store copies only into an empty database, so nothing was copied"
+    )]
+    TargetNotEmpty { target: String, tables: String },
     #[error("database query failed: {0}")]
     Query(#[from] DbError),
     #[error("stored data is unreadable: {0}")]
@@ -258,16 +270,6 @@ fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), DbError> {
 /// time order.
 pub(crate) fn db_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
-}
-
-/// The SQLite file as it is, for CLI commands that read beside (or without) a daemon.
-fn open_read_only(path: &Path) -> Result<Db, StoreError> {
-    Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map(Db::Sqlite)
-        .map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })
 }
 
 /// A cheap handle to the storage thread; clone it freely.

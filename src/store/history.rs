@@ -43,7 +43,8 @@ pub fn alerts_read_only(
             "SELECT id, received_at, source_ref, key, kind, severity, host, service, state, output,
                 occurred_at
          FROM alerts
-         WHERE (?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR received_at < ?2)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR received_at >= ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR received_at < ?2)
          ORDER BY id",
             vals![from.map(db_time), to.map(db_time)],
             |r| {
@@ -103,7 +104,8 @@ pub fn calls_read_only(
     let rows = database.read(|conn| {
         Ok(conn.query(
         "SELECT id, user_id, purpose, placed_at, answered_at, ended_at, outcome, keys FROM calls
-         WHERE (?1 IS NULL OR placed_at >= ?1) AND (?2 IS NULL OR placed_at < ?2)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR placed_at >= ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR placed_at < ?2)
          ORDER BY placed_at, id",
         vals![from.map(db_time), to.map(db_time)],
         |r| {

@@ -491,6 +491,7 @@ mod tests {
             err.contains("another kaden instance is serving this database"),
             "{err}"
         );
+        assert!(!err.contains(&cluster.password), "{err}");
 
         let now: jiff::Timestamp = "2026-11-02T10:00:00Z".parse().unwrap();
         let alert = |kind: AlertKind| Alert {

@@ -167,7 +167,7 @@ fn copy_table(source: &Connection, target: &Db, table: &str) -> Result<u64, Stor
         Ok(())
     };
     while let Some(row) = rows.next()? {
-        for i in 0..columns.len() {
+        for (i, column) in columns.iter().enumerate() {
             batch.push(match row.get_ref(i)? {
                 rusqlite::types::ValueRef::Null => Value::Null,
                 rusqlite::types::ValueRef::Integer(n) => Value::Int(n),
@@ -178,8 +178,7 @@ fn copy_table(source: &Connection, target: &Db, table: &str) -> Result<u64, Stor
                 ),
                 rusqlite::types::ValueRef::Blob(_) => {
                     return Err(StoreError::Corrupt(format!(
-                        "{table}.{}: a blob, which kaden never writes",
-                        columns[i]
+                        "{table}.{column}: a blob, which kaden never writes"
                     )));
                 }
             });

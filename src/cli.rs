@@ -863,10 +863,10 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 
 /// check-config: a PostgreSQL store that serve could not reach fails the check too.
 fn postgres_reachable(path: &std::path::Path, config: &config::Config) -> bool {
-    if config.storage.postgres.is_none() {
+    let Some(url) = &config.storage.postgres else {
         return true;
-    }
-    match crate::store::Database::from(&config.storage).check() {
+    };
+    match crate::store::check_postgres(url) {
         Ok(what) => {
             println!("{}: storage.postgres: reached {what}", path.display());
             true

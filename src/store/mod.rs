@@ -32,7 +32,7 @@ pub use queries::{
     ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
     ProblemView, WriteBackView,
 };
-pub use read_only::Database;
+pub use read_only::{Database, check_postgres};
 pub use telephony_errors::{TelephonyError, TelephonyErrorView};
 pub use usage::{
     AwaitingPrice, CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind,

@@ -39,20 +39,18 @@ impl Database<'_> {
             }),
         }
     }
+}
 
-    /// Whether the database can be read, and what it is: check-config's question.
-    pub fn check(self) -> Result<String, StoreError> {
-        match self {
-            Database::Sqlite(path) => Ok(format!("SQLite {}", path.display())),
-            Database::Postgres(url) => off_runtime(|| {
-                let (_, target, version) = connect_read_only(url)?;
-                Ok(match version {
-                    Some(v) => format!("PostgreSQL {target}, schema version {v}"),
-                    None => format!("PostgreSQL {target}, no schema yet (serve creates it)"),
-                })
-            }),
-        }
-    }
+/// Whether PostgreSQL at `url` can be reached and read, and what it holds: check-config's
+/// question.
+pub fn check_postgres(url: &SecretString) -> Result<String, StoreError> {
+    off_runtime(|| {
+        let (_, target, version) = connect_read_only(url)?;
+        Ok(match version {
+            Some(v) => format!("PostgreSQL {target}, schema version {v}"),
+            None => format!("PostgreSQL {target}, no schema yet (serve creates it)"),
+        })
+    })
 }
 
 /// Runs `f` on a thread of its own: the synchronous PostgreSQL client starts a runtime

@@ -146,6 +146,18 @@ pub enum Command {
     /// who would have been called, how often, how fast and at what cost. Never places a
     /// call; reads the database read-only.
     Replay(ReplayArgs),
+    /// Copy a SQLite store into an empty PostgreSQL database (ids kept, one transaction)
+    /// and print the rows copied per table. Stop kaden first. Refuses when the target
+    /// already holds kaden data, so a second run copies nothing.
+    MigrateStore {
+        /// The SQLite store: sqlite:PATH (the old storage.sqlite).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL URL, or ${env:NAME} / ${file:PATH} holding it, which keeps the
+        /// password out of the process list and the shell history.
+        #[arg(long)]
+        to: String,
+    },
     /// Script the built-in simulator's phones and see its calls (provider: simulator).
     Sim {
         #[command(subcommand)]
@@ -467,6 +479,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => replay(&path, args),
+        Command::MigrateStore { from, to } => migrate_store(&from, &to),
         Command::Doctor => doctor(&path),
         Command::TestCall { user } => Ok(if daemon()?.test_call(&user)? {
             ExitCode::SUCCESS
@@ -494,7 +507,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Gaps in on-call coverage for the next `days`, from the config and the overrides.
 fn oncall_gaps(path: &std::path::Path, days: u32, json: bool) -> anyhow::Result<()> {
     let config = load_config(path)?;
-    let overrides = crate::store::overrides_read_only(&config.storage.sqlite)
+    let overrides = crate::store::overrides_read_only((&config.storage).into())
         .context("cannot read the schedule overrides")?;
     let from = crate::clock::Clock::now(&SystemClock);
     let to = from
@@ -579,7 +592,7 @@ fn oncall(
         ],
         None => config.schedules.iter().collect(),
     };
-    let overrides = crate::store::overrides_read_only(&config.storage.sqlite)
+    let overrides = crate::store::overrides_read_only((&config.storage).into())
         .context("cannot read the schedule overrides")?;
     let answer = crate::oncall::on_call(&config, &selected, &overrides, at, next);
     if json {
@@ -632,7 +645,7 @@ fn usage(
     let since = crate::usage::parse_since(since, now).map_err(anyhow::Error::msg)?;
     let zone = &config.locale.timezone;
     let report = crate::usage::read_only(
-        &config.storage.sqlite,
+        (&config.storage).into(),
         by,
         &config.usage.rates,
         zone,
@@ -721,7 +734,7 @@ fn replay(path: &std::path::Path, args: ReplayArgs) -> anyhow::Result<ExitCode> 
         .transpose()
     };
     let (from, to) = (time("from", args.from)?, time("to", args.to)?);
-    let db = &config.storage.sqlite;
+    let db = crate::store::Database::from(&config.storage);
     let (alerts, calls) = match &args.alerts {
         Some(file) => (crate::replay::alerts_from_file(file, from, to)?, None),
         None => {
@@ -758,6 +771,31 @@ fn replay(path: &std::path::Path, args: ReplayArgs) -> anyhow::Result<ExitCode> 
     } else {
         print!("{report}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kaden migrate-store`: needs no config, only the two databases.
+fn migrate_store(from: &str, to: &str) -> anyhow::Result<ExitCode> {
+    let sqlite = from
+        .strip_prefix("sqlite:")
+        .filter(|p| !p.is_empty())
+        .context("--from takes sqlite:PATH, e.g. sqlite:/var/lib/kaden/kaden.db")?;
+    let url = config::resolve_secret(to, std::path::Path::new("."), &SystemSecrets)
+        .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let started = std::time::Instant::now();
+    let (target, copied) =
+        crate::store::migrate_store(std::path::Path::new(sqlite), url.expose_secret())
+            .with_context(|| format!("cannot migrate {sqlite} to PostgreSQL"))?;
+    let rows: Vec<Vec<String>> = copied
+        .iter()
+        .map(|c| vec![c.table.clone(), c.rows.to_string()])
+        .collect();
+    print!("{}", crate::display::table(&["TABLE", "ROWS"], &rows));
+    println!(
+        "Copied {} rows from {sqlite} to {target} in {:.1} s. Set storage.postgres (and drop storage.sqlite), then start kaden.",
+        copied.iter().map(|c| c.rows).sum::<u64>(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -805,6 +843,9 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path, &SystemSecrets) {
         Ok((config, report)) => {
             print!("{report}");
+            if !postgres_reachable(path, &config) {
+                return ExitCode::FAILURE;
+            }
             gap_warnings(path, &config);
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
@@ -820,9 +861,26 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// check-config: a PostgreSQL store that serve could not reach fails the check too.
+fn postgres_reachable(path: &std::path::Path, config: &config::Config) -> bool {
+    let Some(url) = &config.storage.postgres else {
+        return true;
+    };
+    match crate::store::check_postgres(url) {
+        Ok(what) => {
+            println!("{}: storage.postgres: reached {what}", path.display());
+            true
+        }
+        Err(e) => {
+            println!("{}: error: storage.postgres: {e}", path.display());
+            false
+        }
+    }
+}
+
 /// check-config: nobody on call in the next 14 days is worth a warning.
 fn gap_warnings(path: &std::path::Path, config: &config::Config) {
-    let overrides = crate::store::overrides_read_only(&config.storage.sqlite).unwrap_or_default();
+    let overrides = crate::store::overrides_read_only((&config.storage).into()).unwrap_or_default();
     let from = crate::clock::Clock::now(&SystemClock);
     let to = from
         .saturating_add(jiff::SignedDuration::from_hours(24 * 14))

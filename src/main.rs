@@ -13,8 +13,21 @@ fn main() -> ExitCode {
     match kaden::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kaden: {e:#}");
+            eprintln!("kaden: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, leaving out a cause the text before already says (a
+/// message that quotes its source would otherwise repeat it).
+fn message(e: &anyhow::Error) -> String {
+    e.chain().skip(1).fold(e.to_string(), |text, cause| {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            text
+        } else {
+            format!("{text}: {cause}")
+        }
+    })
 }

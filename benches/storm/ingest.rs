@@ -175,8 +175,12 @@ impl Calls {
     /// kaden has worked through the storm's backlog.
     fn during(db: &std::path::Path, start: jiff::Timestamp, window: Duration) -> Calls {
         let end = start + jiff::SignedDuration::try_from(window).expect("a short window");
-        let calls = kaden::store::calls_read_only(db, Some(start), Some(end))
-            .unwrap_or_else(|e| panic!("cannot read the call log: {e}"));
+        let calls = kaden::store::calls_read_only(
+            kaden::store::Database::Sqlite(db),
+            Some(start),
+            Some(end),
+        )
+        .unwrap_or_else(|e| panic!("cannot read the call log: {e}"));
         let since_start = |t: jiff::Timestamp| t.duration_since(start).unsigned_abs();
         let per_responder = RESPONDERS
             .iter()

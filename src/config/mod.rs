@@ -10,7 +10,7 @@ mod yaml;
 
 pub use callee::Behaviour;
 pub use notify::{NotifySettings, notify_settings};
-pub use secret::{SecretSource, SystemSecrets};
+pub use secret::{SecretSource, SystemSecrets, resolve as resolve_secret};
 
 use crate::domain::{CallSettingId, Keypad, PhoneNumber, ScheduleId, Severity, Source, UserId};
 use regex::Regex;

@@ -22,12 +22,19 @@ pub enum DbError {
     Type { column: String, problem: String },
 }
 
-/// The server's own message when there is one: `postgres::Error` alone says "db error".
+/// The server's own message when there is one: `postgres::Error` alone says "db error",
+/// or "error connecting to server" without why (the cause is only its source).
 fn pg_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -454,10 +461,18 @@ pub fn pg_target(config: &postgres::Config) -> String {
 /// Several instances may share one database; whoever holds this session lock drives the
 /// escalations. PostgreSQL frees it the moment the holder's connection ends, a killed
 /// process included.
-const LEADER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('kaden:leader'))";
+pub(crate) const LEADER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('kaden:leader'))";
 
 /// Connects and brings the schema up to date.
 pub fn connect_postgres(url: &str) -> Result<Db, StoreError> {
+    let (db, target) = connect_pg(url)?;
+    super::migrations::migrate_pg(&db, &target)?;
+    tracing::info!(database = %target, "Connected to PostgreSQL.");
+    Ok(db)
+}
+
+/// Connects, and names the database as messages may (`user@host:port/db`).
+pub fn connect_pg(url: &str) -> Result<(Db, String), StoreError> {
     let mut config: postgres::Config = url.parse().map_err(|_| StoreError::PgConfig {
         target: "?".into(),
         problem: "not a PostgreSQL URL (postgres://user@host/db)".into(),
@@ -483,14 +498,8 @@ pub fn connect_postgres(url: &str) -> Result<Db, StoreError> {
         target: target.clone(),
         source,
     })?;
-    let db = Db::Pg(Box::new(RefCell::new(PgConn::new(
-        client,
-        config,
-        target.clone(),
-    ))));
-    super::migrations::migrate_pg(&db, &target)?;
-    tracing::info!(database = %target, "Connected to PostgreSQL.");
-    Ok(db)
+    let conn = PgConn::new(client, config, target.clone());
+    Ok((Db::Pg(Box::new(RefCell::new(conn))), target))
 }
 
 fn open_client(config: &postgres::Config) -> DbResult<postgres::Client> {

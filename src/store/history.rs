@@ -3,11 +3,10 @@
 //! a daemon and never written, so a replay is safe next to a running `kaden serve`.
 
 use super::db::vals;
-use super::{StoreError, db_time};
+use super::{Database, StoreError, db_time};
 use crate::domain::{Alert, AlertKind, Severity, SourceRef, UserId};
 use crate::escalation::CallPurpose;
 use jiff::Timestamp;
-use std::path::Path;
 
 /// An alert as kaden received it.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,35 +33,37 @@ pub struct StoredCall {
 
 /// The alerts received in `[from, to)` (either end open), in the order kaden stored them.
 pub fn alerts_read_only(
-    path: &Path,
+    database: Database,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 ) -> Result<Vec<StoredAlert>, StoreError> {
-    let conn = super::open_read_only(path)?;
     // Stored times are fixed-width UTC text (`db_time`), so text order is time order.
-    let rows = conn.query(
-        "SELECT id, received_at, source_ref, key, kind, severity, host, service, state, output,
+    let rows = database.read(|conn| {
+        Ok(conn.query(
+            "SELECT id, received_at, source_ref, key, kind, severity, host, service, state, output,
                 occurred_at
          FROM alerts
-         WHERE (?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR received_at < ?2)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR received_at >= ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR received_at < ?2)
          ORDER BY id",
-        vals![from.map(db_time), to.map(db_time)],
-        |r| {
-            Ok((
-                r.get::<i64>(0)?,
-                [
-                    r.get::<String>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ],
-                r.get::<Option<String>>(7)?,
-                [r.get::<String>(8)?, r.get(9)?, r.get(10)?],
-            ))
-        },
-    )?;
+            vals![from.map(db_time), to.map(db_time)],
+            |r| {
+                Ok((
+                    r.get::<i64>(0)?,
+                    [
+                        r.get::<String>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ],
+                    r.get::<Option<String>>(7)?,
+                    [r.get::<String>(8)?, r.get(9)?, r.get(10)?],
+                ))
+            },
+        )?)
+    })?;
     rows.into_iter()
         .map(|row| {
             let (
@@ -96,14 +97,15 @@ pub fn alerts_read_only(
 
 /// The calls placed in `[from, to)` (either end open), in the order they were placed.
 pub fn calls_read_only(
-    path: &Path,
+    database: Database,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 ) -> Result<Vec<StoredCall>, StoreError> {
-    let conn = super::open_read_only(path)?;
-    let rows = conn.query(
+    let rows = database.read(|conn| {
+        Ok(conn.query(
         "SELECT id, user_id, purpose, placed_at, answered_at, ended_at, outcome, keys FROM calls
-         WHERE (?1 IS NULL OR placed_at >= ?1) AND (?2 IS NULL OR placed_at < ?2)
+         WHERE (CAST(?1 AS TEXT) IS NULL OR placed_at >= ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR placed_at < ?2)
          ORDER BY placed_at, id",
         vals![from.map(db_time), to.map(db_time)],
         |r| {
@@ -112,7 +114,8 @@ pub fn calls_read_only(
                 [r.get::<Option<String>>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
             ))
         },
-    )?;
+    )?)
+    })?;
     rows.into_iter()
         .map(|row| {
             let ([id, user, purpose, placed_at], [answered_at, ended_at, outcome, keys]) = row;
@@ -186,15 +189,24 @@ mod tests {
 
         let from = Some("2026-11-02T00:00:00Z".parse().unwrap());
         let to = Some("2026-11-03T00:00:00Z".parse().unwrap());
-        let read = alerts_read_only(&path, from, to).unwrap();
+        let read = alerts_read_only(Database::Sqlite(&path), from, to).unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].received_at, times[1].parse().unwrap());
         assert_eq!(read[0].alert.kind, AlertKind::Recovery);
         assert_eq!(read[0].alert.source_ref, SourceRef::Zabbix { event_id: 42 });
-        assert_eq!(alerts_read_only(&path, None, None).unwrap().len(), 3);
-        assert!(calls_read_only(&path, None, None).unwrap().is_empty());
+        assert_eq!(
+            alerts_read_only(Database::Sqlite(&path), None, None)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(
+            calls_read_only(Database::Sqlite(&path), None, None)
+                .unwrap()
+                .is_empty()
+        );
 
-        let missing = alerts_read_only(&dir.path().join("none.db"), None, None);
+        let missing = alerts_read_only(Database::Sqlite(&dir.path().join("none.db")), None, None);
         assert!(matches!(missing, Err(StoreError::Open { .. })));
     }
 }

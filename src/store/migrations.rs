@@ -401,8 +401,13 @@ pub fn migrate_pg(db: &Db, target: &str) -> Result<(), StoreError> {
     migrated
 }
 
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let known = MIGRATIONS.len() as i64;
+    let known = latest_version();
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {
         return Err(StoreError::TooNew {

@@ -11,12 +11,14 @@ mod escalations;
 mod history;
 mod ingest;
 mod metrics;
+mod migrate_store;
 mod migrations;
 mod overrides;
 #[cfg(test)]
 #[path = "../../tests/support/pg_cluster.rs"]
 pub(crate) mod pg_cluster;
 mod queries;
+mod read_only;
 mod telephony_errors;
 mod usage;
 mod writebacks;
@@ -25,11 +27,13 @@ pub use escalations::{NoticeView, OpenAlert, StepToSave};
 pub use history::{StoredAlert, StoredCall, alerts_read_only, calls_read_only};
 pub use ingest::{Ingested, Outcome};
 pub use metrics::Sample;
+pub use migrate_store::{Copied, migrate_store};
 pub use overrides::overrides_read_only;
 pub use queries::{
     ALERTS_SHOWN, AlertView, CallFilter, CallView, IncidentDetail, IncidentFilter, IncidentSummary,
     ProblemView, WriteBackView,
 };
+pub use read_only::{Database, check_postgres};
 pub use telephony_errors::{TelephonyError, TelephonyErrorView};
 pub use usage::{
     AwaitingPrice, CallUsage, FiredTrigger, SmsRecord, UsageGroup, UsageKey, UsageKind,
@@ -75,6 +79,16 @@ pub enum StoreError {
         "another kaden instance drove the escalations while PostgreSQL {target} was unreachable; this one stops so its supervisor restarts it as a standby"
     )]
     LeadershipLost { target: String },
+    #[error("a kaden instance is serving the database {target}; stop every instance first")]
+    PgLocked { target: String },
+    #[error(
+        "PostgreSQL {target} holds no kaden schema yet; kaden serve or kaden migrate-store creates it"
+    )]
+    NoSchema { target: String },
+    #[error(
+        "PostgreSQL {target} already holds kaden data ({tables}); migrate-store copies only into an empty database, so nothing was copied"
+    )]
+    TargetNotEmpty { target: String, tables: String },
     #[error("database query failed: {0}")]
     Query(#[from] DbError),
     #[error("stored data is unreadable: {0}")]
@@ -351,16 +365,6 @@ pub(crate) fn db_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S.%9fZ").to_string()
 }
 
-/// The SQLite file as it is, for CLI commands that read beside (or without) a daemon.
-fn open_read_only(path: &Path) -> Result<Db, StoreError> {
-    Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map(Db::Sqlite)
-        .map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })
-}
-
 /// A cheap handle to the storage thread; clone it freely.
 #[derive(Clone)]
 pub struct Store {
@@ -628,14 +632,43 @@ mod tests {
         store.check_writable().await.unwrap();
         store.check_writable().await.unwrap();
 
-        let err = Store::open_postgres(&cluster.url)
-            .err()
-            .unwrap()
-            .to_string();
+        // A second instance opens the same database, but only one leads.
+        let second = Store::open_postgres(&cluster.url).unwrap();
         assert!(
-            err.contains("another kaden instance is serving this database"),
-            "{err}"
+            store
+                .try_lead("a/1".into(), "http://a".into())
+                .await
+                .unwrap()
         );
+        assert!(
+            !second
+                .try_lead("b/2".into(), "http://b".into())
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .try_lead("a/1".into(), "http://a".into())
+                .await
+                .unwrap()
+        );
+        let leader = Some(("a/1".to_owned(), "http://a".to_owned()));
+        assert_eq!(second.leader().await.unwrap(), leader);
+        drop(store);
+        // The leader's connection ends with its store thread; the lock is free again.
+        let taken_over = async {
+            while !second
+                .try_lead("b/2".into(), "http://b".into())
+                .await
+                .unwrap()
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), taken_over)
+            .await
+            .expect("the second instance leads once the first is gone");
+        let store = second;
 
         let now: jiff::Timestamp = "2026-11-02T10:00:00Z".parse().unwrap();
         let alert = |kind: AlertKind| Alert {

@@ -1,11 +1,10 @@
 //! Schedule overrides ("b covers a from T1 to T2").
 
 use super::db::{Db, vals};
-use super::{Store, StoreError, db_time};
+use super::{Database, Store, StoreError, db_time};
 use crate::domain::{ScheduleId, UserId};
 use crate::schedule::Override;
 use jiff::Timestamp;
-use std::path::Path;
 
 impl Store {
     /// Stores an override (its `id` is ignored) and returns it with its new id.
@@ -71,14 +70,18 @@ impl Store {
     }
 }
 
-/// Overrides straight from the database file, read-only, without a daemon: for
+/// Overrides straight from the database, read-only, without a daemon: for
 /// `kaden oncall` while `kaden serve` is stopped. No database yet means no overrides.
-pub fn overrides_read_only(path: &Path) -> Result<Vec<Override>, StoreError> {
-    if !path.exists() {
+pub fn overrides_read_only(database: Database) -> Result<Vec<Override>, StoreError> {
+    if let Database::Sqlite(path) = database
+        && !path.exists()
+    {
         return Ok(Vec::new());
     }
-    let conn = super::open_read_only(path)?;
-    read_overrides(&conn)
+    match database.read(read_overrides) {
+        Err(StoreError::NoSchema { .. }) => Ok(Vec::new()),
+        read => read,
+    }
 }
 
 fn read_overrides(conn: &Db) -> Result<Vec<Override>, StoreError> {

@@ -3,11 +3,10 @@
 //! and by destination number (rates go by prefix); the usage module prices the groups.
 
 use super::db::{Db, Sql, vals};
-use super::{Store, StoreError, db_time};
+use super::{Database, Store, StoreError, db_time};
 use crate::domain::{IncidentId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// What Twilio reported about one call: its final status callback's `CallDuration`, or
 /// the call resource's `duration` and `price` (negative there: a charge).
@@ -232,16 +231,17 @@ fn fired_triggers(conn: &Db, since: Option<Timestamp>) -> Result<Vec<FiredTrigge
 /// Usage since `since` and the triggers fired since then, straight from the database file
 /// (read-only): what `kaden usage` reads, with or without a running daemon.
 pub fn usage_read_only(
-    path: &Path,
+    database: Database,
     since: Timestamp,
     until: Timestamp,
     key: UsageKey,
 ) -> Result<(Vec<UsageGroup>, Vec<FiredTrigger>), StoreError> {
-    let conn = super::open_read_only(path)?;
-    Ok((
-        usage_groups(&conn, Some(since), Some(until), key)?,
-        fired_triggers(&conn, Some(since))?,
-    ))
+    database.read(|conn| {
+        Ok((
+            usage_groups(conn, Some(since), Some(until), key)?,
+            fired_triggers(conn, Some(since))?,
+        ))
+    })
 }
 
 /// Calls still without a price, not given up on; `?2` is the seconds after the end of a

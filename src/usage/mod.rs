@@ -289,9 +289,9 @@ pub async fn from_store(
     Ok(report(&groups, fired, by, rates, zone, window))
 }
 
-/// The report read from the database file, with or without a running daemon.
+/// The report read from the database, with or without a running daemon.
 pub fn read_only(
-    database: &std::path::Path,
+    database: crate::store::Database,
     by: By,
     rates: &Rates,
     zone: &TimeZone,

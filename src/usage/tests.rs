@@ -231,7 +231,14 @@ async fn durations_prices_and_sms_recorded_come_back_in_the_report() {
     let cost = &live.total.cost[0];
     // 0.34 reported for the first call; 3 minutes at 0.17 and 2 segments at 0.08 estimated.
     assert_eq!((cost.reported, cost.estimated), (0.34, 0.67));
-    let read = read_only(&path, By::User, &rates(), &tokyo, window).unwrap();
+    let read = read_only(
+        crate::store::Database::Sqlite(&path),
+        By::User,
+        &rates(),
+        &tokyo,
+        window,
+    )
+    .unwrap();
     assert_eq!(read, live, "the CLI reads what the daemon serves");
 }
 

@@ -10,6 +10,10 @@ mod helpers;
 mod ingest;
 mod lifecycle;
 mod oncall;
+/// The library's throw-away PostgreSQL cluster, shared with its own tests.
+#[path = "../support/pg_cluster.rs"]
+mod pg_cluster;
+mod postgres;
 mod process;
 mod pronunciation;
 mod replay;

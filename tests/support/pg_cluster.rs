@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL cluster for tests: Debian's server binaries, a temporary data
-//! directory, a free port. PostgreSQL refuses to run as root, so as root (CI) it runs as
-//! the `postgres` user.
+//! directory, a free port, password authentication (so a wrong password is refused as in
+//! production). PostgreSQL refuses to run as root, so as root (CI) it runs as the
+//! `postgres` user. Shared with the integration tests (`#[path]`).
 
 #![allow(dead_code)] // each suite that includes this uses a part of it
 
@@ -12,7 +13,9 @@ pub struct PgCluster {
     bin: PathBuf,
     /// The server's options, the same at every start.
     options: String,
+    /// `postgres://kaden:PASSWORD@127.0.0.1:PORT/postgres`
     pub url: String,
+    pub password: String,
 }
 
 impl PgCluster {
@@ -36,8 +39,12 @@ impl PgCluster {
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             dir.path().display()
         );
+        let password = format!("pw-{:016x}", fastrand::u64(..));
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, &password).unwrap();
         let cluster = PgCluster {
-            url: format!("postgres://kaden@127.0.0.1:{port}/postgres"),
+            url: format!("postgres://kaden:{password}@127.0.0.1:{port}/postgres"),
+            password,
             dir,
             bin,
             options,
@@ -49,7 +56,9 @@ impl PgCluster {
                 "-D",
                 data.to_str().unwrap(),
                 "-A",
-                "trust",
+                "scram-sha-256",
+                "--pwfile",
+                pwfile.to_str().unwrap(),
                 "-U",
                 "kaden",
                 "--no-sync",

@@ -471,10 +471,13 @@ impl Escalation {
                 (ItemStatus::Problem, false) => host_problems += 1,
                 (ItemStatus::Problem, true) => service_problems += 1,
             }
-            heard.push(self.items.update(i, |item| {
-                item.heard_version = item.heard_version.max(item.version);
-                (item.key.clone(), item.version)
-            }));
+            heard.push((item.key.clone(), item.version));
+            // Only a change is an update: a step stores every item it updated, and a
+            // call hears a storm's items again on every prompt.
+            if item.heard_version < item.version {
+                self.items
+                    .update(i, |item| item.heard_version = item.version);
+            }
         }
         let now_heard: HashSet<&ItemKey> = heard.iter().map(|(k, _)| k).collect();
         let call = &mut self.calls[c];
@@ -723,6 +726,11 @@ impl Escalation {
     ) -> Vec<ItemKey> {
         let items = self.write_back_items(positions, Item::needs_ack);
         for &at in positions {
+            let item = &self.items[at];
+            // Pressing the key again changes nothing, and stores nothing.
+            if !item.needs_ack() && item.heard_version >= item.version {
+                continue;
+            }
             self.items.update(at, |item| {
                 if item.needs_ack() {
                     item.ack = Some(by.clone());

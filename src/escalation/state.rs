@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -246,8 +247,13 @@ pub struct Call {
 impl Call {
     /// Adds what a key acknowledged to the call log, once each however often it is pressed.
     pub fn note_acknowledged(&mut self, keys: Vec<ItemKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        // A set, not `contains` per key: one press can acknowledge a storm's thousands.
+        let mut noted: HashSet<ItemKey> = self.acknowledged.iter().cloned().collect();
         for key in keys {
-            if !self.acknowledged.contains(&key) {
+            if noted.insert(key.clone()) {
                 self.acknowledged.push(key);
             }
         }

@@ -845,6 +845,28 @@ fn every_call_and_key_is_recorded() {
     assert!(last.answered_at.is_some() && last.ended_at.is_some());
 }
 
+/// A step stores the items it changed; a prompt heard again or a key pressed again
+/// changes none, however many items a storm left.
+#[test]
+fn a_repeated_prompt_or_key_changes_no_item() {
+    let mut w = World::round_robin(&["a"]);
+    for host in ["db-01", "web-01", "web-02"] {
+        w.problem(host);
+    }
+    let call = w.call_to("a");
+    w.esc.take_changed_items();
+    w.answer(&call);
+    assert_eq!(w.esc.take_changed_items().len(), 3, "each item is heard");
+    w.answer(&call);
+    w.press(&call, "1");
+    w.press(&call, "1");
+    assert!(w.esc.take_changed_items().is_empty(), "heard again");
+    w.press(&call, "9");
+    assert_eq!(w.esc.take_changed_items().len(), 3, "each is acknowledged");
+    w.press(&call, "9");
+    assert!(w.esc.take_changed_items().is_empty(), "acknowledged again");
+}
+
 // Rule 10: one write-back per alert.
 
 #[test]

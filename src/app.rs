@@ -106,6 +106,7 @@ impl App {
         ));
         let cluster = Arc::new(crate::cluster::Cluster::new(
             config.server.instance_url.clone().unwrap_or(local_url),
+            lock.is_some(),
         ));
         let state = AppState {
             config,
@@ -150,6 +151,8 @@ impl App {
         let addr = self.local_addr();
         let stop = CancellationToken::new();
         let lost = self.state.store.leadership_lost();
+        // Every instance drains its host's spool, leading or not.
+        let spool = tokio::spawn(crate::spool::run(self.state.clone(), stop.clone()));
         let loops = tokio::spawn(drive_when_leading(
             Loops {
                 state: self.state.clone(),
@@ -185,6 +188,7 @@ impl App {
         .await;
         stop.cancel();
         let _ = loops.await;
+        let _ = spool.await;
         tracing::info!("kaden stopped.");
         drop(self.lock);
         if lost.is_cancelled() {
@@ -205,8 +209,8 @@ struct Loops {
     price_checks_every: Duration,
 }
 
-/// Waits to lead (at once on SQLite), then runs the runner, the write-back worker, the
-/// spool drain, shift notices, heartbeats, usage triggers and the price backfill until
+/// Waits to lead (at once on SQLite), then runs the runner, the write-back worker, shift
+/// notices, heartbeats, usage triggers and the price backfill until
 /// `stop`.
 async fn drive_when_leading(loops: Loops, stop: CancellationToken) {
     let Loops {
@@ -229,7 +233,6 @@ async fn drive_when_leading(loops: Loops, stop: CancellationToken) {
     heartbeats.restart(state.clock.now());
     let runner = tokio::spawn(runner.run(stop.clone()));
     let writeback = tokio::spawn(writeback.run(stop.clone()));
-    let spool = tokio::spawn(crate::spool::run(state.clone(), stop.clone()));
     let notices = tokio::spawn(crate::shift_notice::run(state.clone(), stop.clone()));
     let heartbeats = tokio::spawn(crate::heartbeat::run(
         state.clone(),
@@ -260,7 +263,6 @@ async fn drive_when_leading(loops: Loops, stop: CancellationToken) {
     ));
     let _ = runner.await;
     let _ = writeback.await;
-    let _ = spool.await;
     let _ = notices.await;
     let _ = heartbeats.await;
     let _ = failover.await;

@@ -24,14 +24,16 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(url: String) -> Cluster {
+    /// `alone`: the store is SQLite, whose daemon lock already proves this instance is
+    /// the only one, so it leads from the start.
+    pub fn new(url: String, alone: bool) -> Cluster {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
         Cluster {
             instance: format!("{host}/{}", std::process::id()),
             url,
-            leading: AtomicBool::new(false),
+            leading: AtomicBool::new(alone),
             client: reqwest::Client::builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())

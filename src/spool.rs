@@ -1,11 +1,14 @@
 //! The spool: where a notification command leaves an alert when the daemon cannot be
 //! reached, so the alert is never lost. Each file is written whole (temporary file,
 //! fsync, rename); the daemon drains the directory at start and every few seconds.
+//! Every instance drains its own host's spool: one that leads stores the alerts, one
+//! that waits hands them to the leader, as the notification command would have.
 
 use crate::domain::IdempotencyKey;
 use crate::service::AppState;
 use crate::sources::{Event, Webhook};
 use crate::store::Outcome;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +73,18 @@ async fn drain(state: &AppState, dir: &Path) {
         };
         let now = state.clock.now();
         match webhook.parse(spooled.body.to_string().as_bytes(), now) {
+            Ok(Event::Alert(_)) if !state.cluster.leading() => {
+                match hand_to_leader(state, webhook, &spooled).await {
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(&path);
+                        tracing::info!(file = %path.display(), "Spooled alert handed to the leading instance.");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Cannot hand a spooled alert to the leading instance; it stays in the spool.");
+                        return;
+                    }
+                }
+            }
             Ok(Event::Alert(delivery)) => match state
                 .ingest(delivery.with_key(spooled.idempotency_key), now)
                 .await
@@ -99,6 +114,35 @@ async fn drain(state: &AppState, dir: &Path) {
             }
             Err(e) => reject(dir, &path, &e.to_string()),
         }
+    }
+}
+
+/// Posts a spooled alert to the instance that leads, with its idempotency key, so it is
+/// stored once however often it is sent.
+async fn hand_to_leader(
+    state: &AppState,
+    webhook: Webhook,
+    spooled: &Spooled,
+) -> Result<(), String> {
+    let Some((_, url)) = state.store.leader().await.map_err(|e| e.to_string())? else {
+        return Err("no instance leads".into());
+    };
+    let mut request = state
+        .cluster
+        .client
+        .post(format!("{url}{}", webhook.path()))
+        .json(&spooled.body);
+    if let Some(key) = &spooled.idempotency_key {
+        request = request.header("Idempotency-Key", key.as_str());
+    }
+    let server = &state.config.server;
+    if let Some(token) = server.ingest_tokens.first().or(server.api_tokens.first()) {
+        request = request.bearer_auth(token.expose_secret());
+    }
+    let answer = request.send().await.map_err(|e| e.to_string())?;
+    match answer.status() {
+        status if status.is_success() => Ok(()),
+        status => Err(format!("the leading instance answered {status}")),
     }
 }
 

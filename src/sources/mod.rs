@@ -44,6 +44,16 @@ impl Webhook {
         }
     }
 
+    /// Where the daemon takes this source's alerts.
+    pub fn path(self) -> &'static str {
+        match self {
+            Webhook::Generic => "/api/v1/alerts",
+            Webhook::Nagios => "/webhooks/nagios",
+            Webhook::Zabbix => "/webhooks/zabbix",
+            Webhook::Mackerel => "/webhooks/mackerel",
+        }
+    }
+
     pub fn named(name: &str) -> Option<Webhook> {
         Webhook::ALL.into_iter().find(|w| w.name() == name)
     }

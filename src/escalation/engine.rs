@@ -125,6 +125,20 @@ impl Escalation {
         self.calls.iter().map(|c| (&c.id, c.sid.as_deref()))
     }
 
+    /// Calls recorded before they were placed whose sid never came back: the instance
+    /// placing them may have died half-way. With their numbers, when they were recorded,
+    /// and every sid this escalation knows.
+    pub fn unconfirmed_calls(&self) -> (Vec<(&CallId, &str, Timestamp)>, Vec<String>) {
+        let unconfirmed = self
+            .calls
+            .iter()
+            .filter(|c| c.sid.is_none())
+            .map(|c| (&c.id, c.phone.as_str(), c.placed_at))
+            .collect();
+        let known = self.calls.iter().filter_map(|c| c.sid.clone()).collect();
+        (unconfirmed, known)
+    }
+
     /// The items changed since the last call, with their positions: what a step must
     /// store besides [`Escalation::core_json`].
     pub fn take_changed_items(&mut self) -> Vec<(usize, Item)> {

@@ -177,6 +177,10 @@ struct Stepped {
     saved: Option<Committing>,
 }
 
+/// How far before a recorded call's own time Twilio's creation time may lie (clocks of
+/// two hosts).
+const LOOKUP_MARGIN: Duration = Duration::from_secs(30);
+
 /// A step's commit, queued with the store.
 type Committing = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
@@ -333,9 +337,52 @@ impl Runner {
             live_calls = live,
             "Escalations restored."
         );
+        self.find_unconfirmed_calls();
         // Steps taken during restore already ran; settle the rest (overdue timers).
         self.tick_due().await;
         Ok(())
+    }
+
+    /// Asks Twilio about each call that was recorded but whose creation was never
+    /// confirmed: the process placing it died half-way (a crash, or another instance
+    /// that led before this one). One found is kept (`Placed`) and settled like any
+    /// other; one not found is never placed again and ends at its deadline.
+    fn find_unconfirmed_calls(&self) {
+        let now = self.clock.now();
+        let lookups: Vec<(CallId, String, Duration, Vec<String>)> = self
+            .escalations
+            .values()
+            .flat_map(|escalation| {
+                let (unconfirmed, known) = escalation.unconfirmed_calls();
+                unconfirmed.into_iter().map(move |(call, to, placed_at)| {
+                    let since =
+                        Duration::try_from(now.duration_since(placed_at)).unwrap_or(Duration::ZERO);
+                    (
+                        call.clone(),
+                        to.to_owned(),
+                        since + LOOKUP_MARGIN,
+                        known.clone(),
+                    )
+                })
+            })
+            .collect();
+        if lookups.is_empty() {
+            return;
+        }
+        let telephony = self.telephony.clone();
+        let handle = self.handle.clone();
+        self.tasks.spawn(async move {
+            for (call, to, window, known) in lookups {
+                match telephony.client.find_call(&to, window, &known).await {
+                    Ok(Some(sid)) => {
+                        tracing::warn!(call_id = %call, call_sid = %sid, "A call placed before the restart or takeover was found at Twilio; keeping it.");
+                        handle.tell(Input::Placed { call, sid }).await;
+                    }
+                    Ok(None) => tracing::warn!(call_id = %call, "A call recorded before the restart or takeover is not at Twilio; it is not placed again and ends at its deadline."),
+                    Err(e) => tracing::warn!(call_id = %call, error = %e, "Cannot ask Twilio about a call recorded before the restart or takeover; it ends at its deadline."),
+                }
+            }
+        });
     }
 
     fn until_next_deadline(&self) -> Option<Duration> {
@@ -590,6 +637,7 @@ impl Runner {
                     };
                     let input = match telephony.client.create_call(&request).await {
                         Ok(sid) => {
+                            crate::fault::crash_point("call-created");
                             tracing::info!(call_id = %call, call_sid = %sid, "Twilio accepted the call.");
                             Input::Placed {
                                 call: call.clone(),

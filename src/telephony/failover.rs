@@ -350,6 +350,22 @@ impl Accounts {
         }
     }
 
+    /// A call placed to `to` within `window` and not among `known`, through either
+    /// account: see [`TwilioClient::find_call`].
+    pub async fn find_call(
+        &self,
+        to: &str,
+        window: Duration,
+        known: &[String],
+    ) -> Result<Option<String>, TwilioError> {
+        let first = self.active();
+        let found = self.client(first).find_call(to, window, known).await?;
+        match (found, self.other(first)) {
+            (None, Some(other)) => self.client(other).find_call(to, window, known).await,
+            (found, _) => Ok(found),
+        }
+    }
+
     /// Hangs up, cancels or redirects a call, through whichever account placed it.
     pub async fn update_call(&self, sid: &str, update: &CallUpdate) -> Result<(), TwilioError> {
         let first = self.active();

@@ -117,7 +117,6 @@ struct CallList {
 #[derive(Deserialize)]
 struct ListedCall {
     sid: String,
-    status: String,
     date_created: Option<String>,
 }
 
@@ -239,7 +238,7 @@ impl TwilioClient {
             }) => {
                 tokio::time::sleep(FIRST_BACKOFF).await;
                 match self
-                    .find_live_call(call.to, sent.elapsed() + CLOCK_MARGIN)
+                    .find_call(call.to, sent.elapsed() + CLOCK_MARGIN, &[])
                     .await
                 {
                     Ok(Some(sid)) => {
@@ -265,12 +264,14 @@ impl TwilioClient {
         }
     }
 
-    /// A live call to `to` from our number that Twilio created within `window` before its
-    /// own clock's now (the answer's `Date`), so this host's clock does not matter.
-    async fn find_live_call(
+    /// A call to `to` from our number, in any state, that Twilio created within `window`
+    /// before its own clock's now (the answer's `Date`), so this host's clock does not
+    /// matter; `known` sids do not count. An ended call counts too: it was placed.
+    pub async fn find_call(
         &self,
         to: &str,
         window: Duration,
+        known: &[String],
     ) -> Result<Option<String>, TwilioError> {
         let unavailable = |last: String| TwilioError::Unavailable {
             last,
@@ -305,14 +306,11 @@ impl TwilioClient {
             .calls
             .into_iter()
             .find(|c| {
-                matches!(
-                    c.status.as_str(),
-                    "queued" | "initiated" | "ringing" | "in-progress"
-                ) && c
-                    .date_created
-                    .as_deref()
-                    .and_then(|d| RFC2822.parse_timestamp(d).ok())
-                    .is_some_and(|created| created >= since)
+                !known.contains(&c.sid)
+                    && c.date_created
+                        .as_deref()
+                        .and_then(|d| RFC2822.parse_timestamp(d).ok())
+                        .is_some_and(|created| created >= since)
             })
             .map(|c| c.sid))
     }

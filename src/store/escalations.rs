@@ -91,11 +91,13 @@ impl Store {
                         updated_at = excluded.updated_at",
                     vals![incident, core, status.as_str(), step.done, at],
                 )?,
-                None => conn.execute(
-                    "UPDATE escalations SET status = ?2, done = ?3, updated_at = ?4
-                     WHERE incident_id = ?1",
-                    vals![incident, status.as_str(), step.done, at],
+                // The status is part of the core: unchanged. Only `done` may be news; an
+                // alert joining a storm's incident leaves the row (and its page) alone.
+                None if step.done => conn.execute(
+                    "UPDATE escalations SET done = ?2, updated_at = ?3 WHERE incident_id = ?1",
+                    vals![incident, step.done, at],
                 )?,
+                None => 0,
             };
             for (position, item) in &step.items {
                 let item = serde_json::to_string(item).expect("an item serializes");

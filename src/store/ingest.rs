@@ -73,6 +73,10 @@ impl Store {
 /// Idempotency-Key (preferred, so a reused key is caught).
 fn earlier_delivery(conn: &Db, delivery: &Delivery) -> DbResult<Option<Ingested>> {
     let key = delivery.idempotency_key.as_ref().map(|k| k.as_str());
+    if key.is_none() && delivery.notification.is_none() {
+        // Nothing to recognise a retry by (a generic alert without a key): no lookup.
+        return Ok(None);
+    }
     let found = conn.query_opt(
         "SELECT a.id, a.incident_id, i.call_setting, a.raw, a.idempotency_key
              FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id

@@ -342,12 +342,13 @@ fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), DbError> {
             let _ = db.batch("ROLLBACK");
         });
     }
+    // Prepared once (`execute`), not parsed again per job as `batch` would.
     for job in batch.iter_mut() {
-        let done = db.batch("SAVEPOINT job").and_then(|_| {
+        let done = db.execute("SAVEPOINT job", &[]).and_then(|_| {
             if !job.run(db) {
-                db.batch("ROLLBACK TO job")?;
+                db.execute("ROLLBACK TO job", &[])?;
             }
-            db.batch("RELEASE job")
+            db.execute("RELEASE job", &[])
         });
         if let Err(e) = done {
             let _ = db.batch("ROLLBACK");

@@ -24,7 +24,7 @@
 //!
 //! Escalating, durably:
 //! - [`escalation`]: the pure, deterministic state machine of one incident.
-//! - [`store`]: SQLite; an alert is on disk before ingest answers.
+//! - [`store`]: SQLite or PostgreSQL; an alert is stored before ingest answers.
 //!
 //! Phones ring:
 //! - [`speech`]: prompts and SMS in the configured language.
@@ -37,11 +37,11 @@
 //!
 //! Serving:
 //! - [`oncall`]: who is on call, as the API, the status page and `kaden oncall` say it.
+//! - [`cluster`]: instances sharing one PostgreSQL: one leads, the others hand it requests.
 //! - [`service`]: the state requests reach, and the one ingest path (route, store, run).
 //! - [`shift_notice`]: texts before a shift starts and when an override changes it.
 //! - [`spool`]: alerts left by notification commands while the daemon was away; drained.
 //! - [`testcall`]: one short call to one person before the first real page.
-//! - [`cluster`]: instances sharing one PostgreSQL: one leads, the others hand it requests.
 //! - [`http`]: the one listener: webhooks, the JSON API, Twilio's callbacks, the status page.
 //! - [`app`]: wiring: builds all of the above, starts it and stops it.
 //!

@@ -463,14 +463,6 @@ pub fn pg_target(config: &postgres::Config) -> String {
 /// process included.
 pub(crate) const LEADER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('kaden:leader'))";
 
-/// Connects and brings the schema up to date.
-pub fn connect_postgres(url: &str) -> Result<Db, StoreError> {
-    let (db, target) = connect_pg(url)?;
-    super::migrations::migrate_pg(&db, &target)?;
-    tracing::info!(database = %target, "Connected to PostgreSQL.");
-    Ok(db)
-}
-
 /// Connects, and names the database as messages may (`user@host:port/db`).
 pub fn connect_pg(url: &str) -> Result<(Db, String), StoreError> {
     let mut config: postgres::Config = url.parse().map_err(|_| StoreError::PgConfig {

@@ -227,6 +227,14 @@ where
     }
 }
 
+/// Connects to PostgreSQL and brings the schema up to date.
+fn connect_postgres(url: &str) -> Result<Db, StoreError> {
+    let (db, target) = db::connect_pg(url)?;
+    migrations::migrate_pg(&db, &target)?;
+    tracing::info!(database = %target, "Connected to PostgreSQL.");
+    Ok(db)
+}
+
 /// The same error again, for every job a lost connection refuses.
 fn again(e: &StoreError) -> StoreError {
     match e {
@@ -431,7 +439,7 @@ impl Store {
         let lost_here = lost.clone();
         std::thread::Builder::new()
             .name("kaden-store".into())
-            .spawn(move || match db::connect_postgres(&url) {
+            .spawn(move || match connect_postgres(&url) {
                 Ok(db) => {
                     let _ = ready.send(Ok(()));
                     serve(db, inbox, lost_here);

@@ -6,6 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 use kaden::app::App;
 use kaden::clock::{Clock, SharedClock, SystemClock};
 use kaden::config::{self, SystemSecrets};
+use kaden::store::Store;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,8 +44,32 @@ pub struct TestApp {
 /// Writes `CONFIG` into a fresh directory and returns its path.
 pub fn write_config(dir: &Path) -> PathBuf {
     let path = dir.join("kaden.yaml");
-    std::fs::write(&path, CONFIG.replace("TOKEN", TOKEN)).unwrap();
+    std::fs::write(&path, test_config(CONFIG)).unwrap();
     path
+}
+
+/// `config` with the test token, and on PostgreSQL a fresh database in place of its
+/// `sqlite: kaden.db`: the file names the store, so the daemon and the CLI beside it
+/// share it. The spool stays where it was, beside the config (its default follows the
+/// SQLite file).
+pub fn test_config(config: &str) -> String {
+    let config = config.replace("TOKEN", TOKEN);
+    if !on_postgres() {
+        return config;
+    }
+    let sqlite = "\n  sqlite: kaden.db\n";
+    assert!(config.contains(sqlite), "a test config names {sqlite:?}");
+    let postgres = format!("\n  postgres: \"{}\"\n  spool: spool\n", fresh_database());
+    config.replace(sqlite, &postgres)
+}
+
+/// The store `config` names, as the daemon opens it.
+pub fn open_store(config: &Path) -> Store {
+    let (config, _) = config::load(config, &SystemSecrets).unwrap();
+    match &config.storage.postgres {
+        Some(url) => Store::open_postgres(url.expose_secret()).unwrap(),
+        None => Store::open(&config.storage.sqlite).unwrap(),
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -125,14 +151,12 @@ pub async fn spawn_app_on(
 ) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kaden.yaml");
-    let mut config = config.replace("TOKEN", TOKEN);
-    if on_postgres() {
-        // The file names the database too, so the CLI run beside the daemon finds it.
-        let sqlite = "sqlite: kaden.db";
-        assert!(config.contains(sqlite), "a test config names {sqlite:?}");
-        let url = tokio::task::spawn_blocking(fresh_database).await.unwrap();
-        config = config.replace(sqlite, &format!("postgres: \"{url}\""));
-    }
+    let config = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || test_config(&config)
+    })
+    .await
+    .unwrap();
     std::fs::write(&path, config).unwrap();
     let (config, _) = config::load(&path, &SystemSecrets).unwrap();
     let app = tune(App::build(config, clock).await.unwrap());

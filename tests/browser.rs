@@ -5,6 +5,9 @@
 #[allow(dead_code)] // the status page needs a part of the API suite's helpers
 #[path = "integration/helpers.rs"]
 mod helpers;
+/// The helpers' PostgreSQL cluster (`KADEN_TEST_POSTGRES=1`).
+#[path = "support/pg_cluster.rs"]
+mod pg_cluster;
 
 use fantoccini::{ClientBuilder, Locator};
 use helpers::{TOKEN, TestApp, spawn_app_with};

@@ -220,6 +220,11 @@ async fn debug_logs_never_show_a_token() {
 
 #[tokio::test]
 async fn a_second_daemon_on_one_database_refuses_to_start() {
+    if crate::helpers::sqlite_only(
+        "a lock on the SQLite file; on PostgreSQL a second instance waits to lead (tests/cluster.rs)",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     let (mut first, first_logs) = serve(&config, &[]);

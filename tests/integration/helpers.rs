@@ -1,11 +1,16 @@
-//! `spawn_app()`: a daemon on port 0 with its own temporary SQLite file.
+//! `spawn_app()`: a daemon on port 0 with its own temporary SQLite file, or with
+//! `KADEN_TEST_POSTGRES=1` its own database on a throw-away PostgreSQL cluster shared by
+//! the whole test binary (`.ci/run` runs the suite both ways).
 
 use jiff::{SignedDuration, Timestamp};
 use kaden::app::App;
 use kaden::clock::{Clock, SharedClock, SystemClock};
 use kaden::config::{self, SystemSecrets};
+use kaden::store::Store;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 
@@ -39,8 +44,32 @@ pub struct TestApp {
 /// Writes `CONFIG` into a fresh directory and returns its path.
 pub fn write_config(dir: &Path) -> PathBuf {
     let path = dir.join("kaden.yaml");
-    std::fs::write(&path, CONFIG.replace("TOKEN", TOKEN)).unwrap();
+    std::fs::write(&path, test_config(CONFIG)).unwrap();
     path
+}
+
+/// `config` with the test token, and on PostgreSQL a fresh database in place of its
+/// `sqlite: kaden.db`: the file names the store, so the daemon and the CLI beside it
+/// share it. The spool stays where it was, beside the config (its default follows the
+/// SQLite file).
+pub fn test_config(config: &str) -> String {
+    let config = config.replace("TOKEN", TOKEN);
+    if !on_postgres() {
+        return config;
+    }
+    let sqlite = "\n  sqlite: kaden.db\n";
+    assert!(config.contains(sqlite), "a test config names {sqlite:?}");
+    let postgres = format!("\n  postgres: \"{}\"\n  spool: spool\n", fresh_database());
+    config.replace(sqlite, &postgres)
+}
+
+/// The store `config` names, as the daemon opens it.
+pub fn open_store(config: &Path) -> Store {
+    let (config, _) = config::load(config, &SystemSecrets).unwrap();
+    match &config.storage.postgres {
+        Some(url) => Store::open_postgres(url.expose_secret()).unwrap(),
+        None => Store::open(&config.storage.sqlite).unwrap(),
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -68,6 +97,52 @@ impl Clock for ShiftedClock {
     }
 }
 
+/// True when the suite runs on PostgreSQL (`KADEN_TEST_POSTGRES=1`).
+pub fn on_postgres() -> bool {
+    std::env::var_os("KADEN_TEST_POSTGRES").is_some_and(|v| v == "1")
+}
+
+/// For a test of what only SQLite has: true (and says why) when it is skipped.
+pub fn sqlite_only(why: &str) -> bool {
+    let skip = on_postgres();
+    if skip {
+        eprintln!("skipped on PostgreSQL: {why}");
+    }
+    skip
+}
+
+/// The cluster of this test binary, started by the first app that needs it.
+static CLUSTER: Mutex<Option<crate::pg_cluster::PgCluster>> = Mutex::new(None);
+
+/// Stops the shared cluster when the test binary exits (statics are never dropped).
+extern "C" fn stop_cluster() {
+    if let Ok(mut cluster) = CLUSTER.lock() {
+        cluster.take();
+    }
+}
+
+/// The URL of a new, empty database on the shared cluster.
+fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // The `postgres` client runs its own runtime: never inside a tokio worker.
+    std::thread::spawn(|| {
+        let mut cluster = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+        let cluster = cluster.get_or_insert_with(|| {
+            // SAFETY: registers a plain function without arguments.
+            unsafe { libc::atexit(stop_cluster) };
+            crate::pg_cluster::PgCluster::start()
+        });
+        let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut client = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        format!("{}{name}", cluster.url.strip_suffix("postgres").unwrap())
+    })
+    .join()
+    .unwrap()
+}
+
 /// A daemon on `config` and `clock`, adjusted by `tune` before it starts.
 pub async fn spawn_app_on(
     config: &str,
@@ -76,7 +151,13 @@ pub async fn spawn_app_on(
 ) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kaden.yaml");
-    std::fs::write(&path, config.replace("TOKEN", TOKEN)).unwrap();
+    let config = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || test_config(&config)
+    })
+    .await
+    .unwrap();
+    std::fs::write(&path, config).unwrap();
     let (config, _) = config::load(&path, &SystemSecrets).unwrap();
     let app = tune(App::build(config, clock).await.unwrap());
     let base = format!("http://{}", app.local_addr());
@@ -84,12 +165,23 @@ pub async fn spawn_app_on(
     tokio::spawn(app.run(async {
         let _ = stopped.await;
     }));
-    TestApp {
+    let app = TestApp {
         base,
         client: reqwest::Client::new(),
         dir,
         _shutdown: shutdown,
+    };
+    // On PostgreSQL an instance drives escalations only once it holds the leader lock
+    // (on SQLite it always leads).
+    if on_postgres() {
+        wait_until("the daemon to lead", async || {
+            let response = app.client.get(app.url("/healthz")).send().await.ok()?;
+            let health: Value = response.json().await.ok()?;
+            (health["leader"] == true).then_some(())
+        })
+        .await;
     }
+    app
 }
 
 pub fn alert(key: &str, kind: &str, severity: &str) -> Value {

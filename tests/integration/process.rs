@@ -1,6 +1,6 @@
 //! The built binary: durability across kill -9, clean exit on SIGTERM, and the CLI.
 
-use crate::helpers::{TOKEN, alert, write_config};
+use crate::helpers::{TOKEN, alert, test_config, write_config};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -263,7 +263,7 @@ async fn wait_for_calls(base: &str, what: &str, check: impl Fn(&[Value]) -> bool
 async fn escalation_continues_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kaden.yaml");
-    std::fs::write(&config, ESCALATION.replace("TOKEN", TOKEN)).unwrap();
+    std::fs::write(&config, test_config(ESCALATION)).unwrap();
     let mut daemon = start(&config);
     post(&daemon.base, &alert("db-01", "problem", "high")).await;
     wait_for_calls(&daemon.base, "a to hang up", |c| {
@@ -656,7 +656,7 @@ fn oncall_cli(config: &Path, args: &[&str]) -> String {
 async fn oncall_answers_with_the_daemon_stopped_as_the_api_does() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kaden.yaml");
-    std::fs::write(&config, SCHEDULED.replace("TOKEN", TOKEN)).unwrap();
+    std::fs::write(&config, test_config(SCHEDULED)).unwrap();
     let mut daemon = start(&config);
     // Tanaka covers the first day of Suzuki's week.
     let client = reqwest::Client::new();

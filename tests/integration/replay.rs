@@ -1,8 +1,8 @@
 //! `kaden replay` as a process: a candidate config and a file of generic alerts, or the
 //! alerts stored in its database.
 
+use crate::helpers::{open_store, test_config};
 use kaden::domain::{Alert, AlertKind, CallSettingId, Delivery, Severity, SourceRef};
-use kaden::store::Store;
 use std::path::Path;
 use std::process::Command;
 
@@ -82,8 +82,9 @@ fn replays_a_file_of_alerts_and_prints_the_report() {
 #[tokio::test]
 async fn replays_the_stored_alerts_beside_what_happened() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("kaden.yaml"), CONFIG).unwrap();
-    let store = Store::open(&dir.path().join("kaden.db")).unwrap();
+    let config = dir.path().join("kaden.yaml");
+    std::fs::write(&config, test_config(CONFIG)).unwrap();
+    let store = open_store(&config);
     for (i, at) in ["2026-11-02T02:00:00+09:00", "2026-11-09T02:00:00+09:00"]
         .into_iter()
         .enumerate()
@@ -179,7 +180,7 @@ fn serve(config: &Path) -> (std::process::Child, String) {
 async fn the_current_config_replayed_with_the_recorded_answers_matches_the_real_run() {
     use crate::helpers::TOKEN;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("kaden.yaml"), LIVE.replace("TOKEN", TOKEN)).unwrap();
+    std::fs::write(dir.path().join("kaden.yaml"), test_config(LIVE)).unwrap();
     let (mut daemon, base) = serve(&dir.path().join("kaden.yaml"));
     let client = reqwest::Client::new();
     let alert = crate::helpers::alert("db-01", "problem", "high");
@@ -230,12 +231,11 @@ async fn the_current_config_replayed_with_the_recorded_answers_matches_the_real_
     assert_eq!(report["time_to_ack"]["acknowledged"], 1);
 
     // The same week under a candidate that calls b first: the first call differs.
-    let reversed = LIVE.replace("[user:a, user:b]", "[user:b, user:a]");
-    std::fs::write(
-        dir.path().join("kaden.yaml"),
-        reversed.replace("TOKEN", TOKEN),
-    )
-    .unwrap();
+    let config = dir.path().join("kaden.yaml");
+    let reversed = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[user:a, user:b]", "[user:b, user:a]");
+    std::fs::write(&config, reversed).unwrap();
     let text = kaden(dir.path(), &["--recorded"]);
     assert!(text.contains("at call 1: replay b (escalate)"), "{text}");
 }

@@ -9,10 +9,10 @@ mod e2e;
 #[path = "support/pg_cluster.rs"]
 mod pg_cluster;
 
-use e2e::{KADEN, Killed, TOKEN, fake_nagios, free_port, serve, serve_crashing_at, wait_for};
+use e2e::{Killed, Site, TOKEN, fake_nagios, free_port, wait_for};
 use pg_cluster::PgCluster;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,68 +22,10 @@ const SUZUKI: &str = "+819000000002";
 const SIM_TOKEN: &str = "simulator-token-0123456789abcdef";
 const SIM_ACCOUNT: &str = "AC00000000000000000000000000000000";
 
-/// A kaden process's directory and address.
-struct Site {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    base: String,
-}
-
-impl Site {
-    fn new(config: impl FnOnce(&Path, u16) -> String) -> Site {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_owned();
-        let port = free_port();
-        std::fs::write(dir.join("kaden.yaml"), config(&dir, port)).unwrap();
-        Site {
-            _tmp: tmp,
-            dir,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// Starts it and waits until `/healthz` answers.
-    async fn serve(&self) -> Killed {
-        self.up(serve(Path::new(KADEN), &self.dir)).await
-    }
-
-    /// Starts it to abort at a crash point (`KADEN_CRASH_AT`, src/fault.rs).
-    async fn serve_crashing_at(&self, point: &str) -> Killed {
-        self.up(serve_crashing_at(Path::new(KADEN), &self.dir, Some(point)))
-            .await
-    }
-
-    async fn up(&self, daemon: Killed) -> Killed {
-        wait_for("kaden to answer /healthz", async || self.health().await).await;
-        daemon
-    }
-
-    async fn health(&self) -> Option<Value> {
-        let answer = reqwest::get(format!("{}/healthz", self.base)).await.ok()?;
-        answer.status().is_success().then_some(())?;
-        answer.json().await.ok()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("kaden.log")).unwrap_or_default()
-    }
-}
-
 /// The simulator, as its own kaden: Yamada never answers, Suzuki acknowledges.
 fn simulator() -> Site {
-    Site::new(|dir, port| {
+    let port = free_port();
+    Site::new(port, |dir| {
         format!(
             "\
 server:
@@ -105,10 +47,26 @@ telephony:
     })
 }
 
-/// One instance on the shared database, calling through the simulator, with Nagios's
-/// command file and status file in `nagios`.
-fn instance(pg: &PgCluster, sim: &Site, public_url: &str, nagios: &Path) -> Site {
-    Site::new(|dir, port| {
+/// Every instance's settings apart from its port.
+struct Shared<'a> {
+    pg: &'a PgCluster,
+    sim: &'a Site,
+    public_url: &'a str,
+    /// Nagios's command file and status file are here.
+    nagios: &'a Path,
+    ring_timeout: &'a str,
+}
+
+/// One instance on the shared database, calling through the simulator.
+fn instance(shared: &Shared, port: u16) -> Site {
+    let Shared {
+        pg,
+        sim,
+        public_url,
+        nagios,
+        ring_timeout,
+    } = shared;
+    Site::new(port, |dir| {
         format!(
             "\
 server:
@@ -129,7 +87,7 @@ users:
   - {{ id: yamada, name: 山田, phone: \"{YAMADA}\" }}
   - {{ id: suzuki, name: 鈴木, phone: \"{SUZUKI}\" }}
 call_settings:
-  - {{ id: infra, mode: round_robin, targets: [user:yamada, user:suzuki], ring_timeout: 8s, retry_after: 5s }}
+  - {{ id: infra, mode: round_robin, targets: [user:yamada, user:suzuki], ring_timeout: {ring_timeout}, retry_after: 5s }}
 routes:
   - {{ when: {{ service: HTTP }}, call: infra }}
 sources:
@@ -143,21 +101,47 @@ sources:
     })
 }
 
-/// `site` moved to `port`, which the balancer was told before the site existed.
-fn listening_on(site: Site, port: u16) -> Site {
-    let config = std::fs::read_to_string(site.dir.join("kaden.yaml")).unwrap();
-    let listen = site.base.trim_start_matches("http://").to_owned();
-    std::fs::write(
-        site.dir.join("kaden.yaml"),
-        config.replace(
-            &format!("listen: {listen}"),
-            &format!("listen: 127.0.0.1:{port}"),
-        ),
+/// PostgreSQL, the simulator, Nagios's files and the balancer, with `count` instances
+/// behind it (not started yet), Yamada's phone ringing for `ring_timeout`.
+struct Deployment {
+    sim: Site,
+    instances: Vec<Site>,
+    /// What reached Nagios's command file.
+    commands: Arc<std::sync::Mutex<Vec<String>>>,
+    pg: PgCluster,
+    _sim: Killed,
+    _nagios: tempfile::TempDir,
+}
+
+async fn deployment(count: usize, ring_timeout: &str) -> Deployment {
+    let pg = PgCluster::start();
+    let sim = simulator();
+    let sim_daemon = sim.serve().await;
+    let nagios = tempfile::tempdir().unwrap();
+    let commands = fake_nagios(nagios.path());
+    let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+    let proxy = balancer(
+        ports
+            .iter()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .collect(),
     )
-    .unwrap();
-    Site {
-        base: format!("http://127.0.0.1:{port}"),
-        ..site
+    .await;
+    let shared = Shared {
+        pg: &pg,
+        sim: &sim,
+        public_url: &proxy,
+        nagios: nagios.path(),
+        ring_timeout,
+    };
+    let instances = ports.iter().map(|port| instance(&shared, *port)).collect();
+    Deployment {
+        sim,
+        instances,
+        commands,
+        pg,
+        _sim: sim_daemon,
+        _nagios: nagios,
     }
 }
 
@@ -265,19 +249,15 @@ fn acknowledgements(commands: &std::sync::Mutex<Vec<String>>) -> usize {
 #[tokio::test]
 #[ignore = "needs root and Debian's postgresql; run by .ci/run"]
 async fn the_leader_killed_while_a_phone_rings_the_other_instance_calls_the_next_person() {
-    let pg = PgCluster::start();
-    let sim = simulator();
-    let _sim = sim.serve().await;
-    let nagios = tempfile::tempdir().unwrap();
-    let commands = fake_nagios(nagios.path());
-    let (port_a, port_b) = (free_port(), free_port());
-    let proxy = balancer(vec![
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ])
-    .await;
-    let a = listening_on(instance(&pg, &sim, &proxy, nagios.path()), port_a);
-    let b = listening_on(instance(&pg, &sim, &proxy, nagios.path()), port_b);
+    let Deployment {
+        sim,
+        instances,
+        commands,
+        ..
+    } = &deployment(2, "8s").await;
+    let [a, b] = &instances[..] else {
+        unreachable!()
+    };
     let leader = a.serve().await;
     assert_eq!(a.health().await.unwrap()["leader"], true);
     let _b = b.serve().await;
@@ -288,12 +268,12 @@ async fn the_leader_killed_while_a_phone_rings_the_other_instance_calls_the_next
     // The alert reaches the standby, which hands it to the leader.
     assert_eq!(nagios_problem(&b.base, "web01").await, 202);
     let ringing = wait_for("Yamada's phone ringing", async || {
-        let calls = calls(&b).await;
+        let calls = calls(b).await;
         (calls.len() == 1 && calls[0]["user"] == "yamada").then_some(calls)
     })
     .await;
     wait_for("the simulator ringing Yamada", async || {
-        (placed_to(&sim, YAMADA).await == 1).then_some(())
+        (placed_to(sim, YAMADA).await == 1).then_some(())
     })
     .await;
     leader.kill_9();
@@ -337,7 +317,7 @@ async fn the_leader_killed_while_a_phone_rings_the_other_instance_calls_the_next
         failover.as_secs_f64()
     );
     let calls = wait_for("Suzuki's acknowledgement", async || {
-        let calls = calls(&b).await;
+        let calls = calls(b).await;
         calls
             .iter()
             .any(|c| c["keys"] == json!(["9#"]))
@@ -353,54 +333,30 @@ async fn the_leader_killed_while_a_phone_rings_the_other_instance_calls_the_next
     let incident = &e2e::incident(&b.base, |_| true).await.unwrap();
     assert_eq!(incident["status"], "acknowledged", "{incident:#}");
     wait_for("the acknowledgement written back to Nagios", async || {
-        (acknowledgements(&commands) == 1).then_some(())
+        (acknowledgements(commands) == 1).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        acknowledgements(&commands),
+        acknowledgements(commands),
         1,
         "{:?}",
         commands.lock().unwrap()
     );
-    assert_eq!(placed_to(&sim, YAMADA).await, 1);
-    assert_eq!(placed_to(&sim, SUZUKI).await, 1);
+    assert_eq!(placed_to(sim, YAMADA).await, 1);
+    assert_eq!(placed_to(sim, SUZUKI).await, 1);
     assert!(b.log().contains("This instance leads now"), "{}", b.log());
 }
 
 #[tokio::test]
 #[ignore = "needs root and Debian's postgresql; run by .ci/run"]
 async fn a_thousand_alerts_to_both_instances_make_one_incident_and_one_call() {
-    let pg = PgCluster::start();
-    let sim = simulator();
-    let _sim = sim.serve().await;
-    let nagios = tempfile::tempdir().unwrap();
-    let _commands = fake_nagios(nagios.path());
-    let (port_a, port_b) = (free_port(), free_port());
-    let proxy = balancer(vec![
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ])
-    .await;
     // Yamada's phone rings through the whole storm.
-    let long_ring = |site: Site| {
-        let config = std::fs::read_to_string(site.dir.join("kaden.yaml")).unwrap();
-        std::fs::write(
-            site.dir.join("kaden.yaml"),
-            config.replace("ring_timeout: 8s", "ring_timeout: 120s"),
-        )
-        .unwrap();
-        site
+    let Deployment { sim, instances, .. } = &deployment(2, "120s").await;
+    let [a, b] = &instances[..] else {
+        unreachable!()
     };
-    let a = long_ring(listening_on(
-        instance(&pg, &sim, &proxy, nagios.path()),
-        port_a,
-    ));
     let _a = a.serve().await;
-    let b = long_ring(listening_on(
-        instance(&pg, &sim, &proxy, nagios.path()),
-        port_b,
-    ));
     let _b = b.serve().await;
     let started = Instant::now();
     // 16 senders at once, each alternating between the instances.
@@ -439,13 +395,13 @@ async fn a_thousand_alerts_to_both_instances_make_one_incident_and_one_call() {
         assert_eq!(detail["alerts_total"], 1000, "none lost");
     }
     wait_for("Yamada called", async || {
-        (placed_to(&sim, YAMADA).await == 1).then_some(())
+        (placed_to(sim, YAMADA).await == 1).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(placed_to(&sim, YAMADA).await, 1, "one call per responder");
+    assert_eq!(placed_to(sim, YAMADA).await, 1, "one call per responder");
     assert_eq!(
-        placed_to(&sim, SUZUKI).await,
+        placed_to(sim, SUZUKI).await,
         0,
         "Yamada's phone still rings"
     );
@@ -454,24 +410,18 @@ async fn a_thousand_alerts_to_both_instances_make_one_incident_and_one_call() {
 #[tokio::test]
 #[ignore = "needs root and Debian's postgresql; run by .ci/run"]
 async fn postgresql_restarted_during_an_escalation_kaden_reconnects_and_goes_on() {
-    let pg = PgCluster::start();
-    let sim = simulator();
-    let _sim = sim.serve().await;
-    let nagios = tempfile::tempdir().unwrap();
-    let commands = fake_nagios(nagios.path());
-    // One instance, its own public_url: no balancer.
-    let port = free_port();
-    let a = instance(
-        &pg,
-        &sim,
-        &format!("http://127.0.0.1:{port}"),
-        nagios.path(),
-    );
-    let a = listening_on(a, port);
+    let Deployment {
+        sim,
+        instances,
+        commands,
+        pg,
+        ..
+    } = &deployment(1, "8s").await;
+    let a = &instances[0];
     let _a = a.serve().await;
     assert_eq!(nagios_problem(&a.base, "web01").await, 202);
     wait_for("Yamada's phone ringing", async || {
-        (placed_to(&sim, YAMADA).await == 1).then_some(())
+        (placed_to(sim, YAMADA).await == 1).then_some(())
     })
     .await;
     pg.restart();
@@ -479,7 +429,7 @@ async fn postgresql_restarted_during_an_escalation_kaden_reconnects_and_goes_on(
     // Yamada's no-answer comes while the connection is new or still lost; either way
     // Suzuki is called, acknowledges, and Nagios hears of it once.
     let calls = wait_for("Suzuki's acknowledgement", async || {
-        let calls = calls(&a).await;
+        let calls = calls(a).await;
         calls
             .iter()
             .any(|c| c["keys"] == json!(["9#"]))
@@ -489,7 +439,7 @@ async fn postgresql_restarted_during_an_escalation_kaden_reconnects_and_goes_on(
     let users: Vec<&str> = calls.iter().map(|c| c["user"].as_str().unwrap()).collect();
     assert_eq!(users, ["yamada", "suzuki"], "{calls:#?}");
     wait_for("the acknowledgement written back to Nagios", async || {
-        (acknowledgements(&commands) == 1).then_some(())
+        (acknowledgements(commands) == 1).then_some(())
     })
     .await;
     // A new alert after the restart is stored as before.
@@ -504,25 +454,16 @@ async fn postgresql_restarted_during_an_escalation_kaden_reconnects_and_goes_on(
         "the alert after the restart is stored beside the first"
     );
     assert!(a.log().contains("Reconnected to PostgreSQL"), "{}", a.log());
-    assert_eq!(acknowledgements(&commands), 1);
+    assert_eq!(acknowledgements(commands), 1);
 }
 
 #[tokio::test]
 #[ignore = "needs root and Debian's postgresql; run by .ci/run"]
 async fn a_call_placed_by_a_leader_that_died_before_storing_its_sid_is_found_not_placed_again() {
-    let pg = PgCluster::start();
-    let sim = simulator();
-    let _sim = sim.serve().await;
-    let nagios = tempfile::tempdir().unwrap();
-    let _commands = fake_nagios(nagios.path());
-    let (port_a, port_b) = (free_port(), free_port());
-    let proxy = balancer(vec![
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ])
-    .await;
-    let a = listening_on(instance(&pg, &sim, &proxy, nagios.path()), port_a);
-    let b = listening_on(instance(&pg, &sim, &proxy, nagios.path()), port_b);
+    let Deployment { sim, instances, .. } = &deployment(2, "8s").await;
+    let [a, b] = &instances[..] else {
+        unreachable!()
+    };
     // A aborts right after Twilio created Yamada's call, before it stored the sid.
     let leader = a.serve_crashing_at("call-created").await;
     let _b = b.serve().await;
@@ -535,7 +476,7 @@ async fn a_call_placed_by_a_leader_that_died_before_storing_its_sid_is_found_not
 
     // B finds Yamada's ringing call at Twilio and keeps it; nobody is called twice.
     let calls = wait_for("Suzuki's acknowledgement", async || {
-        let calls = calls(&b).await;
+        let calls = calls(b).await;
         calls
             .iter()
             .any(|c| c["keys"] == json!(["9#"]))
@@ -545,8 +486,8 @@ async fn a_call_placed_by_a_leader_that_died_before_storing_its_sid_is_found_not
     let users: Vec<&str> = calls.iter().map(|c| c["user"].as_str().unwrap()).collect();
     assert_eq!(users, ["yamada", "suzuki"], "{calls:#?}");
     assert_eq!(calls[0]["outcome"], "no-answer", "{calls:#?}");
-    assert_eq!(placed_to(&sim, YAMADA).await, 1);
-    assert_eq!(placed_to(&sim, SUZUKI).await, 1);
+    assert_eq!(placed_to(sim, YAMADA).await, 1);
+    assert_eq!(placed_to(sim, SUZUKI).await, 1);
     assert!(
         b.log().contains("was found at Twilio; keeping it"),
         "{}",

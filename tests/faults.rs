@@ -7,7 +7,7 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::{KADEN, Killed, TOKEN, fake_nagios, free_port, serve, serve_crashing_at, wait_for};
+use e2e::{KADEN, Site, TOKEN, fake_nagios, free_port, serve_crashing_at, wait_for};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,21 +15,12 @@ use std::sync::Mutex;
 const YAMADA: &str = "+819000000001";
 const SUZUKI: &str = "+819000000002";
 
-/// A daemon's directory and port; restarts reuse both.
-struct Site {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    base: String,
-}
-
-impl Site {
-    /// `phones` scripts the simulated callees (YAML flow mappings by number); `extra` is
-    /// appended to the config.
-    fn new(yamada: &str, suzuki: &str, extra: &str) -> Site {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_owned();
-        let port = free_port();
-        let config = format!(
+/// A daemon on the built-in simulator. `yamada` and `suzuki` script the simulated callees
+/// (YAML flow mappings); `extra` is appended to the config.
+fn site(yamada: &str, suzuki: &str, extra: &str) -> Site {
+    let port = free_port();
+    Site::new(port, |dir| {
+        format!(
             "\
 server:
   listen: 127.0.0.1:{port}
@@ -52,46 +43,11 @@ routes:
   - {{ when: {{ service: HTTP }}, call: infra }}
 {extra}",
             dir = dir.display()
-        );
-        std::fs::write(dir.join("kaden.yaml"), config).unwrap();
-        Site {
-            _tmp: tmp,
-            dir,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
+        )
+    })
+}
 
-    async fn serve(&self) -> Killed {
-        self.up(serve(Path::new(KADEN), &self.dir)).await
-    }
-
-    async fn serve_crashing_at(&self, point: &str) -> Killed {
-        self.up(serve_crashing_at(Path::new(KADEN), &self.dir, Some(point)))
-            .await
-    }
-
-    async fn up(&self, daemon: Killed) -> Killed {
-        let client = reqwest::Client::new();
-        wait_for("kaden to answer /healthz", async || {
-            let ok = client.get(format!("{}/healthz", self.base)).send().await;
-            ok.ok().filter(|r| r.status().is_success())
-        })
-        .await;
-        daemon
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
+impl Site {
     /// web01/HTTP goes CRITICAL, through the generic API or as Nagios notifies it.
     async fn problem(&self, source: &str) -> Value {
         let (path, alert) = match source {
@@ -155,7 +111,7 @@ fn field<'a>(calls: &'a [Value], name: &str) -> Vec<&'a str> {
 #[tokio::test]
 async fn killed_in_the_keypad_menu_the_next_call_goes_out_after_restart() {
     // Yamada answers and stays silent in the menu; Suzuki would acknowledge.
-    let site = Site::new(
+    let site = site(
         "{ behaviour: answer, keys: [], after_secs: 0 }",
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "",
@@ -187,7 +143,7 @@ async fn killed_in_the_keypad_menu_the_next_call_goes_out_after_restart() {
 
 #[tokio::test]
 async fn killed_while_ringing_the_next_person_is_called_after_restart() {
-    let site = Site::new(
+    let site = site(
         "{ behaviour: no_answer }",
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "",
@@ -212,7 +168,7 @@ async fn killed_while_ringing_the_next_person_is_called_after_restart() {
 
 #[tokio::test]
 async fn crash_after_writing_the_acknowledgement_does_not_send_it_twice() {
-    let tmp_site = Site::new(
+    let tmp_site = site(
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "{ behaviour: no_answer }",
         "",
@@ -251,7 +207,7 @@ async fn crash_after_writing_the_acknowledgement_does_not_send_it_twice() {
 
 #[tokio::test]
 async fn a_twilio_outage_is_retried_then_the_next_person_is_called() {
-    let site = Site::new(
+    let site = site(
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "",
@@ -279,7 +235,7 @@ async fn a_twilio_outage_is_retried_then_the_next_person_is_called() {
 
 #[tokio::test]
 async fn crash_between_storing_a_spooled_alert_and_removing_it_stores_it_once() {
-    let site = Site::new(
+    let site = site(
         "{ behaviour: answer, keys: [\"9#\"], after_secs: 0 }",
         "{ behaviour: no_answer }",
         "",
@@ -389,7 +345,7 @@ async fn post_big(site: &Site, n: usize) -> (u16, Value) {
 #[tokio::test]
 #[ignore = "needs root to mount a small tmpfs for the database; run by .ci/run"]
 async fn a_full_disk_is_reported_and_nothing_answered_is_lost() {
-    let site = Site::new("{ behaviour: no_answer }", "{ behaviour: no_answer }", "");
+    let site = site("{ behaviour: no_answer }", "{ behaviour: no_answer }", "");
     let disk = Disk::mount(&site.dir.join("disk"), "8M");
     let filler = disk.0.join("filler");
     let config = std::fs::read_to_string(site.dir.join("kaden.yaml"))

@@ -162,3 +162,63 @@ pub fn fake_nagios(dir: &Path) -> Arc<Mutex<Vec<String>>> {
     });
     commands
 }
+
+/// A kaden process's directory (its `kaden.yaml`, logs, database) and address; restarts
+/// reuse both.
+pub struct Site {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub base: String,
+}
+
+impl Site {
+    /// Writes `kaden.yaml` (given its directory) for a daemon listening on `port`.
+    pub fn new(port: u16, config: impl FnOnce(&Path) -> String) -> Site {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        std::fs::write(dir.join("kaden.yaml"), config(&dir)).unwrap();
+        Site {
+            _tmp: tmp,
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Starts it and waits until `/healthz` answers.
+    pub async fn serve(&self) -> Killed {
+        self.up(serve(Path::new(KADEN), &self.dir)).await
+    }
+
+    /// Starts it to abort at a crash point (`KADEN_CRASH_AT`, src/fault.rs).
+    pub async fn serve_crashing_at(&self, point: &str) -> Killed {
+        self.up(serve_crashing_at(Path::new(KADEN), &self.dir, Some(point)))
+            .await
+    }
+
+    async fn up(&self, daemon: Killed) -> Killed {
+        wait_for("kaden to answer /healthz", async || self.health().await).await;
+        daemon
+    }
+
+    pub async fn health(&self) -> Option<Value> {
+        let answer = reqwest::get(format!("{}/healthz", self.base)).await.ok()?;
+        answer.status().is_success().then_some(())?;
+        answer.json().await.ok()
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("kaden.log")).unwrap_or_default()
+    }
+}

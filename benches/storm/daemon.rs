@@ -201,6 +201,17 @@ pub fn problem(prefix: &'static str, severity: &'static str) -> impl Fn(u64) -> 
     }
 }
 
+/// Waits until something accepts connections on `addr`.
+pub async fn wait_until_listening(addr: SocketAddr) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listened on {addr} within 10 s");
+}
+
 async fn wait_until_ready(addr: SocketAddr, path: &str) {
     for _ in 0..200 {
         if let Ok(mut conn) = Conn::open(addr).await

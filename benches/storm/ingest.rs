@@ -2,6 +2,7 @@
 //! one incident growing to 10,000 keys, and a key with 100,000 closed incidents behind it.
 
 use crate::daemon::{Alertmanager, Kaden, Phones, RESPONDERS, alert, peak_rss_mb, problem};
+use crate::floor::Floor;
 use crate::load::{Req, closed_loop, open_loop};
 use crate::{Row, ms};
 use serde_json::json;
@@ -12,33 +13,24 @@ const THROUGHPUT_FOR: Duration = Duration::from_secs(5);
 
 /// Measure 1: single-alert POSTs/s on 8 keep-alive connections for 5 s: kaden routed
 /// (every alert joins one incident and goes through the escalation engine), kaden
-/// unrouted (stored only), and Alertmanager (in memory) with one alert per POST, each
-/// with its own labels.
+/// unrouted (stored only), Alertmanager (in memory) with one alert per POST, each with
+/// its own labels, and the durable floor (`floor.rs`) with kaden's routed alerts.
 pub async fn throughput() -> Vec<Row> {
     let mut kaden = Vec::new();
     for (label, severity) in [("routed", "high"), ("unrouted", "warning")] {
         let daemon = Kaden::start(&Phones::Simulator).await;
-        let report = closed_loop(
+        let (rate, rss) = closed_loop_printed(
+            &format!("kaden {label}"),
             daemon.addr,
-            CONNECTIONS,
-            u64::MAX,
-            THROUGHPUT_FOR,
+            daemon.pid(),
             problem("load", severity),
         )
         .await;
-        println!(
-            "kaden {label:<8}  {:7.0} alerts/s  p50 {:6.1} ms  p99 {:6.1} ms  refused {}  peak RSS {:.0} MB",
-            report.rate(),
-            ms(report.latency(50.0)),
-            ms(report.latency(99.0)),
-            report.refused(),
-            peak_rss_mb(daemon.pid()).unwrap_or(f64::NAN),
-        );
-        kaden.push((label, report.rate(), peak_rss_mb(daemon.pid())));
+        kaden.push((label, rate, rss));
     }
     let reference = match Alertmanager::start().await {
-        Some(am) => {
-            let report = closed_loop(am.addr, CONNECTIONS, u64::MAX, THROUGHPUT_FOR, |i| {
+        Some(am) => Some(
+            closed_loop_printed("alertmanager", am.addr, am.pid(), |i| {
                 Req::json(
                     "/api/v2/alerts",
                     &json!([{
@@ -47,17 +39,8 @@ pub async fn throughput() -> Vec<Row> {
                     }]),
                 )
             })
-            .await;
-            println!(
-                "alertmanager     {:7.0} alerts/s  p50 {:6.1} ms  p99 {:6.1} ms  refused {}  peak RSS {:.0} MB",
-                report.rate(),
-                ms(report.latency(50.0)),
-                ms(report.latency(99.0)),
-                report.refused(),
-                peak_rss_mb(am.pid()).unwrap_or(f64::NAN),
-            );
-            Some((report.rate(), peak_rss_mb(am.pid())))
-        }
+            .await,
+        ),
         None => {
             println!(
                 "Prometheus Alertmanager is not installed ({}); no reference, no ratio (bench/run.sh installs it).",
@@ -66,17 +49,50 @@ pub async fn throughput() -> Vec<Row> {
             None
         }
     };
-    let mut rows: Vec<Row> = kaden
-        .iter()
-        .map(|(label, rate, _)| Row {
-            measure: format!("single-alert POSTs/s, {CONNECTIONS} conns, {label}"),
-            kaden: format!("{rate:.0} /s"),
-            reference: reference.map_or("Alertmanager not installed".into(), |(r, _)| {
+    let floor = Floor::start().await;
+    let (floor_rate, _) = closed_loop_printed(
+        "durable floor",
+        floor.addr,
+        floor.pid(),
+        problem("load", "high"),
+    )
+    .await;
+    drop(floor);
+    let versus_alertmanager = |rate: f64| {
+        (
+            reference.map_or("Alertmanager not installed".into(), |(r, _)| {
                 format!("Alertmanager {r:.0} /s")
             }),
-            ratio: reference.map(|(r, _)| rate / r),
+            reference.map(|(r, _)| rate / r),
+        )
+    };
+    let mut rows: Vec<Row> = kaden
+        .iter()
+        .map(|(label, rate, _)| {
+            let (reference, ratio) = versus_alertmanager(*rate);
+            Row {
+                measure: format!("single-alert POSTs/s, {CONNECTIONS} conns, {label}"),
+                kaden: format!("{rate:.0} /s"),
+                reference,
+                ratio,
+            }
         })
         .collect();
+    let (reference_text, ratio) = versus_alertmanager(floor_rate);
+    rows.push(Row {
+        measure: "  the durable floor's rate (append + fdatasync only)".into(),
+        kaden: format!("{floor_rate:.0} /s"),
+        reference: reference_text,
+        ratio,
+    });
+    if let Some((_, routed, _)) = kaden.first() {
+        rows.push(Row {
+            measure: "  kaden routed vs the durable floor".into(),
+            kaden: format!("{routed:.0} /s"),
+            reference: format!("durable floor {floor_rate:.0} /s"),
+            ratio: Some(routed / floor_rate),
+        });
+    }
     if let (Some((_, _, Some(kaden_mb))), Some((_, Some(am_mb)))) = (kaden.first(), reference) {
         rows.push(Row {
             measure: "peak RSS after the routed run above".into(),
@@ -86,6 +102,27 @@ pub async fn throughput() -> Vec<Row> {
         });
     }
     rows
+}
+
+/// Closed loop on `CONNECTIONS` connections for `THROUGHPUT_FOR`; prints and returns
+/// the rate and the server's peak RSS.
+async fn closed_loop_printed(
+    label: &str,
+    addr: std::net::SocketAddr,
+    pid: u32,
+    make: impl Fn(u64) -> Req + Send + Sync + 'static,
+) -> (f64, Option<f64>) {
+    let report = closed_loop(addr, CONNECTIONS, u64::MAX, THROUGHPUT_FOR, make).await;
+    let rss = peak_rss_mb(pid);
+    println!(
+        "{label:<16} {:7.0} alerts/s  p50 {:6.1} ms  p99 {:6.1} ms  refused {}  peak RSS {:.0} MB",
+        report.rate(),
+        ms(report.latency(50.0)),
+        ms(report.latency(99.0)),
+        report.refused(),
+        rss.unwrap_or(f64::NAN),
+    );
+    (report.rate(), rss)
 }
 
 const STORM_ALERTS: u64 = 10_000;

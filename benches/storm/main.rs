@@ -4,13 +4,15 @@
 //!     cargo bench --bench storm                       # everything, about 3 minutes
 //!     cargo bench --bench storm -- storm webhooks     # only the measures named
 //!
-//! Measures: ingest (POSTs/s vs Prometheus Alertmanager), storm (10,000 alerts in 10 s),
+//! Measures: ingest (POSTs/s vs Prometheus Alertmanager, and vs the durable floor: the
+//! least a server must do to answer only after an fsync), storm (10,000 alerts in 10 s),
 //! growth (one incident to 10,000 keys), flapping (a key with 100,000 closed incidents),
 //! alertscript (exec → committed vs /bin/true), webhooks (signed Twilio webhook latency).
 //! bench/run.sh installs Alertmanager first.
 
 mod alertscript;
 mod daemon;
+mod floor;
 mod ingest;
 mod load;
 mod webhooks;
@@ -52,11 +54,12 @@ async fn run(measure: &str) -> Vec<Row> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(floor::SERVE_ARG) {
+        return floor::serve(&args[1..]);
+    }
     // `cargo bench` passes `--bench`; other words name measures.
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let wanted: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
     if let Some(unknown) = wanted.iter().find(|w| !MEASURES.contains(&w.as_str())) {
         eprintln!(
             "unknown measure {unknown:?}; known: {}",

@@ -229,14 +229,18 @@ fn insert_alert(
 
 /// The open incident that already tracks this source's key, if any, with its call
 /// setting. A recovery is matched here rather than by route: its severity often differs
-/// from the problem's.
+/// from the problem's. Open incidents are few (about one per call setting), so each is
+/// asked through the problems' primary key; a flapping key's closed incidents are never
+/// read.
 fn incident_with_key(
     conn: &Db,
     alert: &Alert,
 ) -> DbResult<Option<(IncidentId, Option<CallSettingId>)>> {
-    conn.query_opt("SELECT p.incident_id, i.call_setting FROM problems p JOIN incidents i ON i.id = p.incident_id
-         WHERE p.source = ?1 AND p.key = ?2 AND i.status = 'open'
-         ORDER BY p.incident_id DESC LIMIT 1",
+    conn.query_opt(
+        "SELECT i.id, i.call_setting FROM incidents i
+         WHERE i.status = 'open' AND EXISTS (SELECT 1 FROM problems p
+             WHERE p.incident_id = i.id AND p.source = ?1 AND p.key = ?2)
+         ORDER BY i.id DESC LIMIT 1",
         vals![alert.source().as_str(), alert.key],
         |r| {
             Ok((

@@ -352,7 +352,7 @@ async fn postgres_store_migrated_from_sqlite_answers_as_sqlite_did() {
         said.contains("reached PostgreSQL kaden@127.0.0.1:"),
         "{said}"
     );
-    assert!(said.contains("schema version 12"), "{said}");
+    assert!(said.contains("schema version 13"), "{said}");
     assert!(!said.contains(&cluster.password), "{said}");
 
     // Identities go on after the copied ids.

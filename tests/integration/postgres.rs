@@ -213,6 +213,31 @@ async fn fill_sqlite(dir: &Path, mackerel: &str) {
     .unwrap()
     .status();
     assert_eq!(status, 201);
+    // Stopped once every call has ended: a call the stop cut off would record its
+    // failure later, in the SQLite file only, and race the copy.
+    let mut settled = false;
+    for _ in 0..600 {
+        let calls: Value = client
+            .get(format!("{base}/api/v1/calls"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["ended_at"].is_null())
+        {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled, "every call ended before the daemon stopped");
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }

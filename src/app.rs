@@ -220,15 +220,21 @@ async fn drive_when_leading(loops: Loops, stop: CancellationToken) {
         heartbeats,
         price_checks_every,
     } = loops;
+    // On SQLite nobody else writes: the overrides read at start are current.
+    let alone = state.cluster.leading();
     if !state.cluster.lead(&state.store, &stop).await {
         return;
     }
-    // Overrides added through another instance while this one waited.
-    match state.store.overrides().await {
-        Ok(fresh) => *state.overrides.write().expect("overrides lock") = fresh,
-        Err(e) => {
-            tracing::warn!(error = %e, "Cannot read schedule overrides; using those read at start.")
+    if !alone {
+        // Overrides added through another instance while this one waited. Read before
+        // this one serves requests itself, so the read cannot undo an override added here.
+        match state.store.overrides().await {
+            Ok(fresh) => *state.overrides.write().expect("overrides lock") = fresh,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read schedule overrides; using those read at start.")
+            }
         }
+        state.cluster.serve_as_leader();
     }
     heartbeats.restart(state.clock.now());
     let runner = tokio::spawn(runner.run(stop.clone()));

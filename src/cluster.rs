@@ -47,7 +47,14 @@ impl Cluster {
         self.leading.load(Ordering::Acquire)
     }
 
-    /// Waits until this instance leads; false if `stop` came first.
+    /// From now on this instance answers requests itself: it holds the lead and has
+    /// read what the others changed while it waited.
+    pub fn serve_as_leader(&self) {
+        self.leading.store(true, Ordering::Release);
+    }
+
+    /// Waits until this instance holds the lead; false if `stop` came first. It goes on
+    /// handing requests on until [`Cluster::serve_as_leader`].
     pub async fn lead(&self, store: &Store, stop: &CancellationToken) -> bool {
         let mut said_waiting = false;
         loop {
@@ -56,7 +63,6 @@ impl Cluster {
                 .await
             {
                 Ok(true) => {
-                    self.leading.store(true, Ordering::Release);
                     if said_waiting {
                         tracing::warn!(instance = %self.instance, "This instance leads now: it drives the escalations.");
                     }

@@ -276,13 +276,11 @@ pub async fn add_override(
         end,
     };
     let stored = state.store.add_override(new, now).await?;
-    {
-        let mut overrides = state.overrides.write().unwrap_or_else(|p| p.into_inner());
-        // The list read again when this instance began to lead may hold it already.
-        if !overrides.iter().any(|o| o.id == stored.id) {
-            overrides.push(stored.clone());
-        }
-    }
+    state
+        .overrides
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(stored.clone());
     tracing::info!(schedule = %stored.schedule, user = %stored.user, override_id = stored.id, "Override added.");
     if s.notify_before.is_some() {
         // Whoever now covers, and whoever is covered, hears of it.

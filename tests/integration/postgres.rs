@@ -3,7 +3,7 @@
 //! stores, and a wrong URL refused with its cause but never its password. The tests that
 //! need Debian's `postgresql` are `#[ignore]`d; `.ci/run` runs them with `--ignored`.
 
-use crate::helpers::{TOKEN, alert};
+use crate::helpers::{TOKEN, alert, wait_until};
 use crate::pg_cluster::PgCluster;
 use kaden::clock::SystemClock;
 use kaden::config::{self, SystemSecrets};
@@ -176,24 +176,18 @@ async fn fill_sqlite(dir: &Path, mackerel: &str) {
         .await
         .unwrap();
     let incident = answer["incident_id"].clone();
-    let mut written_back = false;
-    for _ in 0..600 {
-        let detail: Value = client
-            .get(format!("{base}/api/v1/incidents/{incident}"))
+    let get = async |path: String| -> Value {
+        let response = client
+            .get(format!("{base}{path}"))
             .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if detail["writebacks"][0]["state"] == "done" {
-            written_back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(written_back, "the acknowledgement was written back");
+            .send();
+        response.await.unwrap().json().await.unwrap()
+    };
+    wait_until("the acknowledgement to be written back", async || {
+        let detail = get(format!("/api/v1/incidents/{incident}")).await;
+        (detail["writebacks"][0]["state"] == "done").then_some(())
+    })
+    .await;
     // The first incident resolves; web1 opens and resolves the second.
     let mut recovered = acked;
     recovered["kind"] = "recovery".into();
@@ -215,29 +209,12 @@ async fn fill_sqlite(dir: &Path, mackerel: &str) {
     assert_eq!(status, 201);
     // Stopped once every call has ended: a call the stop cut off would record its
     // failure later, in the SQLite file only, and race the copy.
-    let mut settled = false;
-    for _ in 0..600 {
-        let calls: Value = client
-            .get(format!("{base}/api/v1/calls"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if calls
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| !c["ended_at"].is_null())
-        {
-            settled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(settled, "every call ended before the daemon stopped");
+    wait_until("every call to end before the daemon stops", async || {
+        let calls = get("/api/v1/calls".into()).await;
+        let calls = calls.as_array().unwrap();
+        calls.iter().all(|c| !c["ended_at"].is_null()).then_some(())
+    })
+    .await;
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }
